@@ -1,0 +1,49 @@
+"""Cleaned documents: the non-vector snapshot in the feature store, read by dataset generation."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+from pydantic import UUID4
+
+from llm_engineering.domain.base.vector import VectorBaseDocument
+from llm_engineering.domain.types import DataCategory
+
+
+class CleanedDocument(VectorBaseDocument, ABC):
+    """Keeps the raw document's id, so raw, cleaned and chunk records share lineage."""
+
+    content: str
+    platform: str
+    author_id: UUID4
+    author_full_name: str
+    content_hash: str | None = None
+
+
+class CleanedPostDocument(CleanedDocument):
+    image: str | None = None
+    link: str | None = None
+
+    class Config:
+        name = "cleaned_posts"
+        category = DataCategory.POSTS
+        use_vector_index = False
+
+
+class CleanedArticleDocument(CleanedDocument):
+    link: str
+
+    class Config:
+        name = "cleaned_articles"
+        category = DataCategory.ARTICLES
+        use_vector_index = False
+
+
+class CleanedRepositoryDocument(CleanedDocument):
+    name: str
+    link: str
+
+    class Config:
+        name = "cleaned_repositories"
+        category = DataCategory.REPOSITORIES
+        use_vector_index = False

@@ -1,0 +1,228 @@
+"""Qdrant adapter of the vector store: a server (URL), Qdrant Cloud, or embedded local mode on disk.
+
+qdrant-client errors are translated into the domain's exceptions here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llm_engineering.domain.base.ports import Filters, VectorPoint
+from llm_engineering.domain.exceptions import (
+    VectorStoreLockedError,
+    VectorStoreOperationError,
+    VectorStoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+    from qdrant_client.http import models
+
+
+class QdrantVectorStore:
+    """A `VectorStore` over qdrant-client. Exactly one of `url` or `path` (or `:memory:`) is used."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: str | Path | None = None,
+        timeout_s: float = 10.0,
+        client: QdrantClient | None = None,
+    ):
+        if client is None and not url and not path:
+            raise ValueError("QdrantVectorStore needs a url, a local path, or ':memory:'.")
+        self.url = url
+        self.api_key = api_key
+        self.path = str(path) if path is not None else None
+        self.timeout_s = timeout_s
+        self._client = client
+        self._lock = threading.Lock()
+        self._known_collections: set[str] = set()
+
+    @property
+    def location(self) -> str:
+        return self.url or (self.path if self.path == ":memory:" else f"local folder {self.path}")
+
+    # --- Connection ------------------------------------------------------------------------
+    @property
+    def client(self) -> QdrantClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._open()
+        return self._client
+
+    def _open(self) -> QdrantClient:
+        from qdrant_client import QdrantClient
+
+        if self.url:
+            return QdrantClient(url=self.url, api_key=self.api_key, timeout=int(self.timeout_s))
+        if self.path == ":memory:":
+            return QdrantClient(location=":memory:")
+        Path(self.path or ".").mkdir(parents=True, exist_ok=True)
+        try:
+            return QdrantClient(path=self.path)
+        except RuntimeError as error:
+            if "already accessed by another instance" in str(error):
+                raise VectorStoreLockedError(
+                    f"The embedded Qdrant store at {self.path} is open in another process "
+                    "(for example the RAG API or a running pipeline). Embedded mode allows one process per "
+                    "folder: stop that process first, or run a Qdrant server (`docker compose up -d qdrant`) "
+                    "and set QDRANT_URL so several processes can share it."
+                ) from error
+            raise VectorStoreUnavailableError(
+                f"Cannot open the embedded Qdrant store at {self.path}: {error}"
+            ) from error
+
+    def ping(self) -> None:
+        self._call(lambda client: client.get_collections())
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._known_collections.clear()
+
+    def _call(self, operation: Any) -> Any:
+        try:
+            return operation(self.client)
+        except (VectorStoreUnavailableError, VectorStoreOperationError):
+            raise
+        except Exception as error:  # the client raises many unrelated types; translate them all here
+            raise self._translate(error) from error
+
+    def _translate(self, error: Exception) -> Exception:
+        name = type(error).__name__
+        message = str(error).splitlines()[0][:300] if str(error) else name
+        if name in {"ResponseHandlingException", "ConnectError", "ConnectTimeout", "ReadTimeout"} or isinstance(
+            error, ConnectionError | TimeoutError
+        ):
+            return VectorStoreUnavailableError(f"Qdrant at {self.location} is unavailable: {message}")
+        return VectorStoreOperationError(f"Qdrant at {self.location}: {name}: {message}")
+
+    # --- VectorStore -----------------------------------------------------------------------
+    def collection_exists(self, collection: str) -> bool:
+        if collection in self._known_collections:
+            return True
+        exists = bool(self._call(lambda client: client.collection_exists(collection)))
+        if exists:
+            self._known_collections.add(collection)
+        return exists
+
+    def ensure_collection(self, collection: str, vector_size: int | None) -> bool:
+        if self.collection_exists(collection):
+            return False
+        from qdrant_client.http import models
+
+        vectors_config: Any = (
+            models.VectorParams(size=vector_size, distance=models.Distance.COSINE) if vector_size else {}
+        )
+        with self._lock:
+            if self._call(lambda client: client.collection_exists(collection)):
+                self._known_collections.add(collection)
+                return False
+            self._call(lambda client: client.create_collection(collection, vectors_config=vectors_config))
+        self._known_collections.add(collection)
+        return True
+
+    def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        from qdrant_client.http import models
+
+        structs = [
+            models.PointStruct(
+                id=point.id, vector=point.vector if point.vector is not None else {}, payload=point.payload
+            )
+            for point in points
+        ]
+        self._call(lambda client: client.upsert(collection_name=collection, points=structs, wait=True))
+
+    def scroll(
+        self, collection: str, limit: int, offset: str | None, filters: Filters | None, with_vectors: bool = False
+    ) -> tuple[list[VectorPoint], str | None]:
+        records, next_offset = self._call(
+            lambda client: client.scroll(
+                collection_name=collection,
+                limit=limit,
+                offset=offset,
+                scroll_filter=_to_filter(filters),
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+        )
+        return [_to_point(record) for record in records], str(next_offset) if next_offset is not None else None
+
+    def search(
+        self, collection: str, vector: Sequence[float], limit: int, filters: Filters | None
+    ) -> list[VectorPoint]:
+        response = self._call(
+            lambda client: client.query_points(
+                collection_name=collection,
+                query=list(vector),
+                limit=limit,
+                query_filter=_to_filter(filters),
+                with_payload=True,
+                with_vectors=False,
+            )
+        )
+        return [_to_point(point) for point in response.points]
+
+    def retrieve(self, collection: str, ids: Iterable[str], with_vectors: bool = False) -> list[VectorPoint]:
+        id_list = list(ids)
+        if not id_list:
+            return []
+        records = self._call(
+            lambda client: client.retrieve(collection, ids=id_list, with_payload=True, with_vectors=with_vectors)
+        )
+        return [_to_point(record) for record in records]
+
+    def delete(self, collection: str, ids: Iterable[str]) -> None:
+        from qdrant_client.http import models
+
+        id_list = list(ids)
+        if id_list:
+            self._call(
+                lambda client: client.delete(collection, points_selector=models.PointIdsList(points=id_list), wait=True)
+            )
+
+    def count(self, collection: str, filters: Filters | None = None) -> int:
+        result = self._call(lambda client: client.count(collection, count_filter=_to_filter(filters), exact=True))
+        return int(result.count)
+
+    def drop_collection(self, collection: str) -> None:
+        self._call(lambda client: client.delete_collection(collection))
+        self._known_collections.discard(collection)
+
+    def collection_names(self) -> list[str]:
+        response = self._call(lambda client: client.get_collections())
+        return sorted(c.name for c in response.collections)
+
+
+def _to_filter(filters: Filters | None) -> models.Filter | None:
+    if not filters:
+        return None
+    from qdrant_client.http import models
+
+    conditions = []
+    for key, value in filters.items():
+        if isinstance(value, list | tuple | set):
+            match: Any = models.MatchAny(any=list(value))
+        else:
+            match = models.MatchValue(value=value)
+        conditions.append(models.FieldCondition(key=key, match=match))
+    return models.Filter(must=conditions)
+
+
+def _to_point(record: Any) -> VectorPoint:
+    vector = getattr(record, "vector", None)
+    if isinstance(vector, dict):  # named vectors or payload-only collections
+        vector = next(iter(vector.values()), None) if vector else None
+    return VectorPoint(
+        id=str(record.id),
+        payload=dict(record.payload or {}),
+        vector=list(vector) if vector is not None else None,
+        score=getattr(record, "score", None),
+    )

@@ -1,0 +1,228 @@
+"""Start, stop and inspect the local infrastructure: the warehouse (Docker or `nx-27017`) and ZenML's dashboard.
+
+Each `up` records what it started under `LOCAL_DATA_DIR/run/`, so `down` stops only that, and both are
+safe to run twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from llm_engineering.settings import Settings
+
+ZENML_DASHBOARD_URL = "http://127.0.0.1:8237"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.host in LOCAL_HOSTS
+
+
+def warehouse_endpoint(settings: Settings) -> Endpoint:
+    parsed = urlparse(settings.DATABASE_HOST)
+    host = (parsed.hostname or "127.0.0.1").split(",")[0]
+    return Endpoint(host=host, port=parsed.port or 27017)
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (the client alone is not enough)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+class LocalInfrastructure:
+    """The local warehouse and ZenML dashboard, started and stopped as one unit."""
+
+    def __init__(self, settings: Settings, project_root: Path | None = None):
+        self.settings = settings
+        self.project_root = project_root or Path.cwd()
+        self.run_dir = settings.LOCAL_DATA_DIR / "run"
+        self.state_file = self.run_dir / "infrastructure.json"
+        self.nx_pid_file = self.run_dir / "nx-27017.pid"
+        self.nx_log_file = self.run_dir / "nx-27017.log"
+
+    # --- State -----------------------------------------------------------------------------
+    def _read_state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_state(self, state: dict) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    # --- Warehouse -------------------------------------------------------------------------
+    def start_warehouse(self, prefer_docker: bool = True) -> str:
+        endpoint = warehouse_endpoint(self.settings)
+        state = self._read_state()
+        if not endpoint.is_local:
+            return f"warehouse: DATABASE_HOST points at {endpoint.host}:{endpoint.port}; nothing to start locally"
+        if port_open(endpoint.host, endpoint.port):
+            return f"warehouse: already answering on {endpoint.host}:{endpoint.port}"
+        if prefer_docker and docker_available():
+            subprocess.run(["docker", "compose", "up", "-d"], cwd=self.project_root, check=True)
+            state["warehouse"] = {"kind": "docker"}
+            self._write_state(state)
+            started = wait_for_port(endpoint.host, endpoint.port, timeout_s=60)
+            return f"warehouse: docker compose up -d ({'ready' if started else 'not answering yet'})"
+        data_file = self.settings.warehouse_local_file
+        data_file.parent.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            _nx_executable(),
+            "-d",
+            "--data-dir",
+            str(data_file.parent.resolve()),
+            "--host",
+            "127.0.0.1" if endpoint.host == "localhost" else endpoint.host,
+            "-p",
+            str(endpoint.port),
+            "--pid-file",
+            str(self.nx_pid_file.resolve()),
+            "--log-file",
+            str(self.nx_log_file.resolve()),
+        ]
+        subprocess.run(command, check=True, capture_output=True, timeout=30)
+        if not wait_for_port(endpoint.host, endpoint.port, timeout_s=15):
+            raise RuntimeError(f"nx-27017 did not start on port {endpoint.port}; see {self.nx_log_file}")
+        state["warehouse"] = {"kind": "nx-27017", "port": endpoint.port, "data_dir": str(data_file.parent)}
+        self._write_state(state)
+        return f"warehouse: nx-27017 started on {endpoint.host}:{endpoint.port} (data in {data_file.parent})"
+
+    def stop_warehouse(self) -> str:
+        state = self._read_state()
+        started = state.pop("warehouse", None)
+        if not started:
+            return "warehouse: nothing started by local-infrastructure-up"
+        if started["kind"] == "docker":
+            subprocess.run(["docker", "compose", "stop"], cwd=self.project_root, check=False)
+            message = "warehouse: docker compose stop"
+        else:
+            message = "warehouse: " + _stop_pid_file(self.nx_pid_file, "nx-27017")
+        self._write_state(state)
+        return message
+
+    # --- ZenML dashboard -------------------------------------------------------------------
+    def start_zenml(self) -> str:
+        if _http_ok(f"{ZENML_DASHBOARD_URL}/health"):
+            return f"zenml: dashboard already up at {ZENML_DASHBOARD_URL}"
+        result = subprocess.run(
+            [_venv_executable("zenml"), "login", "--local"], capture_output=True, text=True, timeout=180, check=False
+        )
+        if result.returncode != 0:
+            return f"zenml: `zenml login --local` failed: {result.stderr.strip()[-400:]}"
+        state = self._read_state()
+        state["zenml"] = True
+        self._write_state(state)
+        return f"zenml: dashboard at {ZENML_DASHBOARD_URL}"
+
+    def stop_zenml(self) -> str:
+        state = self._read_state()
+        if not state.pop("zenml", None) and not _http_ok(f"{ZENML_DASHBOARD_URL}/health"):
+            return "zenml: dashboard not running"
+        subprocess.run([_venv_executable("zenml"), "logout", "--local"], capture_output=True, timeout=120, check=False)
+        self._write_state(state)
+        return "zenml: dashboard stopped"
+
+    # --- Status ----------------------------------------------------------------------------
+    def status(self) -> list[str]:
+        endpoint = warehouse_endpoint(self.settings)
+        state = self._read_state()
+        started = state.get("warehouse", {}).get("kind", "not started by this project")
+        up = port_open(endpoint.host, endpoint.port)
+        lines = [
+            (
+                f"warehouse   {self.settings.DATABASE_HOST.split('@')[-1]}  db={self.settings.DATABASE_NAME}  "
+                f"{'UP' if up else 'DOWN'}  ({started})"
+            ),
+        ]
+        if self.settings.qdrant_mode == "local":
+            lines.append(f"vector DB   embedded Qdrant in {self.settings.qdrant_local_path} (opened by each process)")
+        else:
+            url = self.settings.qdrant_server_url or ""
+            lines.append(f"vector DB   Qdrant server {url}  {'UP' if _http_ok(url + '/readyz') else 'DOWN'}")
+        zenml_up = _http_ok(f"{ZENML_DASHBOARD_URL}/health")
+        lines.append(f"zenml       {ZENML_DASHBOARD_URL}  {'UP' if zenml_up else 'DOWN'}")
+        llm_url = self.settings.LLM_BASE_URL
+        lines.append(f"llm         {llm_url}  {'UP' if _http_ok(llm_url + '/models') else 'DOWN'}")
+        return lines
+
+
+def _http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return 200 <= response.status < 300
+    except (OSError, ValueError):
+        return False
+
+
+def _venv_executable(name: str) -> str:
+    """A console script installed beside this interpreter, else the one on PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+def _nx_executable() -> str:
+    return _venv_executable("nx-27017")
+
+
+def _stop_pid_file(pid_file: Path, label: str) -> str:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return f"{label}: no pid file at {pid_file}; nothing to stop"
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return f"{label}: process {pid} had already exited"
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return f"{label}: stopped process {pid}"

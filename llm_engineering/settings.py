@@ -1,0 +1,188 @@
+"""Project settings, read from the environment and `.env` (or the file named by `ENV_FILE`).
+
+Nothing is read at import time: call `get_settings()` where the settings are needed.
+Every field has a local default so the whole system runs on one machine with no keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llm_engineering.domain.exceptions import ImproperlyConfigured
+
+DEFAULT_ENV_FILE = ".env"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        env_ignore_empty=True,
+    )
+
+    # --- Local data -------------------------------------------------------------------
+    LOCAL_DATA_DIR: Path = Field(
+        default=Path(".local"),
+        description="Where embedded services keep their data (warehouse file, Qdrant folder, models, pids).",
+    )
+
+    # --- MongoDB data warehouse --------------------------------------------------------
+    DATABASE_HOST: str = "mongodb://127.0.0.1:27017"
+    DATABASE_NAME: str = "twin"
+    DATABASE_TIMEOUT_S: float = Field(default=5.0, gt=0, le=120)
+
+    # --- Qdrant vector DB (logical feature store) ---------------------------------------
+    # Resolution order: USE_QDRANT_CLOUD -> QDRANT_URL -> QDRANT_DATABASE_HOST -> local mode.
+    QDRANT_URL: str | None = None
+    USE_QDRANT_CLOUD: bool = False
+    QDRANT_CLOUD_URL: str | None = None
+    QDRANT_APIKEY: SecretStr | None = None
+    QDRANT_DATABASE_HOST: str | None = None
+    QDRANT_DATABASE_PORT: int = Field(default=6333, ge=1, le=65535)
+    QDRANT_LOCAL_PATH: Path | None = Field(
+        default=None, description="Folder of the embedded Qdrant store; defaults to LOCAL_DATA_DIR/qdrant."
+    )
+
+    # --- RAG models ---------------------------------------------------------------------
+    TEXT_EMBEDDING_MODEL_ID: str = "sentence-transformers/all-MiniLM-L6-v2"
+    RERANKING_CROSS_ENCODER_MODEL_ID: str = "cross-encoder/ms-marco-MiniLM-L-4-v2"
+    RAG_MODEL_DEVICE: str = "cpu"
+    EMBEDDING_BATCH_SIZE: int = Field(default=32, ge=1, le=4096)
+
+    # --- LLM microservice (any OpenAI-compatible server, or SageMaker) --------------------
+    LLM_PROVIDER: Literal["openai", "sagemaker"] = "openai"
+    LLM_BASE_URL: str = "http://127.0.0.1:8001/v1"
+    LLM_MODEL_ID: str = "gemma-3-270m-twin"
+    LLM_API_KEY: SecretStr | None = None
+    LLM_TIMEOUT_S: float = Field(default=120.0, gt=0)
+    LLM_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    LOCAL_LLM_PORT: int = Field(default=8001, ge=1, le=65535)
+    TEMPERATURE_INFERENCE: float = Field(default=0.01, ge=0, le=2)
+    TOP_P_INFERENCE: float = Field(default=0.9, gt=0, le=1)
+    MAX_NEW_TOKENS_INFERENCE: int = Field(default=150, ge=1, le=32768)
+
+    # --- OpenAI (dataset generation, query expansion, self-query when pointed at OpenAI) --
+    OPENAI_MODEL_ID: str = "gpt-4o-mini"
+    OPENAI_API_KEY: SecretStr | None = None
+
+    # --- Hugging Face ---------------------------------------------------------------------
+    HUGGINGFACE_ACCESS_TOKEN: SecretStr | None = None
+    HF_MODEL_ID: str = "mlabonne/TwinLlama-3.1-8B-DPO"
+
+    # --- Monitoring -----------------------------------------------------------------------
+    COMET_API_KEY: SecretStr | None = None
+    COMET_PROJECT: str = "twin"
+    OPIK_URL_OVERRIDE: str | None = None
+
+    # --- Crawling -------------------------------------------------------------------------
+    LINKEDIN_USERNAME: str | None = None
+    LINKEDIN_PASSWORD: SecretStr | None = None
+    CHROMEDRIVER_PATH: Path = Path("/usr/bin/chromedriver")
+    CHROMIUM_PATH: Path = Path("/usr/bin/chromium")
+
+    # --- AWS / SageMaker -------------------------------------------------------------------
+    AWS_REGION: str = "eu-central-1"
+    AWS_ACCESS_KEY: SecretStr | None = None
+    AWS_SECRET_KEY: SecretStr | None = None
+    AWS_ARN_ROLE: str | None = None
+    GPU_INSTANCE_TYPE: str = "ml.g5.2xlarge"
+    SM_NUM_GPUS: int = Field(default=1, ge=0)
+    MAX_INPUT_LENGTH: int = Field(default=2048, ge=1)
+    MAX_TOTAL_TOKENS: int = Field(default=4096, ge=1)
+    MAX_BATCH_TOTAL_TOKENS: int = Field(default=4096, ge=1)
+    COPIES: int = Field(default=1, ge=1)
+    GPUS: int = Field(default=1, ge=0)
+    CPUS: int = Field(default=2, ge=1)
+    SAGEMAKER_ENDPOINT_CONFIG_INFERENCE: str = "twin"
+    SAGEMAKER_ENDPOINT_INFERENCE: str = "twin"
+
+    @field_validator("DATABASE_HOST")
+    @classmethod
+    def _mongo_uri(cls, value: str) -> str:
+        if not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must be a MongoDB URI starting with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "LLM_BASE_URL")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "QDRANT_DATABASE_HOST", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _cloud_needs_url_and_key(self) -> Settings:
+        if self.USE_QDRANT_CLOUD and not (self.QDRANT_CLOUD_URL and self.QDRANT_APIKEY):
+            raise ValueError("USE_QDRANT_CLOUD=true needs QDRANT_CLOUD_URL and QDRANT_APIKEY")
+        return self
+
+    # --- Derived values -------------------------------------------------------------------
+    @property
+    def qdrant_mode(self) -> Literal["cloud", "server", "local"]:
+        if self.USE_QDRANT_CLOUD:
+            return "cloud"
+        if self.QDRANT_URL or self.QDRANT_DATABASE_HOST:
+            return "server"
+        return "local"
+
+    @property
+    def qdrant_server_url(self) -> str | None:
+        """The URL of a Qdrant server, or None in embedded local mode."""
+        if self.qdrant_mode == "cloud":
+            return self.QDRANT_CLOUD_URL
+        if self.QDRANT_URL:
+            return self.QDRANT_URL
+        if self.QDRANT_DATABASE_HOST:
+            return f"http://{self.QDRANT_DATABASE_HOST}:{self.QDRANT_DATABASE_PORT}"
+        return None
+
+    @property
+    def qdrant_local_path(self) -> Path:
+        return self.QDRANT_LOCAL_PATH or self.LOCAL_DATA_DIR / "qdrant"
+
+    @property
+    def warehouse_local_file(self) -> Path:
+        """SQLite file behind the embedded MongoDB-compatible server."""
+        return self.LOCAL_DATA_DIR / "warehouse" / "twin.sqlite"
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        value = item.get("input")
+        # Never echo secrets back into logs.
+        shown = "***" if any(word in name for word in ("KEY", "PASSWORD", "TOKEN", "SECRET")) else repr(value)
+        lines.append(f"  {name}={shown}: {item['msg']}")
+    return "Invalid settings (from the environment or the env file):\n" + "\n".join(lines)
+
+
+def load_settings(env_file: str | Path | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment and an env file; raise ImproperlyConfigured naming bad variables.
+
+    The env file is `env_file`, else `$ENV_FILE`, else `.env` in the working directory.
+    """
+    chosen = env_file or os.environ.get("ENV_FILE") or DEFAULT_ENV_FILE
+    try:
+        return Settings(_env_file=chosen, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ImproperlyConfigured(_format_validation_error(error)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use."""
+    return load_settings()

@@ -1,0 +1,116 @@
+"""Shared fixtures: real local processes for integration tests (nx-27017, Qdrant local mode)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
+
+# Tests never read the developer's .env nor reach a hub.
+os.environ.setdefault("ENV_FILE", str(PROJECT_ROOT / "tests" / "no.env"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited early with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout_s}s")
+
+
+def _nx_executable() -> str:
+    candidate = Path(sys.executable).parent / "nx-27017"
+    return str(candidate) if candidate.exists() else (shutil.which("nx-27017") or "nx-27017")
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real nx-27017 MongoDB wire-protocol server on a free port, for the whole session."""
+    data_dir = tmp_path_factory.mktemp("nx27017")
+    port = free_port()
+    log = (data_dir / "server.log").open("w")
+    process = subprocess.Popen(
+        [_nx_executable(), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process=process)
+        yield f"mongodb://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def warehouse(mongo_uri: str) -> Iterator[object]:
+    """A MongoWarehouse on a fresh database, bound to the domain documents."""
+    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
+
+    store = MongoWarehouse(
+        mongo_uri,
+        f"test_{uuid.uuid4().hex[:10]}",
+        timeout_s=5,
+        unique_fields={"articles": ("link",), "repositories": ("link",)},
+    )
+    bind_warehouse(store)
+    try:
+        yield store
+    finally:
+        bind_warehouse(None)
+        try:
+            store.drop_database()
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def vector_store(tmp_path: Path) -> Iterator[object]:
+    """Qdrant in embedded local mode on a temporary folder, bound to the vector documents."""
+    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+
+    store = QdrantVectorStore(path=tmp_path / "qdrant")
+    bind_vector_store(store)
+    try:
+        yield store
+    finally:
+        bind_vector_store(None)
+        store.close()
+
+
+@pytest.fixture
+def handbook_warehouse_dir() -> Path:
+    path = HANDBOOK_DIR / "warehouse"
+    if not path.is_dir():
+        pytest.skip(f"the book's warehouse backup is not beside the project ({path} is absent)")
+    return path

@@ -1,0 +1,125 @@
+"""The OVM against Qdrant in embedded local mode on a temporary folder."""
+
+import multiprocessing
+import uuid
+
+import pytest
+
+from llm_engineering.domain.cleaned_documents import CleanedArticleDocument
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedPostChunk
+from llm_engineering.domain.exceptions import ImproperlyConfigured, InvalidDocumentError, VectorStoreLockedError
+from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+
+pytestmark = pytest.mark.integration
+
+AUTHOR_A = uuid.uuid4()
+AUTHOR_B = uuid.uuid4()
+
+
+def _chunk(content: str, vector: list[float], author=AUTHOR_A, name="Ada Lovelace") -> EmbeddedArticleChunk:
+    return EmbeddedArticleChunk(
+        content=content,
+        embedding=vector,
+        platform="medium",
+        document_id=uuid.uuid4(),
+        author_id=author,
+        author_full_name=name,
+        link=f"https://example.com/{content}",
+    )
+
+
+def test_vector_collection_is_created_on_demand_with_cosine_and_dimension(vector_store):
+    assert EmbeddedArticleChunk.count() == 0
+    assert EmbeddedArticleChunk.search([1.0, 0.0, 0.0]) == []
+    EmbeddedArticleChunk.bulk_insert([_chunk("x", [1.0, 0.0, 0.0])])
+    info = vector_store.client.get_collection("embedded_articles")
+    assert info.config.params.vectors.size == 3
+    assert info.config.params.vectors.distance.name == "COSINE"
+
+
+def test_cleaned_collection_has_no_vectors(vector_store):
+    doc = CleanedArticleDocument(
+        content="text", platform="p", author_id=AUTHOR_A, author_full_name="A", link="https://a"
+    )
+    assert CleanedArticleDocument.bulk_insert([doc]) == 1
+    info = vector_store.client.get_collection("cleaned_articles")
+    assert not info.config.params.vectors
+    assert CleanedArticleDocument.retrieve([doc.id])[0].model_dump() == doc.model_dump()
+
+
+def test_upsert_is_idempotent_and_search_filters_by_payload(vector_store):
+    chunks = [
+        _chunk("north", [1.0, 0.0, 0.0]),
+        _chunk("east", [0.0, 1.0, 0.0]),
+        _chunk("north-b", [0.9, 0.1, 0.0], author=AUTHOR_B, name="Bob"),
+    ]
+    EmbeddedArticleChunk.bulk_insert(chunks)
+    EmbeddedArticleChunk.bulk_insert(chunks)
+    assert EmbeddedArticleChunk.count() == 3
+    hits = EmbeddedArticleChunk.search_with_scores([1.0, 0.0, 0.0], limit=2)
+    assert [doc.content for doc, _ in hits] == ["north", "north-b"]
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[0][1] > hits[1][1]
+    only_b = EmbeddedArticleChunk.search([1.0, 0.0, 0.0], limit=5, author_id=AUTHOR_B)
+    assert [doc.content for doc in only_b] == ["north-b"]
+    assert EmbeddedArticleChunk.count(author_full_name=["Bob", "Nobody"]) == 1
+
+
+def test_bulk_find_paginates_through_everything(vector_store):
+    chunks = [_chunk(f"c{i}", [float(i + 1), 1.0]) for i in range(25)]
+    EmbeddedArticleChunk.bulk_insert(chunks)
+    seen, offset, pages = [], None, 0
+    while True:
+        page, offset = EmbeddedArticleChunk.bulk_find(limit=10, offset=offset)
+        seen.extend(page)
+        pages += 1
+        if offset is None:
+            break
+    assert pages == 3
+    assert {c.id for c in seen} == {c.id for c in chunks}
+    assert all(c.embedding is None for c in seen)  # vectors are not fetched when paging
+    with_vectors, _ = EmbeddedArticleChunk.bulk_find(limit=1, with_vectors=True)
+    assert len(with_vectors[0].embedding) == 2
+    assert len(EmbeddedArticleChunk.find_all(page_size=7)) == 25
+
+
+def test_delete_and_missing_embedding(vector_store):
+    chunks = [_chunk("a", [1.0, 0.0]), _chunk("b", [0.0, 1.0])]
+    EmbeddedArticleChunk.bulk_insert(chunks)
+    EmbeddedArticleChunk.delete([chunks[0].id])
+    assert [c.content for c in EmbeddedArticleChunk.find_all()] == ["b"]
+    with pytest.raises(InvalidDocumentError, match="no embedding"):
+        EmbeddedPostChunk.bulk_insert(
+            [
+                EmbeddedPostChunk(
+                    content="p",
+                    embedding=None,
+                    platform="linkedin",
+                    document_id=uuid.uuid4(),
+                    author_id=AUTHOR_A,
+                    author_full_name="A",
+                )
+            ]
+        )
+    with pytest.raises(ImproperlyConfigured):
+        EmbeddedPostChunk.create_collection()
+
+
+def _open_store(path: str, queue) -> None:
+    try:
+        QdrantVectorStore(path=path).ping()
+        queue.put("opened")
+    except VectorStoreLockedError as error:
+        queue.put(f"locked: {error}")
+
+
+def test_second_process_on_the_same_folder_gets_a_clear_message(tmp_path):
+    owner = QdrantVectorStore(path=tmp_path / "q")
+    owner.ping()
+    queue = multiprocessing.get_context("spawn").Queue()
+    process = multiprocessing.get_context("spawn").Process(target=_open_store, args=(str(tmp_path / "q"), queue))
+    process.start()
+    process.join(60)
+    result = queue.get(timeout=5)
+    owner.close()
+    assert result.startswith("locked:")
+    assert "QDRANT_URL" in result and "stop that process" in result

@@ -1,0 +1,47 @@
+"""Start, stop and inspect the local infrastructure (warehouse + ZenML dashboard)."""
+
+from __future__ import annotations
+
+import click
+
+
+def _infrastructure():  # type: ignore[no-untyped-def]
+    from llm_engineering.infrastructure.local_services import LocalInfrastructure
+    from llm_engineering.settings import get_settings
+
+    return LocalInfrastructure(get_settings())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Local infrastructure: Docker compose where an engine answers, otherwise the embedded nx-27017 server."""
+
+
+@main.command()
+@click.option("--no-docker", is_flag=True, help="Use the embedded nx-27017 server even when Docker answers.")
+@click.option("--no-zenml", is_flag=True, help="Do not start the ZenML dashboard.")
+def up(no_docker: bool, no_zenml: bool) -> None:
+    """Start the warehouse and the ZenML dashboard (safe to run twice)."""
+    infrastructure = _infrastructure()
+    click.echo(infrastructure.start_warehouse(prefer_docker=not no_docker))
+    if not no_zenml:
+        click.echo(infrastructure.start_zenml())
+
+
+@main.command()
+def down() -> None:
+    """Stop what `up` started (safe to run twice)."""
+    infrastructure = _infrastructure()
+    click.echo(infrastructure.stop_zenml())
+    click.echo(infrastructure.stop_warehouse())
+
+
+@main.command()
+def status() -> None:
+    """Print what runs where."""
+    for line in _infrastructure().status():
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    main()
