@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,10 @@ HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
 os.environ.setdefault("ENV_FILE", str(PROJECT_ROOT / "tests" / "no.env"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# ZenML keeps its store under a throwaway folder, never the developer's ~/.config/zenml.
+os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="zenml-tests-"))
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
 
 
 def free_port() -> int:
