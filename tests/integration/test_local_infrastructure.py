@@ -1,0 +1,46 @@
+"""`local-infrastructure-up/down/status` with the embedded nx-27017 warehouse (no Docker engine here)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_down_status_are_idempotent(tmp_path):
+    port = free_port()
+    env = {
+        "DATABASE_HOST": f"mongodb://127.0.0.1:{port}",
+        "LOCAL_DATA_DIR": str(tmp_path / "local"),
+        "ENV_FILE": str(tmp_path / "none.env"),
+        "LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.local_infrastructure", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    try:
+        assert "nx-27017 started" in run("up", "--no-docker", "--no-zenml")
+        assert "already answering" in run("up", "--no-docker", "--no-zenml")
+        status = run("status")
+        assert f"127.0.0.1:{port}" in status and " UP " in status and "(nx-27017)" in status
+        assert (tmp_path / "local" / "warehouse").is_dir()
+    finally:
+        first_down = run("down")
+    assert "stopped process" in first_down
+    assert "nothing started" in run("down")
+    assert " DOWN " in run("status")
