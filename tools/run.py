@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,11 +90,12 @@ def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> Non
 
 
 def _options(function):  # type: ignore[no-untyped-def]
+    # Pipelines whose module is not in this checkout are hidden from --help.
     for entry in reversed(PIPELINES):
-        suffix = "" if available(entry) else " (not in this checkout yet)"
-        function = click.option(
-            f"--{entry.flag.replace('_', '-')}", entry.flag, is_flag=True, help=entry.help + suffix
-        )(function)
+        option = click.option(
+            f"--{entry.flag.replace('_', '-')}", entry.flag, is_flag=True, help=entry.help, hidden=not available(entry)
+        )
+        function = option(function)
     return function
 
 
@@ -110,7 +112,7 @@ def _options(function):  # type: ignore[no-untyped-def]
     "--config-dir",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     default=CONFIGS_DIR,
-    show_default=True,
+    show_default="configs/",
     help="Folder of the pipeline YAML configs.",
 )
 @click.option("--export-settings", is_flag=True, help="Store the current settings as the ZenML secret `settings`.")
