@@ -138,12 +138,12 @@ class MongoWarehouse:
             return self.database[collection].find_one(_mongo_filter(filters))
 
     def find(self, collection: str, filters: Filters, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Stream matching records; errors while iterating are translated too."""
         with self._translated():
-            cursor = self.database[collection].find(_mongo_filter(filters))
+            cursor = self.database[collection].find(_mongo_filter(filters), batch_size=500)
             if limit:
                 cursor = cursor.limit(limit)
-            records = list(cursor)
-        yield from records
+            yield from cursor
 
     def count(self, collection: str, filters: Filters) -> int:
         with self._translated():
