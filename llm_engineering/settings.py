@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     TOP_P_INFERENCE: float = Field(default=0.9, gt=0, le=1)
     MAX_NEW_TOKENS_INFERENCE: int = Field(default=150, ge=1, le=32768)
 
+    # --- RAG retrieval and the twin REST API ------------------------------------------------
+    RAG_TOP_K: int = Field(default=9, ge=1, le=50)
+    RAG_EXPAND_TO_N_QUERIES: int = Field(default=3, ge=1, le=10)
+    RAG_MAX_QUERY_CHARS: int = Field(default=2000, ge=16, le=100_000)
+    RERANKER: Literal["auto", "cross-encoder", "bi-encoder"] = "auto"
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = Field(default=8000, ge=1, le=65535)
+    API_REQUEST_TIMEOUT_S: float = Field(default=300.0, gt=0)
+
     # --- OpenAI (dataset generation, query expansion, self-query when pointed at OpenAI) --
     OPENAI_MODEL_ID: str = "gpt-4o-mini"
     OPENAI_API_KEY: SecretStr | None = None
@@ -87,6 +96,16 @@ class Settings(BaseSettings):
     LINKEDIN_PASSWORD: SecretStr | None = None
     CHROMEDRIVER_PATH: Path = Path("/usr/bin/chromedriver")
     CHROMIUM_PATH: Path = Path("/usr/bin/chromium")
+    LINKEDIN_LOGIN_URL: str = "https://www.linkedin.com/login"
+    CRAWL_MAX_WORKERS: int = Field(default=8, ge=1, le=64, description="Links crawled at the same time.")
+    CRAWL_PER_DOMAIN_LIMIT: int = Field(default=4, ge=1, le=64, description="Links of one domain at the same time.")
+    CRAWL_PAGE_TIMEOUT_S: float = Field(default=20.0, gt=0, le=600)
+    CRAWL_MAX_PAGE_BYTES: int = Field(default=5_000_000, ge=1_000)
+    CRAWL_SCROLL_LIMIT: int = Field(default=5, ge=0, le=100)
+    CRAWL_SCROLL_PAUSE_S: float = Field(default=1.0, ge=0, le=30)
+    GITHUB_MAX_FILE_BYTES: int = Field(default=1_000_000, ge=1)
+    GITHUB_MAX_REPOSITORY_BYTES: int = Field(default=12_000_000, ge=1, le=15_000_000)
+    GITHUB_CLONE_TIMEOUT_S: float = Field(default=120.0, gt=0)
 
     # --- AWS / SageMaker -------------------------------------------------------------------
     AWS_REGION: str = "eu-central-1"

@@ -59,7 +59,9 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(
-        [_nx_executable(), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
+        # Own pid file: the default /tmp/nx_27017.pid makes a second concurrent test session exit at start.
+        [_nx_executable(), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port),
+         "--pid-file", str(data_dir / "nx_27017.pid")],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -119,3 +121,14 @@ def handbook_warehouse_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"the book's warehouse backup is not beside the project ({path} is absent)")
     return path
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A real OpenAI-compatible server (`transformers serve`) on 127.0.0.1 with a tiny model built here.
+
+    Started once per session (about half a minute); yields base_url, model_id, port and startup_s.
+    """
+    from tests.llm_fixtures import serve_tiny_model
+
+    yield from serve_tiny_model(tmp_path_factory.mktemp("tiny-llm"))

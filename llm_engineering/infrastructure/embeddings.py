@@ -23,6 +23,7 @@ from llm_engineering.domain.exceptions import ImproperlyConfigured, LLMTwinError
 if TYPE_CHECKING:
     import numpy as np
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
     from llm_engineering.settings import Settings
 
@@ -91,10 +92,12 @@ class SentenceTransformerEmbedder:
         self.normalize = normalize
         self._model: SentenceTransformer | None = None
         self._source: str | None = None
-        # Loading is guarded once; encoding and tokenizing share one lock because a fast tokenizer's
-        # truncation/padding state is mutated per call and is not safe under concurrent use.
+        self._tokenizer: Tokenizer | None = None
+        # Loading is guarded once; encoding is serialised because sentence-transformers mutates the fast
+        # tokenizer's truncation/padding state per call, which is not safe under concurrent use.
         self._load_lock = threading.Lock()
         self._use_lock = threading.RLock()
+        self._tokenizer_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(model_id={self._model_id!r}, device={self.device!r})"
@@ -121,10 +124,25 @@ class SentenceTransformerEmbedder:
 
     def token_ids(self, text: str) -> list[int]:
         """The input ids the model would read for `text` (special tokens included), before truncation."""
-        tokenizer = self.model.tokenizer
-        with self._use_lock:
-            encoded = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
-        return list(encoded["input_ids"])
+        return list(self._counting_tokenizer().encode(text).ids)
+
+    def _counting_tokenizer(self) -> Tokenizer:
+        # A private copy of the fast tokenizer with truncation and padding off: encoding with it never
+        # races with (or is truncated by) the settings sentence-transformers applies while encoding.
+        if self._tokenizer is None:
+            model = self.model
+            with self._tokenizer_lock:
+                if self._tokenizer is None:
+                    from tokenizers import Tokenizer
+
+                    backend = getattr(model.tokenizer, "backend_tokenizer", None)
+                    if backend is None:
+                        raise ImproperlyConfigured(f"{self._model_id!r} has no fast tokenizer to count tokens with.")
+                    tokenizer = Tokenizer.from_str(backend.to_str())
+                    tokenizer.no_truncation()
+                    tokenizer.no_padding()
+                    self._tokenizer = tokenizer
+        return self._tokenizer
 
     def embed(
         self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False
@@ -135,7 +153,9 @@ class SentenceTransformerEmbedder:
         return self.embed_array(texts, batch_size=batch_size, show_progress=show_progress).tolist()
 
     # --- Extras ----------------------------------------------------------------------------------
-    def embed_array(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+    def embed_array(
+        self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False
+    ) -> np.ndarray:
         """Like `embed`, as a float32 array of shape (len(texts), dimension)."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single string")

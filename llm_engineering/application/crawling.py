@@ -1,0 +1,274 @@
+"""Crawl an author's links into the warehouse: validate, skip what is stored, crawl the rest concurrently.
+
+Concurrency is a bounded thread pool with a per-domain cap (politeness, and Medium/Substack rate limits).
+Each worker thread keeps one instance per crawler class for the whole run, so a Selenium crawler starts
+one browser per worker and reuses it across links. Every link ends with a `CrawlOutcome`; one bad link
+never stops the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from loguru import logger
+
+from llm_engineering.application.crawlers.base import AlreadyCrawledError, BaseCrawler, CrawlerContext
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind, CrawlOutcome, CrawlReport, CrawlStatus
+from llm_engineering.domain.documents import UserDocument
+from llm_engineering.domain.exceptions import WarehouseUnavailableError
+
+SUPPORTED_SCHEMES = ("http", "https", "file")
+LOCAL_DOMAIN = "local"
+_KNOWN_LINKS_BATCH = 200
+
+
+@dataclass(frozen=True)
+class CrawlJob:
+    index: int
+    link: str
+    domain: str
+    crawler_cls: type[BaseCrawler]
+
+
+def validate_link(raw: object) -> str:
+    """The link, stripped; raise `CrawlError` (malformed URL / unsupported scheme) when it cannot be crawled.
+
+    http(s) URLs need a host; `file://` URLs and absolute paths are accepted for local git repositories.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise CrawlError(CrawlErrorKind.MALFORMED_URL, f"not a URL: {raw!r}")
+    link = raw.strip()
+    if any(character.isspace() for character in link):
+        raise CrawlError(CrawlErrorKind.MALFORMED_URL, f"URL contains whitespace: {link!r}")
+    if link.startswith("/"):
+        return link
+    try:
+        parsed = urlparse(link)
+        _ = parsed.port  # raises ValueError on a bad port
+    except ValueError as error:
+        raise CrawlError(CrawlErrorKind.MALFORMED_URL, f"malformed URL {link!r}: {error}") from error
+    if parsed.scheme and parsed.scheme.lower() not in SUPPORTED_SCHEMES:
+        raise CrawlError(CrawlErrorKind.UNSUPPORTED_SCHEME, f"unsupported URL scheme {parsed.scheme!r} in {link!r}")
+    if not parsed.scheme or "://" not in link:
+        raise CrawlError(CrawlErrorKind.MALFORMED_URL, f"URL has no scheme (expected https://...): {link!r}")
+    if parsed.scheme.lower() != "file" and not parsed.hostname:
+        raise CrawlError(CrawlErrorKind.MALFORMED_URL, f"URL has no host: {link!r}")
+    return link
+
+
+def link_domain(link: str) -> str:
+    """The domain a link counts under in limits and metadata (`host[:port]`, or `local` for local repositories)."""
+    if link.startswith("/") or link.lower().startswith("file:"):
+        return LOCAL_DOMAIN
+    netloc = urlparse(link).netloc.lower()
+    return netloc or "unknown"
+
+
+class _WorkerCrawlers:
+    """One crawler instance per (worker thread, crawler class), created on first use and closed at the end."""
+
+    def __init__(self, context: CrawlerContext):
+        self.context = context
+        self._local = threading.local()
+        self._all: list[BaseCrawler] = []
+        self._lock = threading.Lock()
+
+    def get(self, crawler_cls: type[BaseCrawler]) -> BaseCrawler:
+        crawlers: dict[type[BaseCrawler], BaseCrawler] = self._local.__dict__.setdefault("crawlers", {})
+        crawler = crawlers.get(crawler_cls)
+        if crawler is None:
+            crawler = crawlers[crawler_cls] = crawler_cls(self.context)
+            with self._lock:
+                self._all.append(crawler)
+        return crawler
+
+    def discard(self, crawler_cls: type[BaseCrawler]) -> None:
+        crawler = self._local.__dict__.get("crawlers", {}).pop(crawler_cls, None)
+        if crawler is not None:
+            self._close(crawler)
+
+    def close_all(self) -> None:
+        with self._lock:
+            crawlers, self._all = self._all, []
+        for crawler in crawlers:
+            self._close(crawler)
+
+    @staticmethod
+    def _close(crawler: BaseCrawler) -> None:
+        try:
+            crawler.close()
+        except Exception as error:  # a failed cleanup must not hide the run's results
+            logger.warning("Closing {} failed: {}", crawler.name, error)
+
+
+def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _WorkerCrawlers) -> CrawlOutcome:
+    started = time.monotonic()
+    name = job.crawler_cls.name
+    crawler: BaseCrawler | None = None
+    try:
+        crawler = crawlers.get(job.crawler_cls)
+        documents = crawler.extract(job.link, user)
+        outcome = CrawlOutcome(
+            link=job.link, domain=job.domain, crawler=name, status=CrawlStatus.SUCCEEDED, documents=documents
+        )
+    except AlreadyCrawledError:
+        outcome = CrawlOutcome(
+            link=job.link, domain=job.domain, crawler=name, status=CrawlStatus.SKIPPED_ALREADY_CRAWLED
+        )
+    except CrawlError as error:
+        outcome = CrawlOutcome.failed(job.link, job.domain, error, crawler=name)
+    except WarehouseUnavailableError:
+        raise  # every following link would fail the same way: stop the run with the real cause
+    except Exception as error:
+        logger.exception("Unexpected error while crawling {}", job.link)
+        outcome = CrawlOutcome.failed(
+            job.link, job.domain, CrawlError(CrawlErrorKind.UNEXPECTED, f"{type(error).__name__}: {error}"), name
+        )
+    finally:
+        if crawler is not None and crawler.broken:
+            crawlers.discard(job.crawler_cls)
+    outcome.seconds = round(time.monotonic() - started, 3)
+    _log_outcome(outcome)
+    return outcome
+
+
+def _log_outcome(outcome: CrawlOutcome) -> None:
+    if outcome.status is CrawlStatus.FAILED:
+        logger.warning("FAILED  {} [{}]: {}", outcome.link, outcome.error_kind, outcome.reason)
+    elif outcome.status is CrawlStatus.SKIPPED_ALREADY_CRAWLED:
+        logger.info("SKIPPED {} (already in the warehouse)", outcome.link)
+    else:
+        logger.info("OK      {} ({} document(s), {:.2f}s, {})", outcome.link, outcome.documents, outcome.seconds,
+                    outcome.crawler)
+
+
+def known_links(jobs: Sequence[CrawlJob]) -> set[str]:
+    """Links of `jobs` whose document is already in the warehouse (one query per document class and batch)."""
+    by_model: dict[type, list[str]] = {}
+    for job in jobs:
+        if job.crawler_cls.skips_known_links:
+            by_model.setdefault(job.crawler_cls.model, []).append(job.link)
+    found: set[str] = set()
+    for model, links in by_model.items():
+        for start in range(0, len(links), _KNOWN_LINKS_BATCH):
+            batch = links[start : start + _KNOWN_LINKS_BATCH]
+            found.update(document.link for document in model.bulk_find(link=batch))  # type: ignore[attr-defined]
+    return found
+
+
+def _run_pool(
+    jobs: Sequence[CrawlJob],
+    user: UserDocument,
+    context: CrawlerContext,
+    max_workers: int,
+    per_domain_limit: int,
+    show_progress: bool,
+) -> list[CrawlOutcome]:
+    from tqdm import tqdm
+
+    pending: dict[str, deque[CrawlJob]] = {}
+    for job in jobs:
+        pending.setdefault(job.domain, deque()).append(job)
+    running: Counter[str] = Counter()
+    in_flight: dict[Future[CrawlOutcome], CrawlJob] = {}
+    outcomes: list[CrawlOutcome] = []
+    crawlers = _WorkerCrawlers(context)
+
+    def submit_ready(executor: ThreadPoolExecutor) -> None:
+        # Round-robin over domains so one big domain does not starve the others.
+        progressed = True
+        while progressed and len(in_flight) < max_workers:
+            progressed = False
+            for domain, queue in list(pending.items()):
+                if len(in_flight) >= max_workers:
+                    break
+                if queue and running[domain] < per_domain_limit:
+                    job = queue.popleft()
+                    running[domain] += 1
+                    in_flight[executor.submit(_crawl_one, job, user, crawlers)] = job
+                    progressed = True
+                if not queue:
+                    pending.pop(domain, None)
+
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="crawl") as executor,
+            tqdm(total=len(jobs), desc="crawling", unit="link", disable=not show_progress) as progress,
+        ):
+            submit_ready(executor)
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = in_flight.pop(future)
+                    running[job.domain] -= 1
+                    outcomes.append(future.result())
+                    progress.update(1)
+                submit_ready(executor)
+    finally:
+        crawlers.close_all()
+    return outcomes
+
+
+def crawl_links(
+    user: UserDocument,
+    links: Iterable[object],
+    dispatcher: CrawlerDispatcher,
+    context: CrawlerContext,
+    max_workers: int = 8,
+    per_domain_limit: int = 4,
+    show_progress: bool = True,
+) -> CrawlReport:
+    """Crawl `links` for `user` into the bound warehouse and report what happened to each.
+
+    Invalid links fail without being fetched; links already stored are skipped (re-runs add nothing);
+    the others are crawled by at most `max_workers` threads, `per_domain_limit` at a time per domain.
+    Outcomes come back in the order of the input (duplicates in the input are crawled once).
+    """
+    if max_workers < 1 or per_domain_limit < 1:
+        raise ValueError("max_workers and per_domain_limit must be at least 1")
+    seen: set[str] = set()
+    duplicates = 0
+    results: dict[int, CrawlOutcome] = {}
+    jobs: list[CrawlJob] = []
+    for raw in links:
+        key = raw.strip() if isinstance(raw, str) else repr(raw)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        index = len(seen) - 1
+        try:
+            link = validate_link(raw)
+        except CrawlError as error:
+            results[index] = CrawlOutcome.failed(str(raw), "invalid", error)
+            _log_outcome(results[index])
+            continue
+        jobs.append(CrawlJob(index, link, link_domain(link), dispatcher.crawler_class_for(link)))
+
+    stored = known_links(jobs)
+    to_crawl: list[CrawlJob] = []
+    for job in jobs:
+        if job.crawler_cls.skips_known_links and job.link in stored:
+            results[job.index] = CrawlOutcome(
+                link=job.link, domain=job.domain, crawler=job.crawler_cls.name,
+                status=CrawlStatus.SKIPPED_ALREADY_CRAWLED,
+            )
+        else:
+            to_crawl.append(job)
+    if stored:
+        logger.info("{} link(s) already in the warehouse are skipped.", len(stored))
+
+    by_link = {job.link: job.index for job in to_crawl}
+    for outcome in _run_pool(to_crawl, user, context, max_workers, per_domain_limit, show_progress):
+        results[by_link[outcome.link]] = outcome
+
+    report = CrawlReport.of((results[index] for index in sorted(results)), duplicates_in_input=duplicates)
+    logger.info(report.summary_line())
+    return report

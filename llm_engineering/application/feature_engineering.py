@@ -1,0 +1,255 @@
+"""The feature pipeline's work, free of ZenML: query the warehouse, clean, chunk and embed.
+
+ZenML steps (steps/feature_engineering/) are thin wrappers over these functions; the bench and the
+tests call them directly too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from tqdm.auto import tqdm
+
+from llm_engineering.application.feature_store import feature_hash, stored_feature_hashes
+from llm_engineering.application.ports import Embedder
+from llm_engineering.application.preprocessing.dispatchers import (
+    ChunkingDispatcher,
+    CleaningDispatcher,
+    EmbeddingDispatcher,
+)
+from llm_engineering.domain.base.vector import VectorBaseDocument
+from llm_engineering.domain.chunks import Chunk
+from llm_engineering.domain.cleaned_documents import CleanedDocument
+from llm_engineering.domain.documents import RAW_DOCUMENT_CLASSES, Document, UserDocument
+from llm_engineering.domain.embedded_chunks import EmbeddedChunk
+from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
+from llm_engineering.domain.names import split_user_full_name
+
+
+class NoAuthorsFoundError(LLMTwinError):
+    """None of the requested authors is in the data warehouse."""
+
+
+# --- Query ------------------------------------------------------------------------------------------
+@dataclass
+class WarehouseSnapshot:
+    """The raw documents of the authors found, and what could not be read."""
+
+    documents: list[Document] = field(default_factory=list)
+    authors: dict[str, str] = field(default_factory=dict)  # full name -> user id
+    missing_authors: list[str] = field(default_factory=list)
+    failed_queries: list[str] = field(default_factory=list)
+
+
+def find_author(full_name: str) -> UserDocument | None:
+    """The warehouse user with this full name, or None. Never creates a user (the book's code did)."""
+    first_name, last_name = split_user_full_name(full_name)
+    return UserDocument.find(first_name=first_name, last_name=last_name)
+
+
+def fetch_author_documents(author_id: uuid.UUID | str) -> tuple[list[Document], list[str]]:
+    """All raw documents of one author, one collection per thread (the queries wait on I/O).
+
+    Returns the documents and the names of collections whose query failed.
+    """
+
+    def fetch(document_class: type[Document]) -> list[Document]:
+        return list(document_class.bulk_find(author_id=str(author_id)))
+
+    documents: list[Document] = []
+    failed: list[str] = []
+    with ThreadPoolExecutor(max_workers=len(RAW_DOCUMENT_CLASSES)) as pool:
+        futures = {cls.get_collection_name(): pool.submit(fetch, cls) for cls in RAW_DOCUMENT_CLASSES}
+        for collection, future in futures.items():
+            try:
+                documents.extend(future.result())
+            except LLMTwinError as error:
+                logger.error("Reading {} of author {} failed: {}", collection, author_id, error)
+                failed.append(collection)
+    return documents, failed
+
+
+def query_warehouse(author_full_names: Sequence[str]) -> WarehouseSnapshot:
+    """Every raw document of the named authors. Unknown authors are recorded and skipped.
+
+    Raises NoAuthorsFoundError when none of the names is in the warehouse (or no name is given).
+    """
+    snapshot = WarehouseSnapshot()
+    for full_name in dict.fromkeys(name.strip() for name in author_full_names):
+        try:
+            author = find_author(full_name)
+        except InvalidDocumentError:
+            author = None
+        if author is None:
+            logger.warning("Author {!r} is not in the data warehouse; skipped.", full_name)
+            snapshot.missing_authors.append(full_name)
+            continue
+        snapshot.authors[full_name] = str(author.id)
+        documents, failed = fetch_author_documents(author.id)
+        snapshot.documents.extend(documents)
+        snapshot.failed_queries.extend(f"{full_name}/{collection}" for collection in failed)
+    if not snapshot.authors:
+        raise NoAuthorsFoundError(
+            f"None of the authors {list(author_full_names)} is in the data warehouse. Crawl them first "
+            "(tools.run --run-etl) or import a backup (tools.data_warehouse --import-raw-data)."
+        )
+    return snapshot
+
+
+# --- Clean ------------------------------------------------------------------------------------------
+@dataclass
+class CleaningResult:
+    documents: list[CleanedDocument] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def clean_documents(documents: Iterable[Document]) -> CleaningResult:
+    """Clean every document; a document that cannot be cleaned is recorded, the others go on."""
+    result = CleaningResult()
+    for document in documents:
+        try:
+            result.documents.append(CleaningDispatcher.dispatch(document))
+        except (LLMTwinError, ValueError) as error:
+            logger.error("Cleaning {} {} failed: {}", type(document).__name__, document.id, error)
+            result.failures.append({"document_id": str(document.id), "error": str(error)})
+    return result
+
+
+# --- Chunk and embed --------------------------------------------------------------------------------
+@dataclass
+class EmbeddingResult:
+    """Embedded chunks of the documents that needed (re-)embedding, and what was skipped or failed."""
+
+    chunks: list[EmbeddedChunk] = field(default_factory=list)
+    chunked: list[Chunk] = field(default_factory=list)
+    skipped_unchanged: list[str] = field(default_factory=list)
+    failed_documents: dict[str, str] = field(default_factory=dict)
+    embedded_documents: list[str] = field(default_factory=list)
+    num_documents: int = 0
+
+    def as_metadata(self, embedder: Embedder) -> dict[str, Any]:
+        """Counts for the run's metadata: documents, and per category chunking and embedding figures."""
+        chunking: dict[str, Any] = {}
+        for chunk in self.chunked:
+            parameters = {key: value for key, value in chunk.metadata.items() if key in _CHUNKING_PARAMETERS}
+            entry = chunking.setdefault(
+                str(chunk.get_category()),
+                {**parameters, "num_chunks": 0, "max_chunk_tokens": 0, "max_chunk_characters": 0},
+            )
+            entry["num_chunks"] += 1
+            entry["max_chunk_tokens"] = max(entry["max_chunk_tokens"], int(chunk.metadata.get("token_count", 0)))
+            entry["max_chunk_characters"] = max(entry["max_chunk_characters"], len(chunk.content))
+        embedding = counts_by_category(self.chunks)
+        for entry in embedding.values():
+            entry.update(
+                embedding_model_id=embedder.model_id,
+                embedding_size=embedder.dimension,
+                max_input_length=embedder.max_input_tokens,
+            )
+        return {
+            "num_documents": self.num_documents,
+            "num_documents_embedded": len(self.embedded_documents),
+            "num_documents_skipped_unchanged": len(self.skipped_unchanged),
+            "num_documents_failed": len(self.failed_documents),
+            "failed_documents": self.failed_documents,
+            "num_chunks": len(self.chunked),
+            "num_embedded_chunks": len(self.chunks),
+            "chunking": chunking,
+            "embedding": embedding,
+        }
+
+
+_CHUNKING_PARAMETERS = ("chunker", "max_tokens", "chunk_size", "chunk_overlap", "min_length", "max_length")
+
+
+def chunk_documents(
+    documents: Sequence[CleanedDocument], embedder: Embedder, incremental: bool = True
+) -> tuple[list[Chunk], list[str]]:
+    """Chunks of the documents that changed since their chunks were stored (all of them when not incremental).
+
+    Each chunk's metadata gets the `feature_hash` the next incremental run compares with.
+    Returns the chunks and the ids of the documents skipped as unchanged.
+    """
+    chunker = ChunkingDispatcher(embedder)
+    stored: dict[str, str] = {}
+    if incremental and documents:
+        stored = stored_feature_hashes(
+            {document.get_category() for document in documents}, {document.author_id for document in documents}
+        )
+    chunks: list[Chunk] = []
+    skipped: list[str] = []
+    for document in tqdm(documents, desc="Chunking", unit="doc", disable=len(documents) < 20):
+        current = feature_hash(document, chunker.handler(document.get_category()).parameters, embedder.model_id)
+        if stored.get(str(document.id)) == current:
+            skipped.append(str(document.id))
+            continue
+        for chunk in chunker.dispatch(document):
+            chunk.metadata["feature_hash"] = current
+            chunks.append(chunk)
+    return chunks, skipped
+
+
+def embed_chunks(
+    chunks: Sequence[Chunk], embedder: Embedder, batch_size: int | None = None, group_size: int = 512
+) -> tuple[list[EmbeddedChunk], dict[str, str]]:
+    """Embed chunks per category in groups of `group_size` (each one batched model call).
+
+    Large groups let the model sort texts by length and pad little. A failed group is recorded for its
+    documents, whose chunks are all left out, so no document is stored half-embedded.
+    Returns the embedded chunks and failed document ids -> error.
+    """
+    dispatcher = EmbeddingDispatcher(embedder, batch_size)
+    embedded: list[EmbeddedChunk] = []
+    failed: dict[str, str] = {}
+    groups = [
+        members[start : start + group_size]
+        for members in VectorBaseDocument.group_by_category(chunks).values()
+        for start in range(0, len(members), group_size)
+    ]
+    for group in tqdm(groups, desc="Embedding", unit="batch", disable=len(groups) < 2):
+        try:
+            embedded.extend(dispatcher.dispatch(group))
+        except (LLMTwinError, RuntimeError, ValueError) as error:
+            logger.error("Embedding {} chunks failed: {}", len(group), error)
+            for chunk in group:
+                failed[str(chunk.document_id)] = str(error)  # type: ignore[attr-defined]
+    if failed:
+        embedded = [chunk for chunk in embedded if str(chunk.document_id) not in failed]
+    return embedded, failed
+
+
+def chunk_and_embed(
+    documents: Sequence[CleanedDocument],
+    embedder: Embedder,
+    incremental: bool = True,
+    batch_size: int | None = None,
+) -> EmbeddingResult:
+    """Chunk and embed the documents that changed (or all, when not incremental)."""
+    chunks, skipped = chunk_documents(documents, embedder, incremental=incremental)
+    embedded, failed = embed_chunks(chunks, embedder, batch_size=batch_size)
+    embedded_ids = sorted({str(chunk.document_id) for chunk in embedded})
+    return EmbeddingResult(
+        chunks=embedded,
+        chunked=chunks,
+        skipped_unchanged=skipped,
+        failed_documents=failed,
+        embedded_documents=embedded_ids,
+        num_documents=len(documents),
+    )
+
+
+# --- Metadata ---------------------------------------------------------------------------------------
+def counts_by_category(documents: Iterable[Any]) -> dict[str, Any]:
+    """`{category: {"num_documents": n, "authors": {name: n}}}` for documents or chunks of any stage."""
+    summary: dict[str, dict[str, Any]] = {}
+    for document in documents:
+        entry = summary.setdefault(str(document.get_category()), {"num_documents": 0, "authors": defaultdict(int)})
+        entry["num_documents"] += 1
+        entry["authors"][document.author_full_name] += 1
+    return {category: {**entry, "authors": dict(entry["authors"])} for category, entry in summary.items()}

@@ -1,0 +1,127 @@
+"""Chunking handlers: one per data category, with the book's per-category parameters.
+
+Every handler also caps chunks at the embedding model's input length in tokens (counted with the
+model's own tokenizer), so no chunk is silently truncated at encode time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Generic, TypeVar
+
+from llm_engineering.application.preprocessing.operations.chunking import (
+    TextChunk,
+    TokenCounter,
+    chunk_article,
+    chunk_text,
+)
+from llm_engineering.domain.chunks import ArticleChunk, Chunk, PostChunk, RepositoryChunk
+from llm_engineering.domain.cleaned_documents import (
+    CleanedArticleDocument,
+    CleanedDocument,
+    CleanedPostDocument,
+)
+from llm_engineering.domain.types import DataCategory
+
+CleanedDocumentT = TypeVar("CleanedDocumentT", bound=CleanedDocument)
+ChunkT = TypeVar("ChunkT", bound=Chunk)
+
+
+def chunk_id(document_id: uuid.UUID, index: int, content: str) -> uuid.UUID:
+    """Deterministic chunk id from its document, position and text, so re-runs upsert the same points.
+
+    The document id keeps identical boilerplate in two documents apart; the version-4 bits make it a
+    valid UUID4 for the domain models.
+    """
+    digest = hashlib.md5(f"{document_id}:{index}:{content}".encode(), usedforsecurity=False).hexdigest()
+    return uuid.UUID(digest, version=4)
+
+
+class ChunkingDataHandler(ABC, Generic[CleanedDocumentT, ChunkT]):
+    """Chunks one category of cleaned documents within `max_tokens` model tokens per chunk."""
+
+    chunk_class: ClassVar[type[Chunk]]
+    # Fields copied from the cleaned document onto each chunk, beside the common ones.
+    extra_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, max_tokens: int, count_tokens: TokenCounter):
+        self.max_tokens = max_tokens
+        self.count_tokens = count_tokens
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The chunking parameters, logged to ZenML and stored on every chunk."""
+        return {"chunker": type(self).__name__, "max_tokens": self.max_tokens}
+
+    @abstractmethod
+    def split(self, text: str) -> list[TextChunk]: ...
+
+    def chunk(self, document: CleanedDocumentT) -> list[ChunkT]:
+        """The document's chunks, in reading order; an empty document has none."""
+        pieces = self.split(document.content)
+        return [
+            self.chunk_class(  # type: ignore[misc]
+                id=chunk_id(document.id, index, piece.text),
+                content=piece.text,
+                platform=document.platform,
+                document_id=document.id,
+                author_id=document.author_id,
+                author_full_name=document.author_full_name,
+                metadata={
+                    **self.parameters,
+                    "chunk_index": index,
+                    "num_chunks": len(pieces),
+                    "start": piece.start,
+                    "end": piece.end,
+                    "token_count": piece.tokens,
+                    "content_hash": document.content_hash,
+                },
+                **{field: getattr(document, field) for field in self.extra_fields},
+            )
+            for index, piece in enumerate(pieces)
+        ]
+
+
+class PostChunkingHandler(ChunkingDataHandler[CleanedPostDocument, PostChunk]):
+    chunk_class = PostChunk
+    extra_fields = ("image", "link")
+    chunk_size = 250
+    chunk_overlap = 25
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {**super().parameters, "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+    def split(self, text: str) -> list[TextChunk]:
+        return chunk_text(text, self.chunk_size, self.chunk_overlap, self.max_tokens, self.count_tokens)
+
+
+class RepositoryChunkingHandler(PostChunkingHandler):
+    chunk_class = RepositoryChunk
+    extra_fields = ("name", "link")
+    # Code gets broader chunks; with MiniLM the token cap usually binds first.
+    chunk_size = 1500
+    chunk_overlap = 100
+
+
+class ArticleChunkingHandler(ChunkingDataHandler[CleanedArticleDocument, ArticleChunk]):
+    chunk_class = ArticleChunk
+    extra_fields = ("link",)
+    min_length = 1000
+    max_length = 2000
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {**super().parameters, "min_length": self.min_length, "max_length": self.max_length}
+
+    def split(self, text: str) -> list[TextChunk]:
+        return chunk_article(text, self.min_length, self.max_length, self.max_tokens, self.count_tokens)
+
+
+CHUNKING_HANDLERS: dict[DataCategory, type[ChunkingDataHandler]] = {
+    DataCategory.POSTS: PostChunkingHandler,
+    DataCategory.ARTICLES: ArticleChunkingHandler,
+    DataCategory.REPOSITORIES: RepositoryChunkingHandler,
+}

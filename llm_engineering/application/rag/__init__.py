@@ -1,0 +1,1 @@
+"""Advanced RAG retrieval (self-query, query expansion, filtered search, reranking) and answer generation."""

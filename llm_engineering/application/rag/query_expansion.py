@@ -1,0 +1,112 @@
+"""Query expansion: the original question plus n-1 LLM rewordings, validated.
+
+A weak model returns empty, repeated, echoed or rambling lines; those are dropped. When nothing usable
+remains, retrieval goes on with the original question alone and the report says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
+from llm_engineering.application.llm.errors import LLMError, LLMUnavailableError
+from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR, STOP_SEQUENCES, QueryExpansionPrompt
+from llm_engineering.domain.queries import Query
+
+_NUMBERING = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|q\d*:|question\s*\d*:|version\s*\d*:)\s*", re.IGNORECASE)
+MAX_VARIANT_CHARS = 400
+
+
+@dataclass
+class ExpansionReport:
+    requested: int
+    generated: int = 0
+    status: str = "skipped"
+    reason: str | None = None
+    rejected: list[str] = field(default_factory=list)
+    llm_unavailable: bool = False
+
+    def as_dict(self) -> dict:
+        report = {"requested": self.requested, "generated": self.generated, "status": self.status}
+        if self.reason:
+            report["reason"] = self.reason
+        if self.rejected:
+            report["rejected"] = self.rejected[:5]
+        return report
+
+
+def parse_variants(raw: str, original: str, wanted: int) -> tuple[list[str], list[str]]:
+    """Usable rewordings from an LLM answer (at most `wanted`), and the rejected pieces."""
+    pieces = raw.split(QUERY_EXPANSION_SEPARATOR) if QUERY_EXPANSION_SEPARATOR in raw else raw.splitlines()
+    seen = {_normalise(original)}
+    accepted: list[str] = []
+    rejected: list[str] = []
+    for piece in pieces:
+        text = _NUMBERING.sub("", piece.strip()).strip().strip("\"'").strip()
+        if not text:
+            continue
+        key = _normalise(text)
+        if (
+            len(text) < 8
+            or len(text) > MAX_VARIANT_CHARS
+            or key in seen
+            or text.lower().startswith(("question:", "rewrite the", "answer:", "#"))
+            or QUERY_EXPANSION_SEPARATOR in text
+            or not re.search(r"[^\W\d_]{3}", text)
+        ):
+            rejected.append(text[:80])
+            continue
+        seen.add(key)
+        accepted.append(text)
+        if len(accepted) == wanted:
+            break
+    return accepted, rejected
+
+
+class QueryExpansion:
+    """Expands a query to `expand_to_n` queries (the original first). `llm=None` returns the original only."""
+
+    def __init__(self, llm: LLMClient | None, max_new_tokens_per_query: int = 32):
+        self.llm = llm
+        self.max_new_tokens_per_query = max_new_tokens_per_query
+
+    def generate(self, query: Query, expand_to_n: int) -> tuple[list[Query], ExpansionReport]:
+        """`[query, *variants]` (variants keep the author filter) and a report of what happened."""
+        if expand_to_n < 1:
+            raise ValueError(f"expand_to_n must be >= 1, got {expand_to_n}")
+        report = ExpansionReport(requested=expand_to_n)
+        if expand_to_n == 1:
+            report.reason = "one query requested"
+            return [query], report
+        if self.llm is None:
+            report.reason = "no LLM configured for query expansion"
+            return [query], report
+        prompt = QueryExpansionPrompt(n_variants=expand_to_n - 1).render(query.content)
+        try:
+            parameters = GenerationParameters(
+                max_new_tokens=self.max_new_tokens_per_query * (expand_to_n - 1),
+                temperature=0.0,
+                top_p=1.0,
+                stop=STOP_SEQUENCES,
+            )
+            response = self.llm.chat([ChatMessage("user", prompt)], parameters)
+        except LLMError as error:
+            report.status, report.reason = "fallback", f"LLM error: {error}"
+            report.llm_unavailable = isinstance(error, LLMUnavailableError)
+            logger.info("Query expansion fell back to the original query: {}", report.reason)
+            return [query], report
+        variants, rejected = parse_variants(response.text, query.content, expand_to_n - 1)
+        report.generated, report.rejected = len(variants), rejected
+        if not variants:
+            report.status, report.reason = "fallback", "the LLM returned no usable rewording"
+            logger.info("Query expansion fell back to the original query: {}", report.reason)
+        else:
+            report.status = "expanded" if len(variants) == expand_to_n - 1 else "partial"
+        return [query, *(query.replace_content(text) for text in variants)], report
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())

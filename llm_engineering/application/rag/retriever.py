@@ -1,0 +1,164 @@
+"""ContextRetriever: self-query -> query expansion -> filtered vector search per collection, in parallel ->
+de-duplication -> rerank against the original query -> top k.
+
+`search()` returns the chunks (the book's interface); `search_with_trace()` also returns the scores and a
+trace of every decision (author filter, expansion fallback, reranker used, counts, timings).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from llm_engineering.application.ports import Embedder
+from llm_engineering.application.rag.query_expansion import QueryExpansion
+from llm_engineering.application.rag.reranking import Reranker, rerank
+from llm_engineering.application.rag.self_query import SelfQuery
+from llm_engineering.domain.embedded_chunks import (
+    EmbeddedArticleChunk,
+    EmbeddedChunk,
+    EmbeddedPostChunk,
+    EmbeddedRepositoryChunk,
+)
+from llm_engineering.domain.queries import Query
+
+SEARCHED_CLASSES: tuple[type[EmbeddedChunk], ...] = (EmbeddedPostChunk, EmbeddedArticleChunk, EmbeddedRepositoryChunk)
+MAX_SEARCH_THREADS = 8
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: EmbeddedChunk
+    score: float
+
+    @property
+    def source(self) -> dict:
+        """What a user needs to check the passage: where it comes from and who wrote it."""
+        chunk = self.chunk
+        return {
+            "chunk_id": str(chunk.id),
+            "document_id": str(chunk.document_id),
+            "category": chunk.get_category().value,
+            "author": chunk.author_full_name,
+            "platform": chunk.platform,
+            "link": getattr(chunk, "link", None),
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class RetrievalResult:
+    chunks: list[ScoredChunk]
+    trace: dict = field(default_factory=dict)
+
+    @property
+    def documents(self) -> list[EmbeddedChunk]:
+        return [item.chunk for item in self.chunks]
+
+
+class ContextRetriever:
+    """Retrieves the k passages of an author's writing most relevant to a query."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        reranker: Reranker,
+        self_query: SelfQuery,
+        query_expansion: QueryExpansion,
+        searched_classes: Sequence[type[EmbeddedChunk]] = SEARCHED_CLASSES,
+    ):
+        self.embedder = embedder
+        self.reranker = reranker
+        self.self_query = self_query
+        self.query_expansion = query_expansion
+        self.searched_classes = tuple(searched_classes)
+
+    def search(self, query: str, k: int = 3, expand_to_n_queries: int = 3) -> list[EmbeddedChunk]:
+        """The k best chunks for `query` (empty when the store holds nothing relevant)."""
+        return self.search_with_trace(query, k, expand_to_n_queries).documents
+
+    def search_with_trace(self, query: str, k: int = 3, expand_to_n_queries: int = 3) -> RetrievalResult:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if expand_to_n_queries < 1:
+            raise ValueError(f"expand_to_n_queries must be >= 1, got {expand_to_n_queries}")
+        query_model = Query.from_str(query)
+        if not query_model.content:
+            raise ValueError("the query is empty")
+        timings: dict[str, float] = {}
+
+        started = time.perf_counter()
+        query_model = self.self_query.generate(query_model)
+        timings["self_query_s"] = time.perf_counter() - started
+        self_query_report = dict(query_model.metadata.get("self_query", {}))
+
+        started = time.perf_counter()
+        if self_query_report.get("llm_unavailable"):
+            # Do not wait for the same dead LLM twice in one request.
+            queries, expansion = [query_model], {"requested": expand_to_n_queries, "status": "fallback"}
+            expansion["reason"] = "LLM unavailable (self-query failed)"
+        else:
+            queries, report = self.query_expansion.generate(query_model, expand_to_n_queries)
+            expansion = report.as_dict()
+        timings["query_expansion_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        candidates, searched = self._search_all(queries, k, query_model)
+        timings["search_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        unique = list({item.chunk.id: item for item in candidates}.values())
+        ranked = rerank(
+            self.reranker, query_model.content, [c.chunk for c in unique], [c.chunk.content for c in unique], k
+        )
+        timings["rerank_s"] = time.perf_counter() - started
+
+        trace = {
+            "query": query_model.content,
+            "author_id": str(query_model.author_id) if query_model.author_id else None,
+            "author_full_name": query_model.author_full_name,
+            "self_query": self_query_report,
+            "query_expansion": expansion,
+            "queries": [q.content for q in queries],
+            "collections": searched,
+            "num_candidates": len(candidates),
+            "num_unique_candidates": len(unique),
+            "num_documents": len(ranked),
+            "reranker": self.reranker.name,
+            "embedding_model_id": self.embedder.model_id,
+            "timings": {key: round(value, 4) for key, value in timings.items()},
+        }
+        logger.info(
+            "Retrieved {} chunks for {} queries (author filter: {}, reranker: {})",
+            len(ranked),
+            len(queries),
+            query_model.author_full_name or "none",
+            self.reranker.name,
+        )
+        return RetrievalResult(chunks=[ScoredChunk(chunk, score) for chunk, score in ranked], trace=trace)
+
+    def _search_all(self, queries: list[Query], k: int, query_model: Query) -> tuple[list[ScoredChunk], dict[str, int]]:
+        filters = {"author_id": str(query_model.author_id)} if query_model.author_id else {}
+        # k is split across the collections that hold anything for this filter, so that a corpus with only
+        # articles still yields k candidates per query instead of k // 3.
+        active = [cls for cls in self.searched_classes if cls.count(**filters) > 0]
+        searched = {cls.get_collection_name(): 0 for cls in active}
+        if not active:
+            return [], searched
+        per_collection = max(1, math.ceil(k / len(active)))
+        vectors = self.embedder.embed([q.content for q in queries])
+        tasks = [(cls, vector) for vector in vectors for cls in active]
+        with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:
+            results = list(
+                pool.map(lambda task: task[0].search_with_scores(task[1], limit=per_collection, **filters), tasks)
+            )
+        found: list[ScoredChunk] = []
+        for (cls, _), hits in zip(tasks, results, strict=True):
+            searched[cls.get_collection_name()] += len(hits)
+            found.extend(ScoredChunk(chunk, score) for chunk, score in hits)
+        return found, searched

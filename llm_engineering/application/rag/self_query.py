@@ -1,0 +1,110 @@
+"""Self-query: ask the LLM who the question's author is, and turn a known author into a search filter.
+
+Unlike the book, the read path never creates users: an extracted name that is not in the warehouse
+simply means no filter. A small model's output is validated (a name must appear in the question);
+anything unusable falls back to the plain query and says why in `query.metadata["self_query"]`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from loguru import logger
+
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
+from llm_engineering.application.llm.errors import LLMError, LLMUnavailableError
+from llm_engineering.domain.documents import UserDocument
+from llm_engineering.domain.exceptions import InvalidDocumentError
+from llm_engineering.domain.names import split_user_full_name
+from llm_engineering.domain.prompts import SELF_QUERY_NONE, STOP_SEQUENCES, format_self_query_prompt
+from llm_engineering.domain.queries import Query
+
+_NAME = re.compile(r"^[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){1,3}$")
+_PARAMETERS = GenerationParameters(max_new_tokens=12, temperature=0.0, top_p=1.0, stop=("\n", *STOP_SEQUENCES))
+
+UserLookup = Callable[[str, str], UserDocument | None]
+
+
+def find_user_by_name(first_name: str, last_name: str) -> UserDocument | None:
+    """The warehouse user with this name, or None; never creates one."""
+    return UserDocument.find(first_name=first_name, last_name=last_name)
+
+
+def parse_author(raw: str, question: str) -> tuple[str, str | None]:
+    """Classify an LLM answer: ("none", None), ("name", name), ("id", id) or ("invalid", reason)."""
+    first_line = raw.strip().splitlines()[0] if raw.strip() else ""
+    answer = first_line.strip().strip("\"'`.,;: ").removeprefix("Answer:").strip()
+    if not answer:
+        return "invalid", "empty answer"
+    if answer.lower() == SELF_QUERY_NONE:
+        return "none", None
+    if answer.isdigit() or _is_uuid(answer):
+        if answer.lower() not in question.lower():
+            return "invalid", f"id {answer!r} does not appear in the question"
+        return "id", answer
+    if not _NAME.match(answer):
+        return "invalid", f"{answer[:60]!r} is not a person's name"
+    if answer.lower() not in question.lower():
+        # A small model often invents or copies a few-shot name: only names the user wrote are trusted.
+        return "invalid", f"name {answer!r} does not appear in the question"
+    return "name", answer
+
+
+class SelfQuery:
+    """Extracts the author from a query. With `llm=None` it is a pass-through (like the book's mock mode)."""
+
+    def __init__(self, llm: LLMClient | None, find_user: UserLookup = find_user_by_name):
+        self.llm = llm
+        self.find_user = find_user
+
+    def generate(self, query: Query) -> Query:
+        """The query with `author_id`/`author_full_name` set when a known author is named; a report in metadata."""
+        if self.llm is None:
+            return self._report(query, status="skipped", reason="no LLM configured for self-query")
+        try:
+            response = self.llm.chat([ChatMessage("user", format_self_query_prompt(query.content))], _PARAMETERS)
+        except LLMError as error:
+            return self._report(
+                query,
+                status="fallback",
+                reason=f"LLM error: {error}",
+                llm_unavailable=isinstance(error, LLMUnavailableError),
+            )
+        kind, value = parse_author(response.text, query.content)
+        if kind == "none":
+            return self._report(query, status="no_author", raw=response.text)
+        if kind == "invalid":
+            return self._report(query, status="fallback", reason=value, raw=response.text)
+        user = self._lookup(kind, value or "")
+        if user is None:
+            return self._report(query, status="unknown_author", reason=f"{value!r} is not in the warehouse")
+        query.author_id = user.id
+        query.author_full_name = user.full_name
+        return self._report(query, status="author", author=user.full_name)
+
+    def _lookup(self, kind: str, value: str) -> UserDocument | None:
+        if kind == "id":
+            return UserDocument.find(id=value) if _is_uuid(value) else None
+        try:
+            first_name, last_name = split_user_full_name(value)
+        except InvalidDocumentError:
+            return None
+        return self.find_user(first_name, last_name)
+
+    @staticmethod
+    def _report(query: Query, status: str, **details: object) -> Query:
+        report = {"status": status, **{key: value for key, value in details.items() if value is not None}}
+        query.metadata["self_query"] = report
+        if status == "fallback":
+            logger.info("Self-query fell back to the plain query: {}", report.get("reason"))
+        return query
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

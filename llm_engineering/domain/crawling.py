@@ -1,0 +1,138 @@
+"""Crawl outcomes: what happened to each link of a data-collection run, and the run's summary.
+
+Pure models: the crawlers (application layer) produce them, the ZenML step logs them as metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from llm_engineering.domain.exceptions import LLMTwinError
+
+
+class CrawlStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    SKIPPED_ALREADY_CRAWLED = "skipped_already_crawled"
+    FAILED = "failed"
+
+
+class CrawlErrorKind(StrEnum):
+    """Why a link failed; stable codes for metadata and tests, next to a human-readable reason."""
+
+    MALFORMED_URL = "malformed_url"
+    UNSUPPORTED_SCHEME = "unsupported_scheme"
+    DNS_FAILURE = "dns_failure"
+    CONNECTION_FAILED = "connection_failed"
+    HTTP_ERROR = "http_error"
+    TIMEOUT = "timeout"
+    NOT_HTML = "not_html"
+    EMPTY_PAGE = "empty_page"
+    TOO_LARGE = "too_large"
+    CLONE_FAILED = "clone_failed"
+    NEEDS_CREDENTIALS = "needs_credentials"
+    LOGIN_FAILED = "login_failed"
+    BROWSER_ERROR = "browser_error"
+    STORAGE_ERROR = "storage_error"
+    UNEXPECTED = "unexpected"
+
+
+class CrawlError(LLMTwinError):
+    """A link could not be crawled. `kind` classifies it; the message is the reason recorded for the link."""
+
+    def __init__(self, kind: CrawlErrorKind, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class CrawlOutcome(BaseModel):
+    """What happened to one link."""
+
+    link: str
+    domain: str
+    crawler: str | None = None
+    status: CrawlStatus
+    error_kind: CrawlErrorKind | None = None
+    reason: str | None = None
+    documents: int = Field(default=0, ge=0, description="Documents written to the warehouse for this link.")
+    seconds: float = Field(default=0.0, ge=0)
+
+    @classmethod
+    def failed(cls, link: str, domain: str, error: CrawlError, crawler: str | None = None) -> CrawlOutcome:
+        return cls(
+            link=link,
+            domain=domain,
+            crawler=crawler,
+            status=CrawlStatus.FAILED,
+            error_kind=error.kind,
+            reason=error.reason,
+        )
+
+
+class CrawlReport(BaseModel):
+    """All outcomes of one run, in the order of the input links."""
+
+    outcomes: list[CrawlOutcome] = Field(default_factory=list)
+    duplicates_in_input: int = 0
+
+    @classmethod
+    def of(cls, outcomes: Iterable[CrawlOutcome], duplicates_in_input: int = 0) -> CrawlReport:
+        return cls(outcomes=list(outcomes), duplicates_in_input=duplicates_in_input)
+
+    def count(self, status: CrawlStatus) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status is status)
+
+    @property
+    def succeeded(self) -> int:
+        return self.count(CrawlStatus.SUCCEEDED)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(CrawlStatus.SKIPPED_ALREADY_CRAWLED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(CrawlStatus.FAILED)
+
+    @property
+    def documents(self) -> int:
+        return sum(outcome.documents for outcome in self.outcomes)
+
+    def by_domain(self) -> dict[str, dict[str, Any]]:
+        """Per-domain counts and failure reasons: `{domain: {tried, succeeded, skipped_already_crawled, failed,
+        failures: [{link, kind, reason}]}}`."""
+        domains: dict[str, dict[str, Any]] = {}
+        for outcome in self.outcomes:
+            entry = domains.setdefault(
+                outcome.domain,
+                {"tried": 0, "succeeded": 0, "skipped_already_crawled": 0, "failed": 0, "documents": 0, "failures": []},
+            )
+            entry["tried"] += 1
+            entry[outcome.status.value] += 1
+            entry["documents"] += outcome.documents
+            if outcome.status is CrawlStatus.FAILED:
+                kind = outcome.error_kind.value if outcome.error_kind else CrawlErrorKind.UNEXPECTED.value
+                entry["failures"].append({"link": outcome.link, "kind": kind, "reason": outcome.reason or ""})
+        return domains
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "tried": len(self.outcomes),
+            "succeeded": self.succeeded,
+            "skipped_already_crawled": self.skipped,
+            "failed": self.failed,
+            "documents": self.documents,
+            "duplicates_in_input": self.duplicates_in_input,
+        }
+
+    def summary_line(self) -> str:
+        totals = self.totals()
+        return (
+            f"Crawled {totals['tried']} links: {totals['succeeded']} succeeded, "
+            f"{totals['skipped_already_crawled']} skipped (already crawled), {totals['failed']} failed; "
+            f"{totals['documents']} documents stored."
+        )

@@ -1,0 +1,106 @@
+"""The one prompt-template module: the instruction format shared by dataset generation, training and
+serving, and the prompts of the RAG steps (answer generation, query expansion, self-query).
+
+Pure string templates, no I/O. Training formats samples with `format_instruction_prompt`; the local model
+is served with `INSTRUCTION_CHAT_TEMPLATE` (the same layout as a Jinja chat template), so a fine-tuned
+model sees at inference exactly the layout it was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- Instruction format (Alpaca-style: preamble, instruction block, response block) -------------------
+INSTRUCTION_PREAMBLE = (
+    "The text below is a request for a piece of writing. Reply with writing that fulfils the request."
+)
+INSTRUCTION_HEADER = "### Instruction:"
+INPUT_HEADER = "### Input:"
+RESPONSE_HEADER = "### Response:"
+
+# Strings that end a reply: a base model tends to run on into a new instruction block.
+STOP_SEQUENCES: tuple[str, ...] = (f"\n{INSTRUCTION_HEADER}", f"\n{INPUT_HEADER}", f"\n{RESPONSE_HEADER}")
+
+
+def format_instruction_prompt(instruction: str, context: str | None = None, response: str = "") -> str:
+    """The instruction layout used everywhere: preamble, instruction, optional input, response header.
+
+    With `response` empty it is a generation prompt; with a response it is one training sample
+    (callers add the tokenizer's end-of-sequence token when they train).
+    """
+    parts = [INSTRUCTION_PREAMBLE, "", INSTRUCTION_HEADER, instruction.strip(), ""]
+    if context:
+        parts += [INPUT_HEADER, context.strip(), ""]
+    parts.append(RESPONSE_HEADER)
+    return "\n".join(parts) + "\n" + response
+
+
+# Jinja chat template with the same layout, saved with the served model. System messages replace the
+# preamble; each user turn is an instruction block; each assistant turn a response block closed by EOS.
+INSTRUCTION_CHAT_TEMPLATE = (
+    "{%- set preamble = namespace(text='" + INSTRUCTION_PREAMBLE + "') -%}"
+    "{%- for message in messages if message['role'] == 'system' -%}"
+    "{%- set preamble.text = message['content'] -%}"
+    "{%- endfor -%}"
+    "{{- preamble.text + '\\n\\n' -}}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}"
+    "{{- '" + INSTRUCTION_HEADER + "\\n' + message['content'] | trim + '\\n\\n' -}}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{{- '" + RESPONSE_HEADER + "\\n' + message['content'] | trim + eos_token + '\\n\\n' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '" + RESPONSE_HEADER + "\\n' -}}{%- endif -%}"
+)
+
+
+# --- RAG answer --------------------------------------------------------------------------------------
+RAG_SYSTEM_PROMPT = (
+    "You write in the voice of the author whose notes are given as context. Base the answer on that context "
+    "first; if the context does not cover the request, say so briefly instead of inventing facts."
+)
+
+
+def format_rag_instruction(query: str, context: str) -> str:
+    """The user turn of a RAG answer: the request followed by numbered context passages."""
+    if not context.strip():
+        return f"{query.strip()}\n\n(No passages from the author's writing matched this request.)"
+    return f"{query.strip()}\n\nPassages from the author's writing, to use as the main source:\n{context.strip()}"
+
+
+# --- Query expansion ---------------------------------------------------------------------------------
+QUERY_EXPANSION_SEPARATOR = "#next-question#"
+
+
+@dataclass(frozen=True)
+class QueryExpansionPrompt:
+    """Asks for `n_variants` rewordings of a question, one per line or split by the separator."""
+
+    n_variants: int
+    separator: str = QUERY_EXPANSION_SEPARATOR
+
+    def render(self, question: str) -> str:
+        return (
+            f"Rewrite the search question below in {self.n_variants} different ways, so that each version "
+            "looks at the topic from another angle and together they find more relevant passages in a "
+            f"semantic search index. Put '{self.separator}' between the versions and write nothing else.\n\n"
+            f"Question: {question.strip()}"
+        )
+
+
+# --- Self-query (author extraction) ------------------------------------------------------------------
+SELF_QUERY_NONE = "none"
+
+SELF_QUERY_PROMPT = (
+    "Find who the writer of the question says they are. Reply with the person's full name exactly as "
+    "written, or with their numeric user id if they give one instead, or with the single word "
+    f"'{SELF_QUERY_NONE}' when the question names nobody. Reply with nothing else.\n\n"
+    "Question: I am Ada Quill and I need a short note on caching.\nAnswer: Ada Quill\n\n"
+    "Question: Draft a paragraph about vector databases.\nAnswer: none\n\n"
+    "Question: User 4411 here, summarise my thoughts on testing.\nAnswer: 4411\n\n"
+    "Question: {question}\nAnswer:"
+)
+
+
+def format_self_query_prompt(question: str) -> str:
+    return SELF_QUERY_PROMPT.replace("{question}", question.strip())

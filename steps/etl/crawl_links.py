@@ -1,0 +1,58 @@
+"""Step: crawl an author's links into the warehouse and log per-domain outcomes as metadata."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from loguru import logger
+from zenml import log_metadata, step
+
+from llm_engineering.domain.documents import UserDocument
+
+
+@step
+def crawl_links(
+    user: UserDocument, links: list[str], crawler_routes: dict[str, str] | None = None
+) -> Annotated[list[str], "crawled_links"]:
+    """Crawl `links` for `user`; return the links now in the warehouse (crawled now or already stored).
+
+    `crawler_routes` maps extra domains (`host[:port][/path]`) or regexes (starting with `^`) to a crawler
+    name (`medium`, `github`, `linkedin`, `custom_article`), before the default routes.
+    Metadata on `crawled_links`: per domain (`:` written as `_`) `tried`, `succeeded`, `skipped_already_crawled`, `failed`,
+    `documents` and `failures` (link, kind, reason), plus a run-wide `summary`.
+    """
+    from llm_engineering import bootstrap
+    from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+    from llm_engineering.application.crawling import crawl_links as crawl
+    from llm_engineering.domain.crawling import CrawlStatus
+    from llm_engineering.infrastructure.crawl_context import build_crawler_context
+    from llm_engineering.settings import get_settings
+
+    settings = get_settings()
+    bootstrap.configure(settings)
+    dispatcher = (
+        CrawlerDispatcher.build()
+        .register_routes(crawler_routes)
+        .register_medium()
+        .register_linkedin()
+        .register_github()
+        .register_local_git()
+    )
+    context = build_crawler_context(settings)
+    try:
+        report = crawl(
+            user,
+            links,
+            dispatcher,
+            context,
+            max_workers=settings.CRAWL_MAX_WORKERS,
+            per_domain_limit=settings.CRAWL_PER_DOMAIN_LIMIT,
+        )
+    finally:
+        if context.fetcher is not None:
+            context.fetcher.close()
+    logger.info("Successfully crawled {} / {} links.", report.succeeded + report.skipped, len(report.outcomes))
+    # ZenML refuses ":" in metadata keys, so `host:port` domains are logged as `host_port`.
+    by_domain = {domain.replace(":", "_"): counts for domain, counts in report.by_domain().items()}
+    log_metadata(metadata={**by_domain, "summary": report.totals()}, infer_artifact=True)
+    return [outcome.link for outcome in report.outcomes if outcome.status is not CrawlStatus.FAILED]

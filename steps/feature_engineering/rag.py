@@ -1,0 +1,36 @@
+"""Step: chunk and embed the cleaned documents that changed since the last run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from loguru import logger
+from zenml import log_metadata, step
+
+
+# Never cached: whether a document needs embedding depends on what the vector store holds now.
+@step(enable_cache=False)
+def chunk_and_embed(cleaned_documents: list, incremental: bool = True) -> Annotated[list, "embedded_documents"]:
+    """Embedded chunks of the documents whose content, chunking or model changed (all when not incremental).
+
+    Metadata on `embedded_documents`: document counts (embedded, skipped as unchanged, failed), and per
+    category the chunking parameters, chunk and token counts and authors, and the embedding model.
+    """
+    from llm_engineering import bootstrap
+    from llm_engineering.application.feature_engineering import chunk_and_embed as embed
+    from llm_engineering.infrastructure.embeddings import get_embedder
+    from llm_engineering.settings import get_settings
+
+    settings = get_settings()
+    bootstrap.configure(settings)
+    embedder = get_embedder(settings)
+    result = embed(cleaned_documents, embedder, incremental=incremental, batch_size=settings.EMBEDDING_BATCH_SIZE)
+    logger.info(
+        "Embedded {} chunks of {} documents; {} unchanged documents skipped, {} failed.",
+        len(result.chunks),
+        len(result.embedded_documents),
+        len(result.skipped_unchanged),
+        len(result.failed_documents),
+    )
+    log_metadata(metadata=result.as_metadata(embedder), infer_artifact=True)
+    return result.chunks

@@ -1,0 +1,77 @@
+"""The crawl orchestration end to end below ZenML: dispatcher, pool, real HTTP, git and nx-27017."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.crawling import crawl_links
+from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
+from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
+from llm_engineering.infrastructure.http_pages import HttpPageFetcher
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def context():
+    def no_browser():
+        raise AssertionError("no link of this test needs a browser")
+
+    fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000)
+    yield CrawlerContext(limits=CrawlLimits(page_timeout_s=1.0), fetcher=fetcher, browser_factory=no_browser)
+    fetcher.close()
+
+
+def test_mixed_links_are_crawled_concurrently_recorded_and_not_duplicated_on_rerun(
+    warehouse, crawl_site, git_repository, context
+):
+    user = UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+    dispatcher = (
+        CrawlerDispatcher.build()
+        .register(f"{crawl_site.netloc}/linkedin", "linkedin")
+        .register_medium()
+        .register_github()
+        .register_local_git()
+    )
+    generated = [crawl_site.url(f"/generated/{number}.html") for number in range(8)]
+    links = [
+        crawl_site.url("/substack/post.html"),
+        crawl_site.url("/blog/post.html"),
+        crawl_site.url("/missing.html"),
+        crawl_site.url("/data.json"),
+        "not a url",
+        "ftp://example.com/file",
+        crawl_site.url("/substack/post.html"),  # duplicate in the input
+        git_repository.as_uri(),
+        crawl_site.url("/linkedin/feed.html"),
+        *generated,
+    ]
+
+    report = crawl_links(user, links, dispatcher, context, max_workers=4, per_domain_limit=3, show_progress=False)
+
+    by_link = {outcome.link: outcome for outcome in report.outcomes}
+    assert [outcome.link for outcome in report.outcomes][:3] == links[:3]  # input order is kept
+    assert report.duplicates_in_input == 1 and len(report.outcomes) == len(links) - 1
+    assert by_link[crawl_site.url("/missing.html")].error_kind is CrawlErrorKind.HTTP_ERROR
+    assert by_link[crawl_site.url("/data.json")].error_kind is CrawlErrorKind.NOT_HTML
+    assert by_link["not a url"].error_kind is CrawlErrorKind.MALFORMED_URL
+    assert by_link["ftp://example.com/file"].error_kind is CrawlErrorKind.UNSUPPORTED_SCHEME
+    assert by_link[crawl_site.url("/linkedin/feed.html")].error_kind is CrawlErrorKind.NEEDS_CREDENTIALS
+    assert by_link[git_repository.as_uri()].crawler == "github"
+    assert report.succeeded == 2 + 1 + len(generated) and report.failed == 5
+    assert ArticleDocument.count(author_id=str(user.id)) == 2 + len(generated)
+    assert RepositoryDocument.count() == 1
+
+    site = report.by_domain()[crawl_site.netloc]
+    assert site["tried"] == 2 + 2 + 1 + len(generated)
+    assert (site["succeeded"], site["failed"], site["skipped_already_crawled"]) == (2 + len(generated), 3, 0)
+    assert {failure["kind"] for failure in site["failures"]} == {"http_error", "not_html", "needs_credentials"}
+    assert report.by_domain()["local"]["succeeded"] == 1
+
+    again = crawl_links(user, links, dispatcher, context, max_workers=4, per_domain_limit=3, show_progress=False)
+
+    assert again.succeeded == 0 and again.skipped == 2 + 1 + len(generated) and again.failed == 5
+    assert all(outcome.status is not CrawlStatus.SUCCEEDED for outcome in again.outcomes)
+    assert ArticleDocument.count() == 2 + len(generated) and RepositoryDocument.count() == 1

@@ -1,0 +1,97 @@
+"""CustomArticleCrawler over real HTTP (httpx) against the local fixture site, into a real nx-27017 warehouse."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
+from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
+from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.documents import ArticleDocument, UserDocument
+from llm_engineering.infrastructure.http_pages import HttpPageFetcher
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def fetcher():
+    page_fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000)
+    yield page_fetcher
+    page_fetcher.close()
+
+
+@pytest.fixture
+def crawler(fetcher) -> CustomArticleCrawler:
+    return CustomArticleCrawler(CrawlerContext(limits=CrawlLimits(page_timeout_s=1.0), fetcher=fetcher))
+
+
+@pytest.fixture
+def user(warehouse) -> UserDocument:
+    return UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+
+
+def test_substack_like_post_is_stored_as_fetched(crawler, crawl_site, user):
+    link = crawl_site.url("/substack/post.html")
+
+    assert crawler.extract(link, user) == 1
+
+    stored = ArticleDocument.find(link=link)
+    assert stored is not None
+    assert stored.platform == crawl_site.netloc
+    assert stored.author_id == user.id and stored.author_full_name == "Maxime Labonne"
+    content = stored.content
+    assert content["Title"] == "The 4 advanced RAG algorithms you must know"
+    assert content["Subtitle"] == "Query expansion, self-query, hybrid search and reranking, explained."
+    assert content["language"] == "en"
+    assert "four techniques — with code 👇" in content["Content"]
+    assert "« très bien »" in content["Content"]
+    # Code keeps its indentation and inner spacing (the book's GitHub crawler stripped spaces; we store as fetched).
+    assert "    scores = model.predict([(query, chunk) for chunk in chunks])" in content["Content"]
+
+
+def test_generic_blog_post_uses_og_description_and_follows_redirects(crawler, crawl_site, user):
+    link = crawl_site.url("/redirect")
+
+    crawler.extract(link, user)
+
+    stored = ArticleDocument.find(link=link)
+    assert stored.content["Title"] == "Fine-tune Llama 3.1 with Unsloth"
+    assert stored.content["Subtitle"] == "A practical guide to supervised fine-tuning on one GPU."
+    assert stored.content["language"] == "fr"
+    assert "trainer.train()" in stored.content["Content"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "reason_part"),
+    [
+        ("/missing-page.html", CrawlErrorKind.HTTP_ERROR, "HTTP 404"),
+        ("/error500", CrawlErrorKind.HTTP_ERROR, "HTTP 500"),
+        ("/download.zip", CrawlErrorKind.NOT_HTML, "application/zip"),
+        ("/data.json", CrawlErrorKind.NOT_HTML, "application/json"),
+        ("/empty", CrawlErrorKind.EMPTY_PAGE, "no text"),
+        ("/big", CrawlErrorKind.TOO_LARGE, "200000-byte limit"),
+        ("/slow", CrawlErrorKind.TIMEOUT, "within 1s"),
+    ],
+)
+def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(crawler, crawl_site, user, path, kind, reason_part):
+    link = crawl_site.url(path)
+
+    with pytest.raises(CrawlError) as caught:
+        crawler.extract(link, user)
+
+    assert caught.value.kind is kind
+    assert reason_part in caught.value.reason
+    assert ArticleDocument.find(link=link) is None
+
+
+def test_refused_connection_and_unresolvable_host(crawler, user):
+    with pytest.raises(CrawlError) as refused:
+        crawler.extract(f"http://127.0.0.1:{free_port()}/post", user)
+    assert refused.value.kind is CrawlErrorKind.CONNECTION_FAILED
+    assert "refused" in refused.value.reason
+
+    # `.invalid` is reserved (RFC 2606): it never resolves, with or without a network.
+    with pytest.raises(CrawlError) as unresolved:
+        crawler.extract("http://no-such-host.invalid/post", user)
+    assert unresolved.value.kind is CrawlErrorKind.DNS_FAILURE

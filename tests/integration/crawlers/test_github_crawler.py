@@ -1,0 +1,69 @@
+"""GithubCrawler cloning a real local git repository (local path and file:// URL)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from llm_engineering.application.crawlers.base import AlreadyCrawledError, CrawlerContext, CrawlLimits
+from llm_engineering.application.crawlers.github import GithubCrawler
+from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.documents import RepositoryDocument, UserDocument
+from tests.fixtures.crawl_server import GIT_FIXTURE_MAX_FILE_BYTES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def crawler() -> GithubCrawler:
+    return GithubCrawler(CrawlerContext(limits=CrawlLimits(max_file_bytes=GIT_FIXTURE_MAX_FILE_BYTES)))
+
+
+@pytest.fixture
+def user(warehouse) -> UserDocument:
+    return UserDocument.get_or_create(first_name="Paul", last_name="Iusztin")
+
+
+def test_clone_keeps_text_files_intact_and_skips_the_rest(crawler, git_repository, user, tmp_path):
+    link = git_repository.as_uri()  # file:///.../twin-demo
+    cwd = os.getcwd()
+    before = set(tmp_path.parent.iterdir())
+
+    assert crawler.extract(link, user) == 1
+
+    assert os.getcwd() == cwd  # the book's crawler os.chdir'ed into the clone and never came back
+    stored = RepositoryDocument.find(link=link)
+    assert stored.name == "twin-demo" and stored.platform == "github"
+    assert set(stored.content) == {"README.md", "src/twin/app.py", ".github/workflows/ci.yml"}
+    assert stored.content["README.md"] == "# Twin demo 🤖\n\nCode   with  spaces   kept.\n"
+    assert stored.content["src/twin/app.py"].startswith("def answer(question: str) -> str:\n    if not question:")
+    assert set(tmp_path.parent.iterdir()) == before  # nothing left behind by the clone
+
+    # The unique index on link refuses a second copy; the crawler reports it as already crawled.
+    with pytest.raises(AlreadyCrawledError):
+        crawler.extract(link, user)
+    assert RepositoryDocument.count(link=link) == 1
+
+
+def test_local_path_link(crawler, git_repository, user):
+    assert crawler.extract(str(git_repository), user) == 1
+    assert RepositoryDocument.find(link=str(git_repository)).name == "twin-demo"
+
+
+def test_failed_clone_is_reported(crawler, user, tmp_path):
+    with pytest.raises(CrawlError) as caught:
+        crawler.extract((tmp_path / "no-such-repo").as_uri(), user)
+
+    assert caught.value.kind is CrawlErrorKind.CLONE_FAILED
+    assert "git clone failed" in caught.value.reason and "fatal:" in caught.value.reason
+    assert RepositoryDocument.count() == 0
+
+
+def test_repository_over_the_document_limit_fails(git_repository, user):
+    crawler = GithubCrawler(CrawlerContext(limits=CrawlLimits(max_file_bytes=4_000, max_repository_bytes=100)))
+
+    with pytest.raises(CrawlError) as caught:
+        crawler.extract(git_repository.as_uri(), user)
+
+    assert caught.value.kind is CrawlErrorKind.TOO_LARGE

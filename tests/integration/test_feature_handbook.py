@@ -1,0 +1,117 @@
+"""The feature pipeline over the book's corpus (76 articles): chunk limits, coverage, title retrieval.
+
+Skipped when ../shared/data/handbook is absent. The corpus is imported and embedded once per module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llm_engineering.application.feature_engineering import chunk_and_embed, clean_documents, query_warehouse
+from llm_engineering.application.feature_store import load_documents
+from llm_engineering.application.preprocessing.operations.chunking import TextChunk, uncovered_text
+from llm_engineering.application.warehouse_backup import import_warehouse
+from llm_engineering.domain.base.nosql import bind_warehouse
+from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.cleaned_documents import CleanedArticleDocument
+from llm_engineering.domain.documents import ArticleDocument
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+from llm_engineering.infrastructure.db.mongo import MongoWarehouse
+from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+from tests.conftest import HANDBOOK_DIR
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+AUTHORS = ["Maxime Labonne", "Paul Iusztin"]
+
+
+@dataclass
+class Corpus:
+    raw: list[ArticleDocument]
+    cleaned: dict[str, CleanedArticleDocument]
+    chunks: dict[str, list[EmbeddedArticleChunk]]
+    embedder: SentenceTransformerEmbedder
+
+
+@pytest.fixture(scope="module")
+def corpus(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+    warehouse_dir = HANDBOOK_DIR / "warehouse"
+    if not warehouse_dir.is_dir():
+        pytest.skip(f"the book's warehouse backup is not beside the project ({warehouse_dir} is absent)")
+    warehouse = MongoWarehouse(mongo_uri, f"handbook_{uuid.uuid4().hex[:8]}", timeout_s=10)
+    store = QdrantVectorStore(path=Path(tmp_path_factory.mktemp("handbook")) / "qdrant")
+    bind_warehouse(warehouse)
+    bind_vector_store(store)
+    try:
+        import_warehouse(warehouse_dir)
+        embedder = SentenceTransformerEmbedder()
+        snapshot = query_warehouse(AUTHORS)
+        cleaned = clean_documents(snapshot.documents)
+        assert cleaned.failures == []
+        load_documents(cleaned.documents)
+        result = chunk_and_embed(cleaned.documents, embedder)
+        report = load_documents(result.chunks)
+        assert report.failed_batches == 0 and result.failed_documents == {}
+        chunks: dict[str, list[EmbeddedArticleChunk]] = defaultdict(list)
+        for chunk in result.chunks:
+            chunks[str(chunk.document_id)].append(chunk)  # type: ignore[arg-type]
+        yield Corpus(
+            raw=[d for d in snapshot.documents if isinstance(d, ArticleDocument)],
+            cleaned={str(d.id): d for d in cleaned.documents},  # type: ignore[misc]
+            chunks=dict(chunks),
+            embedder=embedder,
+        )
+    finally:
+        bind_warehouse(None)
+        bind_vector_store(None)
+        store.close()
+        warehouse.drop_database()
+        warehouse.close()
+
+
+def test_every_article_yields_chunks_within_the_limits(corpus):
+    assert len(corpus.raw) == 76 and len(corpus.cleaned) == 76
+    assert set(corpus.chunks) == set(corpus.cleaned)
+    limit = corpus.embedder.max_input_tokens
+    for document_id, chunks in corpus.chunks.items():
+        for chunk in chunks:
+            assert len(chunk.content) <= 2000, document_id
+            # Counted again with the model's tokenizer: nothing is truncated at encode time.
+            assert corpus.embedder.count_tokens(chunk.content) == chunk.metadata["token_count"] <= limit
+    assert EmbeddedArticleChunk.count() == sum(len(chunks) for chunks in corpus.chunks.values())
+
+
+def test_chunks_cover_all_of_each_cleaned_document(corpus):
+    for document_id, cleaned in corpus.cleaned.items():
+        chunks = sorted(corpus.chunks[document_id], key=lambda chunk: chunk.metadata["chunk_index"])
+        spans = [TextChunk(c.content, c.metadata["start"], c.metadata["end"], c.metadata["token_count"]) for c in chunks]
+        for span in spans:
+            assert cleaned.content[span.start : span.end] == span.text
+        assert uncovered_text(cleaned.content, spans) == "", document_id
+        # Paragraph breaks survive cleaning (the book's cleaner flattened them).
+        assert "\n\n" in cleaned.content
+
+
+def test_an_articles_title_finds_it_among_the_top_5(corpus):
+    titles = {str(article.id): article.content["Title"] for article in corpus.raw}
+    vectors = corpus.embedder.embed(list(titles.values()))
+    found = []
+    for (document_id, _title), vector in zip(titles.items(), vectors, strict=True):
+        hits = EmbeddedArticleChunk.search(vector, limit=5)
+        found.append(document_id in {str(hit.document_id) for hit in hits})
+    share = sum(found) / len(found)
+    assert share >= 0.95, f"only {share:.0%} of titles retrieve their article in the top 5"
+
+
+def test_rerun_over_the_corpus_embeds_nothing(corpus):
+    snapshot = query_warehouse(AUTHORS)
+    cleaned = clean_documents(snapshot.documents).documents
+    result = chunk_and_embed(cleaned, corpus.embedder)
+    assert result.chunked == [] and len(result.skipped_unchanged) == 76

@@ -1,0 +1,82 @@
+"""Retrieval on the real stores (nx-27017 warehouse, Qdrant local mode), the real MiniLM embedder and a real
+LLM server process (tiny model), plus self-query against the real warehouse."""
+
+import pytest
+
+from llm_engineering.application.rag.answering import AnswerGenerator
+from llm_engineering.application.rag.query_expansion import QueryExpansion
+from llm_engineering.application.rag.reranking import EmbeddingReranker
+from llm_engineering.application.rag.retriever import ContextRetriever
+from llm_engineering.application.rag.self_query import SelfQuery
+from llm_engineering.domain.documents import UserDocument
+from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
+from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus
+from tests.unit.application.rag.fakes import ScriptedLLM
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def demo_index(warehouse, vector_store, embedder):
+    return index_demo_corpus(embedder)
+
+
+def _retriever(embedder, llm):
+    return ContextRetriever(
+        embedder=embedder,
+        reranker=EmbeddingReranker(embedder),
+        self_query=SelfQuery(llm),
+        query_expansion=QueryExpansion(llm),
+    )
+
+
+def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_server):
+    llm = OpenAICompatibleClient(llm_server["base_url"], llm_server["model_id"])
+    result = _retriever(embedder, llm).search_with_trace(
+        "Why should a RAG system rerank passages with a cross-encoder before the prompt?", k=3
+    )
+    assert len(result.chunks) == 3
+    assert result.chunks[0].chunk.link.endswith("rerank-before-you-prompt")
+    trace = result.trace
+    # A random tiny model cannot name an author: the fallback is recorded, never a crash or an invented filter.
+    assert trace["self_query"]["status"] in {"fallback", "no_author"}
+    assert trace["author_id"] is None
+    assert trace["query_expansion"]["status"] in {"fallback", "partial", "expanded"}
+    assert trace["queries"][0].startswith("Why should a RAG system rerank")
+    assert trace["reranker"] == f"bi-encoder:{embedder.model_id}"
+
+    answer = AnswerGenerator(llm).generate("Why rerank?", result)
+    assert isinstance(answer.answer, str)
+    assert [source["link"] for source in answer.sources] == [item.chunk.link for item in result.chunks]
+    assert answer.trace["generation"]["completion_tokens"] >= 1
+
+
+def test_self_query_filters_by_a_known_author_and_never_creates_users(demo_index, embedder):
+    other = UserDocument(first_name="Otto", last_name="Brandt").save()
+    users_before = UserDocument.count()
+
+    named = _retriever(embedder, ScriptedLLM(DEMO_AUTHOR, "none")).search_with_trace(
+        f"I am {DEMO_AUTHOR}. Write about chunking.", k=3, expand_to_n_queries=1
+    )
+    assert named.trace["author_full_name"] == DEMO_AUTHOR
+    assert {item.chunk.author_full_name for item in named.chunks} == {DEMO_AUTHOR}
+
+    stranger = _retriever(embedder, ScriptedLLM("Jane Roe")).search_with_trace(
+        "I am Jane Roe. Write about chunking.", k=3, expand_to_n_queries=1
+    )
+    assert stranger.trace["self_query"]["status"] == "unknown_author"
+    assert stranger.chunks  # no filter: the whole store is searched
+
+    nobody = _retriever(embedder, ScriptedLLM(other.full_name)).search_with_trace(
+        f"I am {other.full_name}. Write about chunking.", k=3, expand_to_n_queries=1
+    )
+    assert nobody.trace["author_full_name"] == "Otto Brandt"
+    assert nobody.chunks == []  # Otto wrote nothing: the filter is applied, nothing leaks from Mara
+    assert UserDocument.count() == users_before
+    assert UserDocument.find(first_name="Jane", last_name="Roe") is None

@@ -1,0 +1,256 @@
+"""The crawl orchestration with fake crawlers and an in-memory warehouse: limits, reuse, outcomes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.crawling import crawl_links, link_domain, validate_link
+from llm_engineering.domain.base.nosql import bind_warehouse
+from llm_engineering.domain.base.ports import InsertReport
+from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind, CrawlStatus
+from llm_engineering.domain.documents import ArticleDocument, UserDocument
+from llm_engineering.domain.exceptions import DuplicateDocumentError, WarehouseUnavailableError
+
+
+class MemoryWarehouse:
+    """Just enough of the DocumentWarehouse port for these tests (unique `link`, any-of filters)."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, dict[str, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def _matches(self, record: dict[str, Any], filters: Any) -> bool:
+        for key, value in filters.items():
+            wanted = value if isinstance(value, list) else [value]
+            if record.get(key) not in wanted:
+                return False
+        return True
+
+    def insert_one(self, collection: str, document: dict[str, Any]) -> None:
+        with self.lock:
+            records = self.collections.setdefault(collection, {})
+            if "link" in document and any(r.get("link") == document["link"] for r in records.values()):
+                raise DuplicateDocumentError(document["link"])
+            records[document["_id"]] = document
+
+    def insert_many(self, collection: str, documents: Any) -> InsertReport:
+        for document in documents:
+            self.insert_one(collection, document)
+        return InsertReport(inserted=[document["_id"] for document in documents])
+
+    def find_one(self, collection: str, filters: Any) -> dict[str, Any] | None:
+        return next(iter(self.find(collection, filters)), None)
+
+    def find(self, collection: str, filters: Any, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        records = [r for r in self.collections.get(collection, {}).values() if self._matches(r, filters)]
+        return iter(records[:limit] if limit else records)
+
+    def count(self, collection: str, filters: Any) -> int:
+        return len(list(self.find(collection, filters)))
+
+    def delete_many(self, collection: str, filters: Any) -> int:
+        raise NotImplementedError
+
+    def ensure_unique_index(self, collection: str, field_name: str) -> None:
+        return None
+
+
+@pytest.fixture
+def memory_warehouse() -> Iterator[MemoryWarehouse]:
+    store = MemoryWarehouse()
+    bind_warehouse(store)
+    yield store
+    bind_warehouse(None)
+
+
+@pytest.fixture
+def user(memory_warehouse) -> UserDocument:
+    return UserDocument(first_name="Paul", last_name="Iusztin")
+
+
+class RecordingCrawler(BaseCrawler):
+    """Stores an article per link and records how many run at once, per domain and overall."""
+
+    model = ArticleDocument
+    name = "recording"
+    lock = threading.Lock()
+    running: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    instances: list[RecordingCrawler] = []
+    barrier: threading.Barrier | None = None
+
+    def __init__(self, context: CrawlerContext):
+        super().__init__(context)
+        self.links: list[str] = []
+        self.closed = False
+        with self.lock:
+            self.instances.append(self)
+
+    def extract(self, link: str, user: UserDocument) -> int:
+        domain = link_domain(link)
+        with self.lock:
+            self.running[domain] += 1
+            self.running["*"] += 1
+            self.peak[domain] = max(self.peak[domain], self.running[domain])
+            self.peak["*"] = max(self.peak["*"], self.running["*"])
+        try:
+            if self.barrier is not None:
+                self.barrier.wait(timeout=10)  # only passes if that many links really run at the same time
+            self.links.append(link)
+            if "fail" in link:
+                raise CrawlError(CrawlErrorKind.HTTP_ERROR, f"HTTP 503 from {link}")
+            if "boom" in link:
+                raise RuntimeError("parser exploded")
+            if "crash" in link:
+                self.broken = True
+                raise CrawlError(CrawlErrorKind.BROWSER_ERROR, "browser crashed")
+            return self._save(
+                ArticleDocument(content={"Content": link}, link=link, platform=domain, author_id=user.id,
+                                author_full_name=user.full_name)
+            )
+        finally:
+            with self.lock:
+                self.running[domain] -= 1
+                self.running["*"] -= 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def recording() -> Iterator[type[RecordingCrawler]]:
+    RecordingCrawler.running = Counter()
+    RecordingCrawler.peak = Counter()
+    RecordingCrawler.instances = []
+    RecordingCrawler.barrier = None
+    yield RecordingCrawler
+
+
+@pytest.fixture
+def dispatcher(recording) -> CrawlerDispatcher:
+    return CrawlerDispatcher.build().register_pattern(r"^https?://", recording)
+
+
+def _links(domain: str, count: int) -> list[str]:
+    return [f"https://{domain}/post-{number}" for number in range(count)]
+
+
+def test_pool_runs_links_concurrently_within_the_global_and_per_domain_limits(user, dispatcher, recording):
+    links = _links("a.example", 12) + _links("b.example", 12)
+    recording.barrier = threading.Barrier(4)  # 4 workers busy at once, or the barrier times out
+
+    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=4, per_domain_limit=2,
+                         show_progress=False)
+
+    assert report.succeeded == 24 and report.failed == 0
+    assert recording.peak["*"] == 4
+    assert recording.peak["a.example"] == 2 and recording.peak["b.example"] == 2
+    # One crawler instance per worker thread, reused across links, all closed at the end.
+    assert len(recording.instances) <= 4
+    assert sum(len(instance.links) for instance in recording.instances) == 24
+    assert all(instance.closed for instance in recording.instances)
+
+
+def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
+    links = [
+        "https://a.example/ok",
+        "https://a.example/fail",
+        "https://b.example/boom",
+        "mailto:someone@example.com",
+        "medium.com/no-scheme",
+        "https://a.example/ok",
+    ]
+
+    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=2, per_domain_limit=1,
+                         show_progress=False)
+
+    assert [outcome.status for outcome in report.outcomes] == [
+        CrawlStatus.SUCCEEDED, CrawlStatus.FAILED, CrawlStatus.FAILED, CrawlStatus.FAILED, CrawlStatus.FAILED
+    ]
+    boom = report.outcomes[2]
+    assert boom.error_kind is CrawlErrorKind.UNEXPECTED and boom.reason == "RuntimeError: parser exploded"
+    assert report.outcomes[3].error_kind is CrawlErrorKind.UNSUPPORTED_SCHEME
+    assert report.outcomes[4].error_kind is CrawlErrorKind.MALFORMED_URL
+    assert report.by_domain()["a.example"] == {
+        "tried": 2, "succeeded": 1, "skipped_already_crawled": 0, "failed": 1, "documents": 1,
+        "failures": [{"link": "https://a.example/fail", "kind": "http_error", "reason": "HTTP 503 from https://a.example/fail"}],
+    }
+    assert report.totals() == {"tried": 5, "succeeded": 1, "skipped_already_crawled": 0, "failed": 4, "documents": 1,
+                               "duplicates_in_input": 1}
+    assert re.fullmatch(r"Crawled 5 links: 1 succeeded, 0 skipped \(already crawled\), 4 failed; 1 documents stored\.",
+                        report.summary_line())
+
+
+def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, recording):
+    links = _links("a.example", 3)
+    crawl_links(user, links[:2], dispatcher, CrawlerContext(), show_progress=False)
+    recording.instances.clear()
+
+    report = crawl_links(user, links, dispatcher, CrawlerContext(), show_progress=False)
+
+    assert [outcome.status for outcome in report.outcomes] == [
+        CrawlStatus.SKIPPED_ALREADY_CRAWLED, CrawlStatus.SKIPPED_ALREADY_CRAWLED, CrawlStatus.SUCCEEDED
+    ]
+    assert [link for instance in recording.instances for link in instance.links] == [links[2]]
+    assert ArticleDocument.count() == 3
+
+
+def test_a_broken_crawler_is_replaced_for_the_next_link(user, dispatcher, recording):
+    links = ["https://a.example/crash", "https://a.example/after"]
+
+    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=1, show_progress=False)
+
+    assert [outcome.status for outcome in report.outcomes] == [CrawlStatus.FAILED, CrawlStatus.SUCCEEDED]
+    assert len(recording.instances) == 2 and recording.instances[0].closed
+
+
+def test_an_unreachable_warehouse_stops_the_run(user, dispatcher, recording, memory_warehouse):
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise WarehouseUnavailableError("warehouse down")
+
+    memory_warehouse.insert_one = unavailable  # type: ignore[method-assign]
+
+    with pytest.raises(WarehouseUnavailableError):
+        crawl_links(user, _links("a.example", 3), dispatcher, CrawlerContext(), max_workers=1, show_progress=False)
+    assert all(instance.closed for instance in recording.instances)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ("", CrawlErrorKind.MALFORMED_URL),
+        (None, CrawlErrorKind.MALFORMED_URL),
+        ("https://exa mple.com/x", CrawlErrorKind.MALFORMED_URL),
+        ("https:///no-host", CrawlErrorKind.MALFORMED_URL),
+        ("http://example.com:99999/", CrawlErrorKind.MALFORMED_URL),
+        ("example.com/post", CrawlErrorKind.MALFORMED_URL),
+        ("ftp://example.com/x", CrawlErrorKind.UNSUPPORTED_SCHEME),
+        ("javascript:alert(1)", CrawlErrorKind.UNSUPPORTED_SCHEME),
+        ("https:example.com", CrawlErrorKind.MALFORMED_URL),
+    ],
+)
+def test_invalid_links_are_rejected_with_a_kind(raw, kind):
+    with pytest.raises(CrawlError) as caught:
+        validate_link(raw)
+    assert caught.value.kind is kind
+
+
+def test_valid_links_and_their_domains():
+    assert validate_link("  https://Medium.com/p/1  ") == "https://Medium.com/p/1"
+    assert link_domain("https://Medium.com/p/1") == "medium.com"
+    assert link_domain("http://127.0.0.1:8080/x") == "127.0.0.1:8080"
+    assert link_domain(validate_link("file:///srv/repo")) == "local"
+    assert link_domain(validate_link("/srv/repo")) == "local"
+
+
+def test_limits_must_be_positive(user, dispatcher):
+    with pytest.raises(ValueError, match="at least 1"):
+        crawl_links(user, [], dispatcher, CrawlerContext(), max_workers=0)

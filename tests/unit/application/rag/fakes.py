@@ -1,0 +1,66 @@
+"""Fakes for unit tests of the RAG logic: a scripted LLM and a deterministic bag-of-words embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
+from llm_engineering.application.llm.errors import LLMError
+
+
+class ScriptedLLM:
+    """Returns (or raises) the scripted items in order; records every prompt it received."""
+
+    def __init__(self, *replies: str | LLMError):
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+        self.parameters: list[GenerationParameters | None] = []
+
+    @property
+    def model_id(self) -> str:
+        return "scripted"
+
+    @property
+    def endpoint(self) -> str:
+        return "memory://scripted"
+
+    def _next(self, prompt: str, parameters: GenerationParameters | None) -> LLMResponse:
+        self.prompts.append(prompt)
+        self.parameters.append(parameters)
+        reply = self.replies.pop(0)
+        if isinstance(reply, LLMError):
+            raise reply
+        return LLMResponse(text=reply, model_id="scripted", prompt_tokens=len(prompt.split()), completion_tokens=3)
+
+    def chat(self, messages: list[ChatMessage], parameters: GenerationParameters | None = None) -> LLMResponse:
+        return self._next("\n".join(m.content for m in messages), parameters)
+
+    def complete(self, prompt: str, parameters: GenerationParameters | None = None) -> LLMResponse:
+        return self._next(prompt, parameters)
+
+    def ping(self) -> None:
+        return None
+
+
+class BagOfWordsEmbedder:
+    """Hashes words into a 64-d unit vector: texts sharing words are close, as with a real embedder."""
+
+    dimension = 64
+    max_input_tokens = 256
+    model_id = "fake/bag-of-words"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> list[list[float]]:
+        vectors = []
+        for text in texts:
+            vector = [0.0] * self.dimension
+            for word in re.findall(r"[a-z]+", text.lower()):
+                vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+            norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+            vectors.append([v / norm for v in vector])
+        return vectors

@@ -1,0 +1,138 @@
+import uuid
+
+import pytest
+
+from llm_engineering.application.rag.query_expansion import QueryExpansion
+from llm_engineering.application.rag.reranking import EmbeddingReranker
+from llm_engineering.application.rag.retriever import ContextRetriever
+from llm_engineering.application.rag.self_query import SelfQuery
+from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.documents import UserDocument
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedPostChunk
+from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR
+from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+from tests.unit.application.rag.fakes import BagOfWordsEmbedder, ScriptedLLM
+
+MARA = UserDocument(id=uuid.uuid4(), first_name="Mara", last_name="Quillon")
+OTTO = UserDocument(id=uuid.uuid4(), first_name="Otto", last_name="Brandt")
+
+TEXTS = {
+    MARA: [
+        "reranking scores retrieved passages against the question with a cross encoder",
+        "chunking along headings and paragraphs keeps passages coherent",
+        "a local first stack runs the document store and vector index on a laptop",
+    ],
+    OTTO: [
+        "reranking passages matters for search quality in retrieval systems",
+        "sourdough bread needs a long cold fermentation",
+    ],
+}
+
+
+@pytest.fixture
+def store():
+    memory = QdrantVectorStore(path=":memory:")
+    bind_vector_store(memory)
+    embedder = BagOfWordsEmbedder()
+    for user, texts in TEXTS.items():
+        chunks = [
+            EmbeddedArticleChunk(
+                content=text,
+                embedding=vector,
+                platform="blog",
+                document_id=uuid.uuid4(),
+                author_id=user.id,
+                author_full_name=user.full_name,
+                link=f"https://blog.example/{user.last_name}/{i}",
+            )
+            for i, (text, vector) in enumerate(zip(texts, embedder.embed(texts), strict=True))
+        ]
+        EmbeddedArticleChunk.bulk_insert(chunks)
+    yield memory
+    bind_vector_store(None)
+    memory.close()
+
+
+def _users(first: str, last: str):
+    return next((u for u in (MARA, OTTO) if (u.first_name, u.last_name) == (first, last)), None)
+
+
+def _retriever(llm):
+    embedder = BagOfWordsEmbedder()
+    return ContextRetriever(
+        embedder=embedder,
+        reranker=EmbeddingReranker(embedder),
+        self_query=SelfQuery(llm, find_user=_users),
+        query_expansion=QueryExpansion(llm),
+    )
+
+
+def test_author_filter_expansion_dedup_and_rerank(store):
+    llm = ScriptedLLM(
+        "Mara Quillon",
+        f"why rerank retrieved passages {QUERY_EXPANSION_SEPARATOR} cross encoder scores for passages",
+    )
+    result = _retriever(llm).search_with_trace("I am Mara Quillon: reranking retrieved passages with a cross encoder", k=3)
+    assert {item.chunk.author_id for item in result.chunks} == {MARA.id}
+    assert result.chunks[0].chunk.content.startswith("reranking scores")
+    scores = [item.score for item in result.chunks]
+    assert scores == sorted(scores, reverse=True)
+    assert len({item.chunk.id for item in result.chunks}) == len(result.chunks)
+    trace = result.trace
+    assert trace["author_full_name"] == "Mara Quillon"
+    assert len(trace["queries"]) == 3
+    # Three queries found overlapping chunks; duplicates are removed before reranking.
+    assert trace["num_candidates"] > trace["num_unique_candidates"] == 3
+    assert trace["collections"] == {"embedded_articles": trace["num_candidates"]}
+    assert trace["reranker"] == "bi-encoder:fake/bag-of-words"
+    assert trace["query_expansion"]["status"] == "expanded"
+
+
+def test_weak_llm_output_falls_back_to_the_plain_query_over_all_authors(store):
+    result = _retriever(ScriptedLLM("### Response:", "### Response:")).search_with_trace("reranking passages", k=2)
+    assert result.trace["self_query"]["status"] == "fallback"
+    assert result.trace["query_expansion"]["status"] == "fallback"
+    assert result.trace["queries"] == ["reranking passages"]
+    assert {item.chunk.author_full_name for item in result.chunks} == {"Mara Quillon", "Otto Brandt"}
+
+
+def test_k_is_split_only_across_collections_holding_data(store):
+    post = EmbeddedPostChunk(
+        content="a post about reranking passages",
+        embedding=BagOfWordsEmbedder().embed(["a post about reranking passages"])[0],
+        platform="linkedin",
+        document_id=uuid.uuid4(),
+        author_id=MARA.id,
+        author_full_name=MARA.full_name,
+    )
+    EmbeddedPostChunk.bulk_insert([post])
+    result = _retriever(None).search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
+    assert result.trace["collections"] == {"embedded_posts": 1, "embedded_articles": 2}
+    assert result.trace["self_query"]["status"] == "skipped"
+
+
+def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
+    memory = QdrantVectorStore(path=":memory:")
+    bind_vector_store(memory)
+    try:
+        retriever = _retriever(None)
+        assert retriever.search("anything", k=3) == []
+        with pytest.raises(ValueError):
+            retriever.search("   ")
+        with pytest.raises(ValueError):
+            retriever.search("x", k=0)
+        with pytest.raises(ValueError):
+            retriever.search("x", expand_to_n_queries=0)
+    finally:
+        bind_vector_store(None)
+        memory.close()
+
+
+def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
+    from llm_engineering.application.llm.errors import LLMUnavailableError
+
+    llm = ScriptedLLM(LLMUnavailableError("connection refused"))
+    result = _retriever(llm).search_with_trace("reranking passages", k=2)
+    assert len(llm.prompts) == 1
+    assert result.trace["query_expansion"]["reason"] == "LLM unavailable (self-query failed)"
+    assert result.chunks

@@ -1,0 +1,159 @@
+import json
+
+import httpx
+import pytest
+
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
+from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.llm.retry import RetryPolicy
+from llm_engineering.infrastructure.llm import build_llm_client
+from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient, cut_at_stop
+from llm_engineering.settings import load_settings
+
+NO_WAIT = RetryPolicy(max_retries=2, base_delay_s=0)
+
+
+def _client(handler, **kwargs) -> OpenAICompatibleClient:
+    return OpenAICompatibleClient(
+        "http://llm.test/v1", "twin", transport=httpx.MockTransport(handler), retry_policy=NO_WAIT, **kwargs
+    )
+
+
+def _chat_reply(text: str = "hello", **extra) -> dict:
+    return {
+        "model": "twin",
+        "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 2},
+        **extra,
+    }
+
+
+def test_chat_sends_openai_body_and_parses_usage():
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["url"] = str(request.url)
+        seen["auth"] = request.headers.get("authorization")
+        seen["body"] = json.loads(request.content)
+        return httpx.Response(200, json=_chat_reply("hi there"))
+
+    parameters = GenerationParameters(max_new_tokens=7, temperature=0.2, top_p=0.8, repetition_penalty=1.1, stop=("\n#",))
+    response = _client(handler, api_key="sk-test").chat([ChatMessage("user", "Hello")], parameters)
+    assert seen["url"] == "http://llm.test/v1/chat/completions"
+    assert seen["auth"] == "Bearer sk-test"
+    assert seen["body"] == {
+        "model": "twin",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "max_tokens": 7,
+        "temperature": 0.2,
+        "top_p": 0.8,
+        "frequency_penalty": 0.1,
+        "stop": ["\n#"],
+    }
+    assert (response.text, response.prompt_tokens, response.completion_tokens, response.total_tokens) == (
+        "hi there",
+        11,
+        2,
+        13,
+    )
+    assert response.finish_reason == "stop"
+
+
+def test_completion_uses_the_legacy_endpoint_and_cuts_echoed_stop_sequences():
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/completions"
+        assert json.loads(request.content)["prompt"] == "Once"
+        return httpx.Response(200, json={"choices": [{"text": " upon a time\n### Response:", "finish_reason": "stop"}]})
+
+    response = _client(handler).complete("Once", GenerationParameters(stop=("\n### Response:",)))
+    assert response.text == " upon a time"
+    assert response.model_id == "twin"
+    assert response.prompt_tokens is None
+
+
+def test_server_errors_are_retried_then_reported_as_unavailable():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(503, text="loading")
+
+    with pytest.raises(LLMUnavailableError, match="503"):
+        _client(handler).chat([ChatMessage("user", "x")])
+    assert len(calls) == 3
+
+
+def test_a_transient_failure_recovers():
+    replies = [httpx.Response(429, text="slow down"), httpx.Response(200, json=_chat_reply("ok"))]
+    assert _client(lambda request: replies.pop(0)).chat([ChatMessage("user", "x")]).text == "ok"
+
+
+def test_client_errors_are_final_and_typed():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(400, json={"detail": "Server is pinned to 'a'; requested 'b'."})
+
+    with pytest.raises(LLMResponseError, match="pinned") as raised:
+        _client(handler).chat([ChatMessage("user", "x")])
+    assert raised.value.status_code == 400
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("body", [{"choices": []}, {"nothing": 1}, {"choices": [{"message": {"content": None}}]}])
+def test_malformed_bodies_are_response_errors(body):
+    with pytest.raises(LLMResponseError):
+        _client(lambda request: httpx.Response(200, json=body)).chat([ChatMessage("user", "x")])
+
+
+def test_timeouts_and_refused_connections_are_typed():
+    def slow(request):
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    def refused(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(LLMTimeoutError):
+        _client(slow).chat([ChatMessage("user", "x")])
+    with pytest.raises(LLMUnavailableError, match="unreachable"):
+        _client(refused).ping()
+
+
+def test_ping_accepts_any_answer_below_500_and_checks_root_health_otherwise():
+    _client(lambda request: httpx.Response(404)).ping()
+
+    def models_broken(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200) if request.url.path == "/health" else httpx.Response(500)
+
+    _client(models_broken).ping()
+    with pytest.raises(LLMUnavailableError):
+        _client(lambda request: httpx.Response(500)).ping()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        OpenAICompatibleClient("llm.test", "m")
+    with pytest.raises(ValueError):
+        _client(lambda r: httpx.Response(200)).chat([])
+
+
+def test_cut_at_stop_takes_the_earliest_sequence():
+    assert cut_at_stop("a\nb### c", ["### ", "\n"]) == "a"
+    assert cut_at_stop("abc", []) == "abc"
+
+
+def test_factory_builds_from_settings(tmp_path):
+    settings = load_settings(
+        env_file=tmp_path / "none.env",
+        LLM_BASE_URL="http://127.0.0.1:9/v1",
+        LLM_MODEL_ID="my-model",
+        LLM_API_KEY="k",
+        LLM_MAX_RETRIES=4,
+        MAX_NEW_TOKENS_INFERENCE=33,
+    )
+    client = build_llm_client(settings)
+    assert isinstance(client, OpenAICompatibleClient)
+    assert (client.base_url, client.model_id, client.api_key) == ("http://127.0.0.1:9/v1", "my-model", "k")
+    assert client.retry_policy.max_retries == 4
+    assert client.defaults.max_new_tokens == 33

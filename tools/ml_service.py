@@ -1,0 +1,74 @@
+"""The RAG business service, for uvicorn, and a small client to call it.
+
+uvicorn tools.ml_service:app --host 127.0.0.1 --port 8000
+python -m tools.ml_service --query "..."          # POST /rag and print the answer and its sources
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from llm_engineering.infrastructure.inference_pipeline_api import create_app
+
+# Creating the app reads the settings but opens nothing: stores and models load on first use.
+app = create_app()
+
+DEFAULT_QUERY = "Write a short LinkedIn post about why a RAG system needs a reranking step."
+
+
+def print_answer(payload: dict) -> None:
+    """Pretty-print a /rag response: the answer, then one line per source."""
+    click.echo("\nAnswer:\n" + (payload.get("answer") or "(empty)").strip())
+    click.echo("\nSources:")
+    for rank, source in enumerate(payload.get("sources", []), start=1):
+        click.echo(
+            f"  [{rank}] score={source['score']:.3f}  {source['author']}  {source['category']}  "
+            f"{source.get('link') or source['platform']}"
+        )
+    retrieval = payload.get("metadata", {}).get("retrieval", {})
+    if retrieval:
+        click.echo(
+            f"\nRetrieval: {len(retrieval.get('queries', []))} queries, {retrieval.get('num_unique_candidates')} "
+            f"candidates, reranker {retrieval.get('reranker')}, self-query "
+            f"{retrieval.get('self_query', {}).get('status')}, expansion "
+            f"{retrieval.get('query_expansion', {}).get('status')}"
+        )
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--query", default=DEFAULT_QUERY, show_default=True)
+@click.option("--url", default=None, help="Service URL (default http://API_HOST:API_PORT).")
+@click.option("--k", type=int, default=None, help="Passages in the prompt.")
+@click.option("--timeout", default=600.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
+def main(query: str, url: str | None, k: int | None, timeout: float, as_json: bool) -> None:
+    """POST one query to the running service's /rag and print the answer with its sources."""
+    import httpx
+
+    from llm_engineering.settings import get_settings
+
+    settings = get_settings()
+    base = url or f"http://{settings.API_HOST}:{settings.API_PORT}"
+    body: dict = {"query": query}
+    if k is not None:
+        body["k"] = k
+    try:
+        response = httpx.post(f"{base}/rag", json=body, timeout=timeout)
+    except httpx.HTTPError as error:
+        raise click.ClickException(
+            f"cannot reach {base}: {error}. Start it with `poetry run poe run-inference-ml-service`."
+        ) from error
+    if response.status_code != 200:
+        raise click.ClickException(f"{base}/rag answered {response.status_code}: {response.text[:500]}")
+    if as_json:
+        click.echo(json.dumps(response.json(), indent=2))
+    else:
+        click.echo(f"Question: {query}")
+        print_answer(response.json())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
