@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     LINKEDIN_LOGIN_URL: str = "https://www.linkedin.com/login"
     CRAWL_MAX_WORKERS: int = Field(default=8, ge=1, le=64, description="Links crawled at the same time.")
     CRAWL_PER_DOMAIN_LIMIT: int = Field(default=4, ge=1, le=64, description="Links of one domain at the same time.")
+    CRAWL_MAX_BROWSERS: int = Field(default=2, ge=1, le=32, description="Headless Chromiums at the same time.")
     CRAWL_PAGE_TIMEOUT_S: float = Field(default=20.0, gt=0, le=600)
     CRAWL_MAX_PAGE_BYTES: int = Field(default=5_000_000, ge=1_000)
     CRAWL_SCROLL_LIMIT: int = Field(default=5, ge=0, le=100)

@@ -8,67 +8,40 @@ from collections.abc import Iterator
 from pathlib import Path
 
 TINY_MODEL_NAME = "tiny-twin"
-_WORDS = [
-    "the",
-    "a",
-    "of",
-    "to",
-    "and",
-    "in",
-    "is",
-    "it",
-    "for",
-    "on",
-    "with",
-    "as",
-    "this",
-    "that",
-    "rag",
-    "query",
-    "answer",
-    "context",
-    "model",
-    "twin",
-    "write",
-    "about",
-    "article",
-    "vector",
-    "search",
-    "llm",
-    "data",
-    "embedding",
-    "retrieval",
-    "chunk",
-    "author",
-    "post",
-    "code",
-    "pipeline",
-    "feature",
-    "store",
-]
+
+
+def _training_texts() -> list[str]:
+    from llm_engineering.domain import prompts
+
+    texts = [prompts.INSTRUCTION_PREAMBLE, prompts.RAG_SYSTEM_PROMPT, prompts.SELF_QUERY_PROMPT]
+    texts += [path.read_text() for path in (Path(__file__).parent.parent / "data" / "demo").rglob("*.md")]
+    return texts
 
 
 def build_tiny_model(target: Path) -> Path:
-    """Save a 2-layer Llama (random weights, seed 0) and a word-level tokenizer with the project's chat template."""
+    """Save a 2-layer Llama (random weights, seed 0) and a byte-level BPE tokenizer with the project's chat template."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from llm_engineering.domain.prompts import INSTRUCTION_CHAT_TEMPLATE
 
-    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-    for token in [*_WORDS, *"abcdefghijklmnopqrstuvwxyz0123456789.,:;!?#-_'\"()[]"]:
-        vocab.setdefault(token, len(vocab))
-    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    # Byte-level BPE, so every string (stop sequences included) encodes and decodes losslessly, as with
+    # real models; trained in milliseconds on the project's own prompt wording and demo corpus.
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
+    tokenizer.train_from_iterator(_training_texts(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     fast.chat_template = INSTRUCTION_CHAT_TEMPLATE
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(vocab),
+        vocab_size=tokenizer.get_vocab_size(),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,

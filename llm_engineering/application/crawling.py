@@ -1,8 +1,9 @@
 """Crawl an author's links into the warehouse: validate, skip what is stored, crawl the rest concurrently.
 
 Concurrency is a bounded thread pool with a per-domain cap (politeness, and Medium/Substack rate limits).
-Each worker thread keeps one instance per crawler class for the whole run, so a Selenium crawler starts
-one browser per worker and reuses it across links. Every link ends with a `CrawlOutcome`; one bad link
+Crawler instances are pooled for the whole run: a worker checks one out per link and returns it, so a
+Selenium crawler's browser starts once per concurrent slot and is reused across links; browser links
+have their own, smaller cap. Every link ends with a `CrawlOutcome`; one bad link
 never stops the run.
 """
 
@@ -27,6 +28,19 @@ from llm_engineering.domain.exceptions import WarehouseUnavailableError
 SUPPORTED_SCHEMES = ("http", "https", "file")
 LOCAL_DOMAIN = "local"
 _KNOWN_LINKS_BATCH = 200
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How much runs at once: links overall, links of one domain, links that need a browser."""
+
+    max_workers: int = 8
+    per_domain_limit: int = 4
+    max_browsers: int = 2
+
+    def __post_init__(self) -> None:
+        if min(self.max_workers, self.per_domain_limit, self.max_browsers) < 1:
+            raise ValueError("max_workers, per_domain_limit and max_browsers must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -71,32 +85,43 @@ def link_domain(link: str) -> str:
     return netloc or "unknown"
 
 
-class _WorkerCrawlers:
-    """One crawler instance per (worker thread, crawler class), created on first use and closed at the end."""
+class _CrawlerPool:
+    """Idle crawler instances per class, checked out by one worker at a time and closed at the end.
+
+    A pool rather than one instance per thread: the number of instances of a class (so of browsers)
+    never exceeds how many links of that class ran at the same time.
+    """
 
     def __init__(self, context: CrawlerContext):
         self.context = context
-        self._local = threading.local()
+        self._idle: dict[type[BaseCrawler], list[BaseCrawler]] = {}
         self._all: list[BaseCrawler] = []
         self._lock = threading.Lock()
 
-    def get(self, crawler_cls: type[BaseCrawler]) -> BaseCrawler:
-        crawlers: dict[type[BaseCrawler], BaseCrawler] = self._local.__dict__.setdefault("crawlers", {})
-        crawler = crawlers.get(crawler_cls)
-        if crawler is None:
-            crawler = crawlers[crawler_cls] = crawler_cls(self.context)
-            with self._lock:
-                self._all.append(crawler)
+    def acquire(self, crawler_cls: type[BaseCrawler]) -> BaseCrawler:
+        with self._lock:
+            idle = self._idle.get(crawler_cls)
+            if idle:
+                return idle.pop()
+        crawler = crawler_cls(self.context)
+        with self._lock:
+            self._all.append(crawler)
         return crawler
 
-    def discard(self, crawler_cls: type[BaseCrawler]) -> None:
-        crawler = self._local.__dict__.get("crawlers", {}).pop(crawler_cls, None)
-        if crawler is not None:
+    def release(self, crawler: BaseCrawler) -> None:
+        if crawler.broken:  # e.g. its browser died: the next link gets a fresh instance
             self._close(crawler)
+            return
+        with self._lock:
+            self._idle.setdefault(type(crawler), []).append(crawler)
+
+    @property
+    def created(self) -> int:
+        return len(self._all)
 
     def close_all(self) -> None:
         with self._lock:
-            crawlers, self._all = self._all, []
+            crawlers, self._all, self._idle = self._all, [], {}
         for crawler in crawlers:
             self._close(crawler)
 
@@ -104,16 +129,16 @@ class _WorkerCrawlers:
     def _close(crawler: BaseCrawler) -> None:
         try:
             crawler.close()
-        except Exception as error:  # a failed cleanup must not hide the run's results
+        except Exception as error:  # noqa: BLE001 - a failed cleanup must not hide the run's results
             logger.warning("Closing {} failed: {}", crawler.name, error)
 
 
-def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _WorkerCrawlers) -> CrawlOutcome:
+def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _CrawlerPool) -> CrawlOutcome:
     started = time.monotonic()
     name = job.crawler_cls.name
     crawler: BaseCrawler | None = None
     try:
-        crawler = crawlers.get(job.crawler_cls)
+        crawler = crawlers.acquire(job.crawler_cls)
         documents = crawler.extract(job.link, user)
         outcome = CrawlOutcome(
             link=job.link, domain=job.domain, crawler=name, status=CrawlStatus.SUCCEEDED, documents=documents
@@ -126,14 +151,14 @@ def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _WorkerCrawlers) -> 
         outcome = CrawlOutcome.failed(job.link, job.domain, error, crawler=name)
     except WarehouseUnavailableError:
         raise  # every following link would fail the same way: stop the run with the real cause
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - one bad link (or crawler bug) must not stop the run
         logger.exception("Unexpected error while crawling {}", job.link)
         outcome = CrawlOutcome.failed(
             job.link, job.domain, CrawlError(CrawlErrorKind.UNEXPECTED, f"{type(error).__name__}: {error}"), name
         )
     finally:
-        if crawler is not None and crawler.broken:
-            crawlers.discard(job.crawler_cls)
+        if crawler is not None:
+            crawlers.release(crawler)
     outcome.seconds = round(time.monotonic() - started, 3)
     _log_outcome(outcome)
     return outcome
@@ -145,8 +170,13 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
     elif outcome.status is CrawlStatus.SKIPPED_ALREADY_CRAWLED:
         logger.info("SKIPPED {} (already in the warehouse)", outcome.link)
     else:
-        logger.info("OK      {} ({} document(s), {:.2f}s, {})", outcome.link, outcome.documents, outcome.seconds,
-                    outcome.crawler)
+        logger.info(
+            "OK      {} ({} document(s), {:.2f}s, {})",
+            outcome.link,
+            outcome.documents,
+            outcome.seconds,
+            outcome.crawler,
+        )
 
 
 def known_links(jobs: Sequence[CrawlJob]) -> set[str]:
@@ -167,39 +197,46 @@ def _run_pool(
     jobs: Sequence[CrawlJob],
     user: UserDocument,
     context: CrawlerContext,
-    max_workers: int,
-    per_domain_limit: int,
+    limits: PoolLimits,
     show_progress: bool,
 ) -> list[CrawlOutcome]:
     from tqdm import tqdm
 
-    pending: dict[str, deque[CrawlJob]] = {}
+    # One queue per (domain, needs a browser), so a link waiting for a browser never blocks plain HTTP links.
+    pending: dict[tuple[str, bool], deque[CrawlJob]] = {}
     for job in jobs:
-        pending.setdefault(job.domain, deque()).append(job)
+        pending.setdefault((job.domain, job.crawler_cls.uses_browser), deque()).append(job)
     running: Counter[str] = Counter()
+    browsers_running = 0
     in_flight: dict[Future[CrawlOutcome], CrawlJob] = {}
     outcomes: list[CrawlOutcome] = []
-    crawlers = _WorkerCrawlers(context)
+    crawlers = _CrawlerPool(context)
 
     def submit_ready(executor: ThreadPoolExecutor) -> None:
-        # Round-robin over domains so one big domain does not starve the others.
+        nonlocal browsers_running
+        # Round-robin over the queues so one big domain does not starve the others.
         progressed = True
-        while progressed and len(in_flight) < max_workers:
+        while progressed and len(in_flight) < limits.max_workers:
             progressed = False
-            for domain, queue in list(pending.items()):
-                if len(in_flight) >= max_workers:
+            for key, queue in list(pending.items()):
+                domain, uses_browser = key
+                if len(in_flight) >= limits.max_workers:
                     break
-                if queue and running[domain] < per_domain_limit:
-                    job = queue.popleft()
-                    running[domain] += 1
-                    in_flight[executor.submit(_crawl_one, job, user, crawlers)] = job
-                    progressed = True
+                if running[domain] >= limits.per_domain_limit:
+                    continue
+                if uses_browser and browsers_running >= limits.max_browsers:
+                    continue
+                job = queue.popleft()
+                running[domain] += 1
+                browsers_running += uses_browser
+                in_flight[executor.submit(_crawl_one, job, user, crawlers)] = job
+                progressed = True
                 if not queue:
-                    pending.pop(domain, None)
+                    del pending[key]
 
     try:
         with (
-            ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="crawl") as executor,
+            ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="crawl") as executor,
             tqdm(total=len(jobs), desc="crawling", unit="link", disable=not show_progress) as progress,
         ):
             submit_ready(executor)
@@ -208,6 +245,7 @@ def _run_pool(
                 for future in done:
                     job = in_flight.pop(future)
                     running[job.domain] -= 1
+                    browsers_running -= job.crawler_cls.uses_browser
                     outcomes.append(future.result())
                     progress.update(1)
                 submit_ready(executor)
@@ -223,16 +261,17 @@ def crawl_links(
     context: CrawlerContext,
     max_workers: int = 8,
     per_domain_limit: int = 4,
+    max_browsers: int = 2,
     show_progress: bool = True,
 ) -> CrawlReport:
     """Crawl `links` for `user` into the bound warehouse and report what happened to each.
 
     Invalid links fail without being fetched; links already stored are skipped (re-runs add nothing);
-    the others are crawled by at most `max_workers` threads, `per_domain_limit` at a time per domain.
+    the others are crawled by at most `max_workers` threads, `per_domain_limit` at a time per domain and
+    `max_browsers` at a time with a browser (each running headless Chromium costs a CPU core or so).
     Outcomes come back in the order of the input (duplicates in the input are crawled once).
     """
-    if max_workers < 1 or per_domain_limit < 1:
-        raise ValueError("max_workers and per_domain_limit must be at least 1")
+    limits = PoolLimits(max_workers, per_domain_limit, max_browsers)
     seen: set[str] = set()
     duplicates = 0
     results: dict[int, CrawlOutcome] = {}
@@ -257,7 +296,9 @@ def crawl_links(
     for job in jobs:
         if job.crawler_cls.skips_known_links and job.link in stored:
             results[job.index] = CrawlOutcome(
-                link=job.link, domain=job.domain, crawler=job.crawler_cls.name,
+                link=job.link,
+                domain=job.domain,
+                crawler=job.crawler_cls.name,
                 status=CrawlStatus.SKIPPED_ALREADY_CRAWLED,
             )
         else:
@@ -266,7 +307,7 @@ def crawl_links(
         logger.info("{} link(s) already in the warehouse are skipped.", len(stored))
 
     by_link = {job.link: job.index for job in to_crawl}
-    for outcome in _run_pool(to_crawl, user, context, max_workers, per_domain_limit, show_progress):
+    for outcome in _run_pool(to_crawl, user, context, limits, show_progress):
         results[by_link[outcome.link]] = outcome
 
     report = CrawlReport.of((results[index] for index in sorted(results)), duplicates_in_input=duplicates)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
 
 INSTALL_HINT = "install them with `apt-get install chromium chromium-driver` or set CHROMIUM_PATH/CHROMEDRIVER_PATH"
@@ -50,8 +52,8 @@ class ChromiumBrowser:
     def close(self) -> None:
         try:
             self._driver.quit()
-        except Exception:  # already dead: nothing more to release than its folder
-            pass
+        except Exception as error:  # noqa: BLE001 - already dead: nothing more to release than its folder
+            logger.debug("Chromium was already gone when closing it: {}", error)
         finally:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from typing import TYPE_CHECKING
@@ -14,8 +15,14 @@ if TYPE_CHECKING:
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) llm-twin-crawler/1.0"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_DNS_MARKERS = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
-                "no address associated", "name resolution", "getaddrinfo")
+_DNS_MARKERS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated",
+    "name resolution",
+    "getaddrinfo",
+)
 
 
 class HttpPageFetcher:
@@ -28,6 +35,8 @@ class HttpPageFetcher:
     def __init__(self, timeout_s: float = 20.0, max_bytes: int = 5_000_000, max_connections: int = 32):
         import httpx
 
+        # httpx logs every request at INFO; a crawl run reports per link itself.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self._client = httpx.Client(
@@ -84,7 +93,9 @@ class HttpPageFetcher:
 
     def _check_head(self, url: str, response: httpx.Response) -> None:
         if response.status_code >= 400:
-            raise CrawlError(CrawlErrorKind.HTTP_ERROR, f"HTTP {response.status_code} {response.reason_phrase} from {url}")
+            raise CrawlError(
+                CrawlErrorKind.HTTP_ERROR, f"HTTP {response.status_code} {response.reason_phrase} from {url}"
+            )
         content_type = response.headers.get("content-type", "")
         # No header at all: let the parser judge; a declared non-HTML type is refused before downloading it.
         if content_type and not content_type.split(";")[0].strip().lower() in HTML_TYPES:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -42,7 +43,7 @@ READY_CHECK_TIMEOUT_S = 10.0
 
 
 # --- Request / response models ---------------------------------------------------------------------------
-class RAGRequestBase(BaseModel):
+class RAGRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, description="What to ask or ask for (in the author's voice).")
@@ -76,13 +77,20 @@ class RAGResponse(BaseModel):
     metadata: dict[str, Any]
 
 
-def request_model(max_query_chars: int) -> type[RAGRequestBase]:
-    """The request model with the configured query length limit (longer queries get a 422)."""
-
-    class RAGRequest(RAGRequestBase):
-        query: str = Field(min_length=1, max_length=max_query_chars)
-
-    return RAGRequest
+def check_query_length(request: RAGRequest, max_query_chars: int) -> None:
+    """422 in FastAPI's own error shape when the query exceeds the configured limit (RAG_MAX_QUERY_CHARS)."""
+    if len(request.query) > max_query_chars:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("body", "query"),
+                    "msg": f"String should have at most {max_query_chars} characters",
+                    "input": request.query[:80] + "...",
+                    "ctx": {"max_length": max_query_chars},
+                }
+            ]
+        )
 
 
 # --- Dependencies ----------------------------------------------------------------------------------------
@@ -190,14 +198,14 @@ def get_container(request: Request) -> ServiceContainer:
     return request.app.state.container
 
 
-def get_retriever(container: Annotated[ServiceContainer, Depends(get_container)]) -> Callable[[], ContextRetriever]:
+def get_retriever(container: Annotated[ServiceContainer, Depends(get_container)]) -> Callable[[], Any]:
     """A thunk, so the (possibly slow, possibly failing) build runs in the thread pool, not on the loop."""
     return container.retriever
 
 
 def get_answer_generator(
     container: Annotated[ServiceContainer, Depends(get_container)],
-) -> Callable[[], AnswerGenerator]:
+) -> Callable[[], Any]:
     return container.answer_generator
 
 
@@ -270,7 +278,6 @@ def create_app(
     """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators."""
     settings = settings or get_settings()
     container = container or ServiceContainer(settings)
-    RAGRequest = request_model(settings.RAG_MAX_QUERY_CHARS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -317,11 +324,12 @@ def create_app(
 
     @app.post("/rag", response_model=RAGResponse)
     async def rag(
-        body: RAGRequest,  # type: ignore[valid-type]
-        build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
-        build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
+        body: RAGRequest,
+        build_retriever: Annotated[Callable[[], Any], Depends(get_retriever)],
+        build_generator: Annotated[Callable[[], Any], Depends(get_answer_generator)],
     ) -> RAGResponse:
         """Answer `query` from the author's writing; returns the answer, its sources and a trace."""
+        check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
         parameters = default_generation(settings).merged(
             max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p
         )

@@ -47,11 +47,16 @@ def crawl_links(
             context,
             max_workers=settings.CRAWL_MAX_WORKERS,
             per_domain_limit=settings.CRAWL_PER_DOMAIN_LIMIT,
+            max_browsers=settings.CRAWL_MAX_BROWSERS,
         )
     finally:
         if context.fetcher is not None:
             context.fetcher.close()
-    logger.info("Successfully crawled {} / {} links.", report.succeeded + report.skipped, len(report.outcomes))
+    logger.info(
+        "{} / {} links are in the warehouse (crawled now or before).",
+        report.succeeded + report.skipped,
+        len(report.outcomes),
+    )
     # ZenML refuses ":" in metadata keys, so `host:port` domains are logged as `host_port`.
     by_domain = {domain.replace(":", "_"): counts for domain, counts in report.by_domain().items()}
     log_metadata(metadata={**by_domain, "summary": report.totals()}, infer_artifact=True)

@@ -42,7 +42,11 @@ def _crawl_metadata(run) -> dict:
 
 
 def test_digital_data_etl_crawls_records_failures_and_is_idempotent(
-    warehouse, vector_store, crawl_site, git_repository, crawl_settings
+    warehouse,
+    vector_store,
+    crawl_site,  # noqa: F811 - the fixture imported above
+    git_repository,  # noqa: F811 - the fixture imported above
+    crawl_settings,
 ):
     from pipelines.digital_data_etl import digital_data_etl
 
@@ -82,12 +86,18 @@ def test_digital_data_etl_crawls_records_failures_and_is_idempotent(
 
     metadata = _crawl_metadata(first)
     assert metadata["summary"] == {
-        "tried": 9, "succeeded": 4, "skipped_already_crawled": 0, "failed": 5, "documents": 4,
+        "tried": 9,
+        "succeeded": 4,
+        "skipped_already_crawled": 0,
+        "failed": 5,
+        "documents": 4,
         "duplicates_in_input": 0,
     }
     site_key = site.replace(":", "_")  # ZenML refuses colons in metadata keys
     assert {key: metadata[site_key][key] for key in ("tried", "succeeded", "failed")} == {
-        "tried": 7, "succeeded": 3, "failed": 4
+        "tried": 7,
+        "succeeded": 3,
+        "failed": 4,
     }
     reasons = {failure["link"]: failure["kind"] for failure in metadata[site_key]["failures"]}
     assert reasons == {

@@ -53,14 +53,16 @@ class AlreadyCrawledError(Exception):
 class BaseCrawler(ABC):
     """Extracts one link into warehouse documents.
 
-    Instances are reused across links by one worker thread and closed at the end of the run, so
-    costly resources (a browser, a login session) are created once per worker, not once per link.
+    Instances are pooled by the crawl run: one link at a time per instance, reused across links and
+    closed at the end, so costly resources (a browser, a login session) are not created per link.
     """
 
     model: ClassVar[type[Document]]
     name: ClassVar[str]
     # Crawlers whose documents carry the crawled link can be skipped when the link is already stored.
     skips_known_links: ClassVar[bool] = True
+    # Browser crawlers are CPU-heavy: the pool caps how many run at once.
+    uses_browser: ClassVar[bool] = False
 
     def __init__(self, context: CrawlerContext):
         self.context = context
@@ -73,9 +75,8 @@ class BaseCrawler(ABC):
         Raises `CrawlError` with a specific kind when the link cannot be crawled.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most crawlers hold nothing to release
         """Release what the crawler holds (browser, temporary files)."""
-        return None
 
     def _save(self, document: Document) -> int:
         try:

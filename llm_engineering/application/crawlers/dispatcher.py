@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from loguru import logger
-
 from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
 from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
 from llm_engineering.application.crawlers.github import GithubCrawler
@@ -90,8 +88,7 @@ class CrawlerDispatcher:
         for pattern, crawler_cls in self._routes:
             if pattern.match(link):
                 return crawler_cls
-        logger.debug("No crawler registered for {}; using the custom article crawler.", link)
-        return CustomArticleCrawler
+        return CustomArticleCrawler  # the fallback: any plain HTML article page
 
     def get_crawler(self, link: str, context: CrawlerContext | None = None) -> BaseCrawler:
         """A new crawler instance for `link`."""

@@ -40,7 +40,7 @@ def test_medium_article_stores_title_subtitle_and_body_only(medium, crawl_site, 
     assert content["Subtitle"] == "How to keep a feature store fresh — in real time"
     body = content["Content"]
     assert "Ünïcödé and emoji stay intact: ✅ 🧠." in body
-    assert '        return  upsert(event.document)' in body  # rendered by JavaScript, indentation kept
+    assert "        return  upsert(event.document)" in body  # rendered by JavaScript, indentation kept
     assert "The last paragraph of the article body." in body
     # Only the article: no navigation, footer or the title repeated (the book stored the whole page text).
     assert "Sign in" not in body and "Careers" not in body and "Streaming pipelines for LLM twins" not in body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 
@@ -27,12 +27,12 @@ def user(warehouse) -> UserDocument:
 
 def test_clone_keeps_text_files_intact_and_skips_the_rest(crawler, git_repository, user, tmp_path):
     link = git_repository.as_uri()  # file:///.../twin-demo
-    cwd = os.getcwd()
+    cwd = Path.cwd()
     before = set(tmp_path.parent.iterdir())
 
     assert crawler.extract(link, user) == 1
 
-    assert os.getcwd() == cwd  # the book's crawler os.chdir'ed into the clone and never came back
+    assert Path.cwd() == cwd  # the book's crawler os.chdir'ed into the clone and never came back
     stored = RepositoryDocument.find(link=link)
     assert stored.name == "twin-demo" and stored.platform == "github"
     assert set(stored.content) == {"README.md", "src/twin/app.py", ".github/workflows/ci.yml"}

@@ -113,8 +113,13 @@ class RecordingCrawler(BaseCrawler):
                 self.broken = True
                 raise CrawlError(CrawlErrorKind.BROWSER_ERROR, "browser crashed")
             return self._save(
-                ArticleDocument(content={"Content": link}, link=link, platform=domain, author_id=user.id,
-                                author_full_name=user.full_name)
+                ArticleDocument(
+                    content={"Content": link},
+                    link=link,
+                    platform=domain,
+                    author_id=user.id,
+                    author_full_name=user.full_name,
+                )
             )
         finally:
             with self.lock:
@@ -147,8 +152,9 @@ def test_pool_runs_links_concurrently_within_the_global_and_per_domain_limits(us
     links = _links("a.example", 12) + _links("b.example", 12)
     recording.barrier = threading.Barrier(4)  # 4 workers busy at once, or the barrier times out
 
-    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=4, per_domain_limit=2,
-                         show_progress=False)
+    report = crawl_links(
+        user, links, dispatcher, CrawlerContext(), max_workers=4, per_domain_limit=2, show_progress=False
+    )
 
     assert report.succeeded == 24 and report.failed == 0
     assert recording.peak["*"] == 4
@@ -169,24 +175,43 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
         "https://a.example/ok",
     ]
 
-    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=2, per_domain_limit=1,
-                         show_progress=False)
+    report = crawl_links(
+        user, links, dispatcher, CrawlerContext(), max_workers=2, per_domain_limit=1, show_progress=False
+    )
 
     assert [outcome.status for outcome in report.outcomes] == [
-        CrawlStatus.SUCCEEDED, CrawlStatus.FAILED, CrawlStatus.FAILED, CrawlStatus.FAILED, CrawlStatus.FAILED
+        CrawlStatus.SUCCEEDED,
+        CrawlStatus.FAILED,
+        CrawlStatus.FAILED,
+        CrawlStatus.FAILED,
+        CrawlStatus.FAILED,
     ]
     boom = report.outcomes[2]
     assert boom.error_kind is CrawlErrorKind.UNEXPECTED and boom.reason == "RuntimeError: parser exploded"
     assert report.outcomes[3].error_kind is CrawlErrorKind.UNSUPPORTED_SCHEME
     assert report.outcomes[4].error_kind is CrawlErrorKind.MALFORMED_URL
     assert report.by_domain()["a.example"] == {
-        "tried": 2, "succeeded": 1, "skipped_already_crawled": 0, "failed": 1, "documents": 1,
-        "failures": [{"link": "https://a.example/fail", "kind": "http_error", "reason": "HTTP 503 from https://a.example/fail"}],
+        "tried": 2,
+        "succeeded": 1,
+        "skipped_already_crawled": 0,
+        "failed": 1,
+        "documents": 1,
+        "failures": [
+            {"link": "https://a.example/fail", "kind": "http_error", "reason": "HTTP 503 from https://a.example/fail"}
+        ],
     }
-    assert report.totals() == {"tried": 5, "succeeded": 1, "skipped_already_crawled": 0, "failed": 4, "documents": 1,
-                               "duplicates_in_input": 1}
-    assert re.fullmatch(r"Crawled 5 links: 1 succeeded, 0 skipped \(already crawled\), 4 failed; 1 documents stored\.",
-                        report.summary_line())
+    assert report.totals() == {
+        "tried": 5,
+        "succeeded": 1,
+        "skipped_already_crawled": 0,
+        "failed": 4,
+        "documents": 1,
+        "duplicates_in_input": 1,
+    }
+    assert re.fullmatch(
+        r"Crawled 5 links: 1 succeeded, 0 skipped \(already crawled\), 4 failed; 1 documents stored\.",
+        report.summary_line(),
+    )
 
 
 def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, recording):
@@ -197,7 +222,9 @@ def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, rec
     report = crawl_links(user, links, dispatcher, CrawlerContext(), show_progress=False)
 
     assert [outcome.status for outcome in report.outcomes] == [
-        CrawlStatus.SKIPPED_ALREADY_CRAWLED, CrawlStatus.SKIPPED_ALREADY_CRAWLED, CrawlStatus.SUCCEEDED
+        CrawlStatus.SKIPPED_ALREADY_CRAWLED,
+        CrawlStatus.SKIPPED_ALREADY_CRAWLED,
+        CrawlStatus.SUCCEEDED,
     ]
     assert [link for instance in recording.instances for link in instance.links] == [links[2]]
     assert ArticleDocument.count() == 3
@@ -254,3 +281,36 @@ def test_valid_links_and_their_domains():
 def test_limits_must_be_positive(user, dispatcher):
     with pytest.raises(ValueError, match="at least 1"):
         crawl_links(user, [], dispatcher, CrawlerContext(), max_workers=0)
+
+
+class BrowserLikeCrawler(RecordingCrawler):
+    """Counts as a browser crawler for the pool's browser cap."""
+
+    uses_browser = True
+    name = "browser_like"
+
+
+def test_browser_links_respect_their_own_cap_and_share_instances(user, recording):
+    dispatcher = (
+        CrawlerDispatcher.build()
+        .register_pattern(r"^https://browser\.example", BrowserLikeCrawler)
+        .register_pattern(r"^https?://", recording)
+    )
+    links = _links("browser.example", 6) + _links("plain.example", 6)
+
+    report = crawl_links(
+        user,
+        links,
+        dispatcher,
+        CrawlerContext(),
+        max_workers=6,
+        per_domain_limit=6,
+        max_browsers=2,
+        show_progress=False,
+    )
+
+    assert report.succeeded == 12
+    assert recording.peak["browser.example"] <= 2
+    browser_instances = [instance for instance in recording.instances if isinstance(instance, BrowserLikeCrawler)]
+    assert 1 <= len(browser_instances) <= 2  # at most one "browser" per concurrent browser slot
+    assert sum(len(instance.links) for instance in browser_instances) == 6

@@ -61,12 +61,18 @@ def test_html_to_text_keeps_unicode_long_lines_and_code_indentation():
 
 def test_linkedin_posts_keep_order_skip_empty_and_duplicate_posts():
     html = (PAGES_DIR / "linkedin" / "feed.html").read_text(encoding="utf-8")
-    html = html.replace("</main>", '<div data-urn="urn:li:activity:1002"><div class="update-components-text">dup'
-                                   '</div></div><div data-urn="urn:li:ad:9"><div class="update-components-text">ad'
-                                   "</div></div></main>")
+    html = html.replace(
+        "</main>",
+        '<div data-urn="urn:li:activity:1002"><div class="update-components-text">dup'
+        '</div></div><div data-urn="urn:li:ad:9"><div class="update-components-text">ad'
+        "</div></div></main>",
+    )
 
     posts = parse_linkedin_posts(html)
 
     assert [post["urn"] for post in posts] == ["urn:li:activity:1001", "urn:li:activity:1002"]
-    assert posts[0]["text"] == "Shipping an LLM twin is 20% model, 80% data pipelines. 🛠️\nHere is the architecture we used."
+    assert (
+        posts[0]["text"]
+        == "Shipping an LLM twin is 20% model, 80% data pipelines. 🛠️\nHere is the architecture we used."
+    )
     assert posts[0]["image"] == "/linkedin/diagram.png" and posts[1]["image"] is None

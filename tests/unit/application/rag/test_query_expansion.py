@@ -35,7 +35,7 @@ def test_expansion_keeps_the_original_first_and_the_author_filter():
     query = Query(content=ORIGINAL, author_id=author, author_full_name="Mara Quillon")
     llm = ScriptedLLM(f"Why rerank passages in RAG? {QUERY_EXPANSION_SEPARATOR} What does a cross-encoder add?")
     queries, report = QueryExpansion(llm).generate(query, expand_to_n=3)
-    assert [q.content for q in queries][0] == ORIGINAL
+    assert queries[0].content == ORIGINAL
     assert len(queries) == 3
     assert all(q.author_id == author for q in queries)
     assert report.as_dict() == {"requested": 3, "generated": 2, "status": "expanded"}

@@ -1,0 +1,191 @@
+"""Feature pipeline throughput on the book's corpus (76 articles), against its floor: bare `model.encode`.
+
+Starts a real nx-27017 warehouse on a free port and Qdrant local mode in a temporary folder, imports
+`../shared/data/handbook/warehouse`, then times each stage of the pipeline's application code (the
+same functions the ZenML steps call): query, clean, chunk, embed, load. It then encodes the very same
+chunk texts with a bare `model.encode` call, and prints the ratio of the pipeline's total to it (the
+goal is at most 1.3), peak memory, and the time of an incremental re-run (nothing to embed).
+
+    poetry run python -m bench.feature_pipeline                  # CPU, settings' batch size
+    poetry run python -m bench.feature_pipeline --batch-size 64 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HANDBOOK_WAREHOUSE = PROJECT_ROOT.parent / "shared" / "data" / "handbook" / "warehouse"
+AUTHORS = ["Maxime Labonne", "Paul Iusztin"]
+
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def nx_warehouse() -> Iterator[str]:
+    """A throwaway nx-27017 server (MongoDB wire protocol over SQLite); yields its URI."""
+    from llm_engineering.infrastructure.local_services import wait_for_port
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-features-nx-"))
+    port = _free_port()
+    executable = Path(sys.executable).parent / "nx-27017"
+    command = str(executable) if executable.exists() else (shutil.which("nx-27017") or "nx-27017")
+    with (data_dir / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [command, "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not wait_for_port("127.0.0.1", port, timeout_s=30):
+                raise RuntimeError(f"nx-27017 did not answer on port {port}; see {data_dir / 'server.log'}")
+            yield f"mongodb://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def timed(timings: dict[str, float], name: str, function: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = function()
+    timings[name] = time.perf_counter() - started
+    return result
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
+    from loguru import logger
+
+    from llm_engineering.application.feature_engineering import (
+        chunk_documents,
+        clean_documents,
+        embed_chunks,
+        query_warehouse,
+    )
+    from llm_engineering.application.feature_store import load_documents
+    from llm_engineering.application.warehouse_backup import import_warehouse
+    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
+    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+    from llm_engineering.settings import get_settings
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    settings = get_settings()
+    batch = batch_size or settings.EMBEDDING_BATCH_SIZE
+    embedder = SentenceTransformerEmbedder(
+        settings.TEXT_EMBEDDING_MODEL_ID, device=device or settings.RAG_MODEL_DEVICE, batch_size=batch
+    )
+    setup: dict[str, float] = {}
+    stages: dict[str, float] = {}
+    rerun: dict[str, float] = {}
+    with nx_warehouse() as uri, tempfile.TemporaryDirectory(prefix="bench-features-qdrant-") as qdrant_dir:
+        warehouse = MongoWarehouse(uri, f"bench_{uuid.uuid4().hex[:8]}", timeout_s=10)
+        store = QdrantVectorStore(path=Path(qdrant_dir) / "qdrant")
+        bind_warehouse(warehouse)
+        bind_vector_store(store)
+        try:
+            timed(setup, "import warehouse", lambda: import_warehouse(HANDBOOK_WAREHOUSE))
+            timed(setup, "load model", lambda: embedder.embed(["warm-up"]))
+
+            snapshot = timed(stages, "query", lambda: query_warehouse(AUTHORS))
+            cleaned = timed(stages, "clean", lambda: clean_documents(snapshot.documents)).documents
+            chunks, _ = timed(stages, "chunk", lambda: chunk_documents(cleaned, embedder, incremental=False))
+            embedded, failed = timed(stages, "embed", lambda: embed_chunks(chunks, embedder, batch_size=batch))
+            timed(stages, "load", lambda: (load_documents(cleaned), load_documents(embedded)))
+
+            texts = [chunk.content for chunk in chunks]
+            model = embedder.model
+            timed(setup, "bare encode", lambda: model.encode(texts, batch_size=batch, normalize_embeddings=True))
+
+            # Incremental re-run: every document is unchanged, so nothing is chunked, embedded or loaded.
+            again = timed(rerun, "query", lambda: query_warehouse(AUTHORS))
+            again_cleaned = timed(rerun, "clean", lambda: clean_documents(again.documents)).documents
+            skipped = timed(rerun, "plan+chunk", lambda: chunk_documents(again_cleaned, embedder, incremental=True))
+        finally:
+            bind_warehouse(None)
+            bind_vector_store(None)
+            store.close()
+            warehouse.close()
+    return {
+        "documents": len(cleaned),
+        "characters": sum(len(document.content) for document in cleaned),
+        "chunks": len(chunks),
+        "tokens": sum(chunk.metadata["token_count"] for chunk in chunks),
+        "failed_documents": len(failed),
+        "setup": setup,
+        "stages": stages,
+        "rerun": rerun,
+        "rerun_skipped": len(skipped[1]),
+        "rerun_chunks": len(skipped[0]),
+        "batch_size": batch,
+        "device": embedder.device,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def report(figures: dict[str, Any]) -> None:
+    import torch
+
+    total = sum(figures["stages"].values())
+    bare = figures["setup"]["bare encode"]
+    print(f"device {figures['device']}, torch threads {torch.get_num_threads()}, batch size {figures['batch_size']}")
+    print(
+        f"documents {figures['documents']} ({figures['characters']:,} characters), chunks {figures['chunks']} "
+        f"({figures['tokens']:,} tokens), failed documents {figures['failed_documents']}"
+    )
+    print("setup: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in figures["setup"].items()))
+    print("pipeline stages (wall time):")
+    for name, seconds in figures["stages"].items():
+        print(f"  {name:<6} {seconds:8.2f} s  {seconds / total:6.1%}")
+    print(f"  total  {total:8.2f} s   -> {figures['chunks'] / total:.1f} chunks/s end to end")
+    print(
+        f"bare model.encode of the same {figures['chunks']} chunk texts: {bare:.2f} s ({figures['chunks'] / bare:.1f} chunks/s)"
+    )
+    print(f"ratio total / bare encode: {total / bare:.2f} (goal <= 1.3)")
+    print(
+        f"incremental re-run: {sum(figures['rerun'].values()):.2f} s "
+        f"({figures['rerun_skipped']} documents unchanged, {figures['rerun_chunks']} chunks to embed)"
+    )
+    print(f"peak memory (max RSS): {figures['peak_rss_mb']:.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=None, help="encode batch size (default: settings)")
+    parser.add_argument("--device", default=None, help="torch device (default: RAG_MODEL_DEVICE)")
+    args = parser.parse_args()
+    if not HANDBOOK_WAREHOUSE.is_dir():
+        print(f"The book's warehouse backup is not beside the project ({HANDBOOK_WAREHOUSE} is absent).")
+        return 1
+    sys.path.insert(0, str(PROJECT_ROOT))
+    report(run(args.batch_size, args.device))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
