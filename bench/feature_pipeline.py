@@ -85,6 +85,7 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
         query_warehouse,
     )
     from llm_engineering.application.feature_store import load_documents
+    from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
     from llm_engineering.application.warehouse_backup import import_warehouse
     from llm_engineering.domain.base.nosql import bind_warehouse
     from llm_engineering.domain.base.vector import bind_vector_store
@@ -118,7 +119,7 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
             embedded, failed = timed(stages, "embed", lambda: embed_chunks(chunks, embedder, batch_size=batch))
             timed(stages, "load", lambda: (load_documents(cleaned), load_documents(embedded)))
 
-            texts = [chunk.content for chunk in chunks]
+            texts = [text_to_embed(chunk) for chunk in chunks]  # exactly what the pipeline encoded
             model = embedder.model
             timed(setup, "bare encode", lambda: model.encode(texts, batch_size=batch, normalize_embeddings=True))
 

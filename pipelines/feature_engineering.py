@@ -29,6 +29,6 @@ def feature_engineering(
     last_step_2 = fe_steps.load_to_vector_db(embedded_documents, batch_size=load_batch_size, id="load_embedded_chunks")
     invocation_ids = [last_step_1.invocation_id, last_step_2.invocation_id]
     if prune_deleted:
-        pruned = fe_steps.prune_vector_db(author_full_names, raw_documents, after=invocation_ids)
+        pruned = fe_steps.prune_vector_db(author_full_names, after=invocation_ids)
         invocation_ids.append(pruned.invocation_id)
     return invocation_ids

@@ -109,8 +109,9 @@ def _wait_http(url: str, timeout_s: float, process: subprocess.Popen | None = No
 )
 @click.option("--author", default=DEMO_AUTHOR, show_default=True, help="Full name of the corpus' author.")
 @click.option("--query", default=DEMO_QUERY, show_default=True, help="The question asked over REST.")
+@click.option("--k", default=3, show_default=True, help="Passages put in the prompt (fewer = faster on a CPU).")
 @click.option("--keep-api", is_flag=True, help="Leave the API running (it then holds the embedded Qdrant folder).")
-def main(corpus_dir: Path, author: str, query: str, keep_api: bool) -> None:
+def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> None:
     """Run the whole system once on this machine, offline, and answer one question through the REST API."""
     import httpx
 
@@ -192,7 +193,7 @@ def main(corpus_dir: Path, author: str, query: str, keep_api: bool) -> None:
 
         started = _step(6, "POST /rag")
         click.echo(f"Question: {query}")
-        response = httpx.post(f"{base}/rag", json={"query": query}, timeout=settings.API_REQUEST_TIMEOUT_S + 30)
+        response = httpx.post(f"{base}/rag", json={"query": query, "k": k}, timeout=settings.API_REQUEST_TIMEOUT_S + 30)
         if response.status_code != 200:
             raise click.ClickException(f"/rag answered {response.status_code}: {response.text[:500]}")
         print_answer(response.json())

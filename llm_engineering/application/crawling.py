@@ -115,10 +115,6 @@ class _CrawlerPool:
         with self._lock:
             self._idle.setdefault(type(crawler), []).append(crawler)
 
-    @property
-    def created(self) -> int:
-        return len(self._all)
-
     def close_all(self) -> None:
         with self._lock:
             crawlers, self._all, self._idle = self._all, [], {}

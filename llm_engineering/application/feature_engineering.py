@@ -16,7 +16,12 @@ from typing import Any
 from loguru import logger
 from tqdm.auto import tqdm
 
-from llm_engineering.application.feature_store import feature_hash, stored_feature_hashes
+from llm_engineering.application.feature_store import (
+    PruneReport,
+    feature_hash,
+    prune_deleted_documents,
+    stored_feature_hashes,
+)
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.preprocessing.dispatchers import (
     ChunkingDispatcher,
@@ -34,6 +39,10 @@ from llm_engineering.domain.names import split_user_full_name
 
 class NoAuthorsFoundError(LLMTwinError):
     """None of the requested authors is in the data warehouse."""
+
+
+class IncompleteWarehouseReadError(LLMTwinError):
+    """Some warehouse collections could not be read, so the listing of documents is incomplete."""
 
 
 # --- Query ------------------------------------------------------------------------------------------
@@ -100,6 +109,21 @@ def query_warehouse(author_full_names: Sequence[str]) -> WarehouseSnapshot:
             "(tools.run --run-etl) or import a backup (tools.data_warehouse --import-raw-data)."
         )
     return snapshot
+
+
+def prune_deleted_features(author_full_names: Sequence[str]) -> PruneReport:
+    """Remove features of the authors' documents that are no longer in the warehouse.
+
+    The warehouse is listed afresh; if any collection cannot be read, nothing is pruned (a failed read
+    must not look like deleted documents).
+    """
+    snapshot = query_warehouse(author_full_names)
+    if snapshot.failed_queries:
+        raise IncompleteWarehouseReadError(
+            f"Not pruning: reading {', '.join(snapshot.failed_queries)} failed, so deleted documents cannot be told "
+            "apart from unread ones. Run again once the warehouse answers."
+        )
+    return prune_deleted_documents([document.id for document in snapshot.documents], snapshot.authors.values())
 
 
 # --- Clean ------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class CleanedPostDocument(CleanedDocument):
 
 class CleanedArticleDocument(CleanedDocument):
     link: str
+    # The article's title (also the first paragraph of `content`); chunks use it as context when embedded.
+    title: str | None = None
 
     class Config:
         name = "cleaned_articles"

@@ -88,4 +88,19 @@ def start_chromium(
         raise CrawlError(CrawlErrorKind.BROWSER_ERROR, f"could not start Chromium: {message}") from error
     driver.set_page_load_timeout(page_timeout_s)
     driver.set_script_timeout(page_timeout_s)
+    _hide_headless_user_agent(driver)
     return ChromiumBrowser(driver, profile_dir)
+
+
+def _hide_headless_user_agent(driver: Any) -> None:
+    """Send the regular Chrome user agent: some sites answer "HeadlessChrome" with a bot wall instead of the page."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        agent = str(driver.execute_script("return navigator.userAgent"))
+        if "HeadlessChrome" in agent:
+            driver.execute_cdp_cmd(
+                "Network.setUserAgentOverride", {"userAgent": agent.replace("HeadlessChrome", "Chrome")}
+            )
+    except WebDriverException as error:  # cosmetic: crawling still works with the headless agent
+        logger.debug("Could not override the headless user agent: {}", error)

@@ -15,6 +15,7 @@ import pytest
 
 from llm_engineering.application.feature_engineering import chunk_and_embed, clean_documents, query_warehouse
 from llm_engineering.application.feature_store import load_documents
+from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
 from llm_engineering.application.preprocessing.operations.chunking import TextChunk, uncovered_text
 from llm_engineering.application.warehouse_backup import import_warehouse
 from llm_engineering.domain.base.nosql import bind_warehouse
@@ -83,15 +84,17 @@ def test_every_article_yields_chunks_within_the_limits(corpus):
     for document_id, chunks in corpus.chunks.items():
         for chunk in chunks:
             assert len(chunk.content) <= 2000, document_id
-            # Counted again with the model's tokenizer: nothing is truncated at encode time.
-            assert corpus.embedder.count_tokens(chunk.content) == chunk.metadata["token_count"] <= limit
+            # Counted again with the model's tokenizer on what it reads (title header + chunk): never truncated.
+            assert corpus.embedder.count_tokens(text_to_embed(chunk)) == chunk.metadata["token_count"] <= limit
     assert EmbeddedArticleChunk.count() == sum(len(chunks) for chunks in corpus.chunks.values())
 
 
 def test_chunks_cover_all_of_each_cleaned_document(corpus):
     for document_id, cleaned in corpus.cleaned.items():
         chunks = sorted(corpus.chunks[document_id], key=lambda chunk: chunk.metadata["chunk_index"])
-        spans = [TextChunk(c.content, c.metadata["start"], c.metadata["end"], c.metadata["token_count"]) for c in chunks]
+        spans = [
+            TextChunk(c.content, c.metadata["start"], c.metadata["end"], c.metadata["token_count"]) for c in chunks
+        ]
         for span in spans:
             assert cleaned.content[span.start : span.end] == span.text
         assert uncovered_text(cleaned.content, spans) == "", document_id

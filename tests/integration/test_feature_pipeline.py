@@ -10,9 +10,10 @@ from llm_engineering.application.feature_engineering import (
     NoAuthorsFoundError,
     chunk_and_embed,
     clean_documents,
+    prune_deleted_features,
     query_warehouse,
 )
-from llm_engineering.application.feature_store import load_documents, prune_deleted_documents
+from llm_engineering.application.feature_store import load_documents
 from llm_engineering.domain.cleaned_documents import (
     CleanedArticleDocument,
     CleanedPostDocument,
@@ -45,8 +46,10 @@ def article_text(paragraphs_per_topic: int = 3) -> str:
         parts += [f"## About {topic}", ""]
         for index in range(paragraphs_per_topic):
             parts += [
-                f"{sentence} This is paragraph {index + 1} on {topic}, written for the fixture. "
-                f"It explains why {topic} matters 🚀 and links to https://example.org/{topic.replace(' ', '-')}.",
+                (
+                    f"{sentence} This is paragraph {index + 1} on {topic}, written for the fixture. "
+                    f"It explains why {topic} matters 🚀 and links to https://example.org/{topic.replace(' ', '-')}."
+                ),
                 "",
             ]
     parts += ["```", "def embed(texts):", "    return model.encode(texts)", "```"]
@@ -180,8 +183,7 @@ def test_prune_removes_only_deleted_documents_of_the_given_authors(warehouse, ve
     PostDocument.delete(id=seeded["post"].id)
     ArticleDocument.delete(id=seeded["other"].id)  # Linus's article, but we prune for Ada only
 
-    snapshot = query_warehouse(["Ada Lovelace"])
-    report = prune_deleted_documents([d.id for d in snapshot.documents], snapshot.authors.values())
+    report = prune_deleted_features(["Ada Lovelace"])
 
     assert report.removed == {
         "cleaned_posts": 1,
@@ -209,8 +211,7 @@ def test_a_failed_batch_is_recorded_and_the_rest_loads(warehouse, vector_store, 
     # Make the repository's chunks unloadable: a vector of the wrong size for the collection.
     EmbeddedPostChunk.bulk_insert([c for c in result.chunks if isinstance(c, EmbeddedPostChunk)])
     broken = [
-        c.model_copy(update={"embedding": [0.1] * 7}) if isinstance(c, EmbeddedPostChunk) else c
-        for c in result.chunks
+        c.model_copy(update={"embedding": [0.1] * 7}) if isinstance(c, EmbeddedPostChunk) else c for c in result.chunks
     ]
     report = load_documents(broken, batch_size=1)
     assert report.collections["embedded_posts"].failed_batches[0]["documents"] == [
@@ -220,3 +221,20 @@ def test_a_failed_batch_is_recorded_and_the_rest_loads(warehouse, vector_store, 
     assert EmbeddedRepositoryChunk.count() > 0
     assert report.failed_document_ids == report.collections["embedded_posts"].failed_batches[0]["documents"]
     assert uuid.UUID(report.failed_document_ids[0])
+
+
+def test_prune_refuses_when_the_warehouse_cannot_be_read_completely(warehouse, vector_store, embedder, monkeypatch):
+    from llm_engineering.application import feature_engineering
+    from llm_engineering.domain.exceptions import WarehouseOperationError
+
+    seed_fixture_documents()
+    run_features(["Ada Lovelace"], embedder)
+    before = store_counts()
+
+    def broken(*args, **kwargs):
+        raise WarehouseOperationError("posts collection unreadable")
+
+    monkeypatch.setattr(PostDocument, "bulk_find", classmethod(broken))
+    with pytest.raises(feature_engineering.IncompleteWarehouseReadError, match="posts"):
+        prune_deleted_features(["Ada Lovelace"])
+    assert store_counts() == before

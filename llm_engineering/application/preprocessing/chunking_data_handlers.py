@@ -22,6 +22,7 @@ from llm_engineering.domain.cleaned_documents import (
     CleanedArticleDocument,
     CleanedDocument,
     CleanedPostDocument,
+    CleanedRepositoryDocument,
 )
 from llm_engineering.domain.types import DataCategory
 
@@ -56,32 +57,54 @@ class ChunkingDataHandler(ABC, Generic[CleanedDocumentT, ChunkT]):
         return {"chunker": type(self).__name__, "max_tokens": self.max_tokens}
 
     @abstractmethod
-    def split(self, text: str) -> list[TextChunk]: ...
+    def split(self, text: str, max_tokens: int) -> list[TextChunk]: ...
+
+    def context_header(self, document: CleanedDocumentT) -> str:
+        """Text embedded in front of each chunk to say where it comes from (e.g. the title); "" for none."""
+        return ""
 
     def chunk(self, document: CleanedDocumentT) -> list[ChunkT]:
-        """The document's chunks, in reading order; an empty document has none."""
-        pieces = self.split(document.content)
-        return [
-            self.chunk_class(  # type: ignore[misc]
-                id=chunk_id(document.id, index, piece.text),
-                content=piece.text,
-                platform=document.platform,
-                document_id=document.id,
-                author_id=document.author_id,
-                author_full_name=document.author_full_name,
-                metadata={
-                    **self.parameters,
-                    "chunk_index": index,
-                    "num_chunks": len(pieces),
-                    "start": piece.start,
-                    "end": piece.end,
-                    "token_count": piece.tokens,
-                    "content_hash": document.content_hash,
-                },
-                **{field: getattr(document, field) for field in self.extra_fields},
+        """The document's chunks, in reading order; an empty document has none.
+
+        With a context header, chunks are cut shorter by the header's tokens, so that header + chunk
+        still fits the model (`metadata["token_count"]` counts what the model reads).
+        """
+        header = self.context_header(document).strip()
+        header_tokens = self.count_tokens(f"{header}\n\n") - self.count_tokens("") if header else 0
+        if header_tokens > self.max_tokens // 4:
+            header, header_tokens = "", 0  # a header that long would crowd out the text
+        pieces = self.split(document.content, self.max_tokens - header_tokens)
+        chunks = []
+        for index, piece in enumerate(pieces):
+            chunk_header = "" if not header or piece.text.startswith(header) else header
+            chunks.append(
+                self.chunk_class(  # type: ignore[misc]
+                    id=chunk_id(document.id, index, piece.text),
+                    content=piece.text,
+                    platform=document.platform,
+                    document_id=document.id,
+                    author_id=document.author_id,
+                    author_full_name=document.author_full_name,
+                    metadata={
+                        **self.parameters,
+                        "chunk_index": index,
+                        "num_chunks": len(pieces),
+                        "start": piece.start,
+                        "end": piece.end,
+                        "context_header": chunk_header,
+                        "token_count": piece.tokens + (header_tokens if chunk_header else 0),
+                        "content_hash": document.content_hash,
+                    },
+                    **{field: getattr(document, field) for field in self.extra_fields},
+                )
             )
-            for index, piece in enumerate(pieces)
-        ]
+        return chunks
+
+
+def text_to_embed(chunk: Chunk) -> str:
+    """What the model reads for a chunk: its context header (if any), a blank line, then its content."""
+    header = chunk.metadata.get("context_header") or ""
+    return f"{header}\n\n{chunk.content}" if header else chunk.content
 
 
 class PostChunkingHandler(ChunkingDataHandler[CleanedPostDocument, PostChunk]):
@@ -94,8 +117,8 @@ class PostChunkingHandler(ChunkingDataHandler[CleanedPostDocument, PostChunk]):
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters, "chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
 
-    def split(self, text: str) -> list[TextChunk]:
-        return chunk_text(text, self.chunk_size, self.chunk_overlap, self.max_tokens, self.count_tokens)
+    def split(self, text: str, max_tokens: int) -> list[TextChunk]:
+        return chunk_text(text, self.chunk_size, self.chunk_overlap, max_tokens, self.count_tokens)
 
 
 class RepositoryChunkingHandler(PostChunkingHandler):
@@ -104,6 +127,9 @@ class RepositoryChunkingHandler(PostChunkingHandler):
     # Code gets broader chunks; with MiniLM the token cap usually binds first.
     chunk_size = 1500
     chunk_overlap = 100
+
+    def context_header(self, document: CleanedRepositoryDocument) -> str:  # type: ignore[override]
+        return f"Repository {document.name}"
 
 
 class ArticleChunkingHandler(ChunkingDataHandler[CleanedArticleDocument, ArticleChunk]):
@@ -116,8 +142,12 @@ class ArticleChunkingHandler(ChunkingDataHandler[CleanedArticleDocument, Article
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters, "min_length": self.min_length, "max_length": self.max_length}
 
-    def split(self, text: str) -> list[TextChunk]:
-        return chunk_article(text, self.min_length, self.max_length, self.max_tokens, self.count_tokens)
+    def split(self, text: str, max_tokens: int) -> list[TextChunk]:
+        return chunk_article(text, self.min_length, self.max_length, max_tokens, self.count_tokens)
+
+    def context_header(self, document: CleanedArticleDocument) -> str:
+        # Chunks deep inside an article rarely name its subject; the title tells the embedder.
+        return document.title or ""
 
 
 CHUNKING_HANDLERS: dict[DataCategory, type[ChunkingDataHandler]] = {

@@ -82,7 +82,8 @@ class ArticleCleaningHandler(CleaningDataHandler[ArticleDocument, CleanedArticle
         return clean_text("\n\n".join(text_fields(document.content)))
 
     def extra_fields(self, document: ArticleDocument) -> dict[str, Any]:
-        return {"link": document.link}
+        title = text_fields({key: document.content[key] for key in ("Title", "title") if key in document.content})
+        return {"link": document.link, "title": clean_text(title[0]) or None if title else None}
 
 
 class PostCleaningHandler(CleaningDataHandler[PostDocument, CleanedPostDocument]):

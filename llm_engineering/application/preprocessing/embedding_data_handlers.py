@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from llm_engineering.application.ports import Embedder
+from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
 from llm_engineering.domain.chunks import Chunk
 from llm_engineering.domain.embedded_chunks import (
     EmbeddedArticleChunk,
@@ -46,7 +47,7 @@ class EmbeddingDataHandler(Generic[ChunkT, EmbeddedT]):
         """Embedded chunks in input order, ids and payload copied from the chunks."""
         if not chunks:
             return []
-        vectors = self.embedder.embed([chunk.content for chunk in chunks], batch_size=self.batch_size)
+        vectors = self.embedder.embed([text_to_embed(chunk) for chunk in chunks], batch_size=self.batch_size)
         if len(vectors) != len(chunks):
             raise RuntimeError(f"The embedder returned {len(vectors)} vectors for {len(chunks)} chunks.")
         extra = embedding_metadata(self.embedder)

@@ -65,6 +65,12 @@ def test_medium_bad_pages_fail_with_their_reason(medium, crawl_site, user, path,
     assert ArticleDocument.count() == 0
 
 
+def test_browser_sends_the_regular_chrome_user_agent(shared_browser):
+    agent = shared_browser.driver.execute_script("return navigator.userAgent")
+
+    assert "Chrome/" in agent and "HeadlessChrome" not in agent
+
+
 def test_medium_refused_connection_then_browser_still_usable(medium, crawl_site, user):
     with pytest.raises(CrawlError) as caught:
         medium.extract(f"http://127.0.0.1:{free_port()}/article", user)

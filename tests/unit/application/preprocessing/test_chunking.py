@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 
@@ -12,6 +13,7 @@ from llm_engineering.application.preprocessing.chunking_data_handlers import (
     PostChunkingHandler,
     RepositoryChunkingHandler,
     chunk_id,
+    text_to_embed,
 )
 from llm_engineering.application.preprocessing.dispatchers import ChunkingDispatcher
 from llm_engineering.application.preprocessing.operations.chunking import (
@@ -81,7 +83,7 @@ def test_split_to_fit_overlaps_on_word_boundaries():
     text = " ".join(f"word{i:02d}" for i in range(12))
     pieces = [text[s:e] for s, e in split_to_fit(text, 0, len(text), budget, overlap_chars=8)]
     assert all(len(piece) <= 30 for piece in pieces)
-    for left, right in zip(pieces, pieces[1:], strict=False):
+    for left, right in itertools.pairwise(pieces):
         assert right.split()[0] == left.split()[-1]  # the last word of a window opens the next
 
 
@@ -158,7 +160,7 @@ def test_chunk_text_packs_paragraphs_and_windows_big_ones_with_overlap():
     assert chunks[0].text == "Short one.\n\nShort two.\n\nShort three."
     windows = chunks[1:]
     assert len(windows) >= 3
-    for left, right in zip(windows, windows[1:], strict=False):
+    for left, right in itertools.pairwise(windows):
         assert left.end > right.start  # consecutive windows of one paragraph overlap
         assert left.end - right.start <= 25
 
@@ -210,6 +212,8 @@ def test_post_and_repository_handlers_use_their_own_parameters():
     assert isinstance(post_chunk, PostChunk) and post_chunk.metadata["chunk_size"] == 250
     assert post_chunk.metadata["chunk_overlap"] == 25 and post_chunk.link == "l"
     assert isinstance(repo_chunk, RepositoryChunk) and repo_chunk.name == "r"
+    assert repo_chunk.metadata["context_header"] == "Repository r"
+    assert text_to_embed(repo_chunk) == "Repository r\n\nFile: a.py\nx = 1"
     assert (repo_chunk.metadata["chunk_size"], repo_chunk.metadata["chunk_overlap"]) == (1500, 100)
 
 
@@ -231,3 +235,26 @@ def test_chunking_dispatcher_uses_the_embedders_token_limit():
     )
     chunks = ChunkingDispatcher(FakeEmbedder()).dispatch(article)
     assert len(chunks) > 1 and all(chunk.metadata["token_count"] <= 64 for chunk in chunks)
+
+
+def test_article_title_is_a_context_header_and_counts_against_the_token_cap():
+    body = "\n\n".join(" ".join(sentence(p * 10 + i, 20) for i in range(8)) for p in range(3))
+    title = "A title of six words here"
+    article = CleanedArticleDocument(
+        content=f"{title}\n\n{body}", title=title, platform="p", link="l", author_id=AUTHOR, author_full_name="A"
+    )
+    chunks = ArticleChunkingHandler(max_tokens=120, count_tokens=words_plus_two).chunk(article)
+    assert chunks[0].content.startswith(title) and chunks[0].metadata["context_header"] == ""
+    assert all(chunk.metadata["context_header"] == title for chunk in chunks[1:])
+    for chunk in chunks:
+        embedded_text = text_to_embed(chunk)
+        assert words_plus_two(embedded_text) == chunk.metadata["token_count"] <= 120
+    assert text_to_embed(chunks[1]) == f"{title}\n\n{chunks[1].content}"
+
+
+def test_an_overlong_title_is_not_used_as_header():
+    article = CleanedArticleDocument(
+        content="Body. " * 50, title="word " * 40, platform="p", link="l", author_id=AUTHOR, author_full_name="A"
+    )
+    chunks = ArticleChunkingHandler(max_tokens=100, count_tokens=words_plus_two).chunk(article)
+    assert all(chunk.metadata["context_header"] == "" for chunk in chunks)

@@ -9,7 +9,6 @@ import pytest
 from llm_engineering.application.preprocessing.cleaning_data_handlers import (
     ArticleCleaningHandler,
     PostCleaningHandler,
-    RepositoryCleaningHandler,
     content_hash,
     text_fields,
 )
@@ -48,13 +47,18 @@ def test_emojis_and_pictographs_go_but_letters_of_every_script_stay():
 
 def test_unicode_is_normalised():
     # Bold/italic math letters (social media "fonts"), full-width forms, typographic quotes and dashes.
-    text = "𝐁𝐨𝐥𝐝 and 𝘪𝘵𝘢𝘭𝘪𝘤 ＡＢＣ “quoted” – it’s"
-    assert clean_text(text) == "Bold and italic ABC \"quoted\" - it's"
+    text = (
+        "\U0001d401\U0001d428\U0001d425\U0001d41d and \U0001d62a\U0001d635\U0001d622\U0001d62d\U0001d62a\U0001d624 "
+        "\uff21\uff22\uff23 \u201cquoted\u201d \u2013 it\u2019s"
+    )
+    assert clean_text(text) == 'Bold and italic ABC "quoted" - it\'s'
     assert normalize_unicode("zero\u200bwidth\u00adhyphen\x07bell") == "zerowidthhyphen bell"
 
 
 def test_markdown_markup_is_removed_and_words_kept():
-    text = "# Title\n\n## Sub\n\n**Bold** and _italic_ and ***both***.\n\n* item one\n* item two\n\n---\n\n> quoted text"
+    text = (
+        "# Title\n\n## Sub\n\n**Bold** and _italic_ and ***both***.\n\n* item one\n* item two\n\n---\n\n> quoted text"
+    )
     assert clean_text(text) == "Title\n\nSub\n\nBold and italic and both.\n\n- item one\n- item two\n\nquoted text"
 
 
@@ -97,9 +101,11 @@ def test_article_handler_orders_title_subtitle_content_and_skips_none_and_langua
     cleaned = ArticleCleaningHandler().clean(document)
     assert isinstance(cleaned, CleanedArticleDocument)
     assert cleaned.id == document.id and cleaned.link == document.link
-    assert cleaned.content == "My title\n\nBody text."
+    assert cleaned.content == "My title\n\nBody text." and cleaned.title == "My title"
     assert cleaned.content_hash == content_hash(cleaned)
     assert text_fields({"Title": "", "Content": None, "extra": "kept", "language": "en"}) == ["kept"]
+    untitled = document.model_copy(update={"content": {"Title": "None", "Content": "Body."}})
+    assert ArticleCleaningHandler().clean(untitled).title is None
 
 
 def test_content_hash_changes_with_content_and_payload_only():

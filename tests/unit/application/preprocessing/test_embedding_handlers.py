@@ -90,3 +90,12 @@ def test_feature_hash_tracks_content_chunking_and_model():
     assert feature_hash(document.model_copy(update={"content_hash": "c2"}), {"max_tokens": 256}, "m") != base
     assert feature_hash(document, {"max_tokens": 128}, "m") != base
     assert feature_hash(document, {"max_tokens": 256}, "other") != base
+
+
+def test_the_context_header_is_embedded_but_not_stored_in_the_content():
+    embedder = RecordingEmbedder()
+    chunk = article_chunk("deep inside the article")
+    chunk.metadata["context_header"] = "The title"
+    embedded = EmbeddingDispatcher(embedder).dispatch([chunk])[0]
+    assert embedder.calls[0][0] == ["The title\n\ndeep inside the article"]
+    assert embedded.content == "deep inside the article"

@@ -1,0 +1,262 @@
+"""RAG bench on the book's corpus (../shared/data/handbook): retrieval quality and latency.
+
+    poetry run python -m bench.rag_latency [--rag-queries 8] [--max-new-tokens 32]
+
+1. Stores: an nx-27017 warehouse and an embedded Qdrant folder under LOCAL_DATA_DIR/bench, filled once by
+   importing the handbook backup and running the feature pipeline (ZenML); later runs reuse them.
+2. Quality: for each of the 76 articles, its title is the query; recall@5 and MRR of the article among the
+   documents of the top-5 retrieved chunks (no LLM steps, reranker as configured).
+3. Retrieval-only latency: p50/p95 of `ContextRetriever.search` (embed, filtered search, rerank; no LLM).
+4. Full /rag latency: p50/p95 of POST /rag through a real uvicorn process calling the configured LLM
+   (LLM_BASE_URL; start the local one with `poetry run poe local-llm-up`), self-query and expansion included.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
+
+QUERIES = [
+    "How do I fine-tune Llama 3.1 efficiently on a single GPU?",
+    "What is the difference between SFT and preference alignment with DPO?",
+    "Explain how a feature pipeline feeds a RAG system.",
+    "Why use a vector database such as Qdrant for retrieval?",
+    "How does query expansion improve retrieval?",
+    "What does a reranker add after vector search?",
+    "How can I quantize an LLM to 4 bits with GPTQ or GGUF?",
+    "What is the FTI architecture for ML systems?",
+    "How do I monitor prompts of an LLM application in production?",
+    "Write a LinkedIn post about merging LLMs with mergekit.",
+    "How are graph neural networks used for recommendation?",
+    "What is change data capture and why stream it into a feature store?",
+    "How do I evaluate an LLM with an LLM judge?",
+    "Which decoding strategies exist: greedy search, beam search, top-k, nucleus sampling?",
+    "How do I deploy an LLM on AWS SageMaker?",
+    "What are the tricks to make a streaming pipeline with Bytewax?",
+    "How to build a real-time financial advisor with RAG?",
+    "What is abliteration and how does it uncensor a model?",
+    "How do I pre-train a small language model from scratch?",
+    "What is ORPO and how does it compare with DPO?",
+]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (fraction in 0..1) of a non-empty list."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def _summary(label: str, seconds: list[float]) -> str:
+    return (
+        f"{label:<34} n={len(seconds):<3} p50={percentile(seconds, 0.5) * 1000:8.1f} ms   "
+        f"p95={percentile(seconds, 0.95) * 1000:8.1f} ms   mean={statistics.mean(seconds) * 1000:8.1f} ms"
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, timeout_s: float, process: subprocess.Popen) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise click.ClickException(f"{url} did not answer within {timeout_s}s")
+
+
+def _start_warehouse(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    port = _free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    executable = Path(sys.executable).parent / "nx-27017"
+    process = subprocess.Popen(
+        [str(executable), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, f"mongodb://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise click.ClickException("nx-27017 did not start")
+
+
+def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
+    """Import the handbook and run the feature pipeline unless the bench stores already hold it."""
+    from llm_engineering import bootstrap
+    from llm_engineering.application.warehouse_backup import import_warehouse
+    from llm_engineering.domain.documents import ArticleDocument, UserDocument
+    from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+    from llm_engineering.settings import load_settings
+
+    settings = load_settings(DATABASE_HOST=mongo_uri, DATABASE_NAME="bench", QDRANT_LOCAL_PATH=bench_dir / "qdrant")
+    bootstrap.configure(settings)
+    import_warehouse(HANDBOOK_DIR / "warehouse")
+    articles = ArticleDocument.count()
+    if EmbeddedArticleChunk.count() == 0:
+        from pipelines.feature_engineering import feature_engineering
+
+        authors = [user.full_name for user in UserDocument.bulk_find()]
+        click.echo(f"Running the feature pipeline for {authors} (first run only)...")
+        feature_engineering.with_options(run_name=f"bench_feature_engineering_{int(time.time())}")(
+            author_full_names=authors
+        )
+    return articles, EmbeddedArticleChunk.count()
+
+
+def measure_quality_and_retrieval(queries: list[str]) -> dict:
+    from llm_engineering.application.rag.query_expansion import QueryExpansion
+    from llm_engineering.application.rag.reranking import build_reranker
+    from llm_engineering.application.rag.retriever import ContextRetriever
+    from llm_engineering.application.rag.self_query import SelfQuery
+    from llm_engineering.domain.documents import ArticleDocument
+    from llm_engineering.infrastructure.embeddings import get_embedder
+    from llm_engineering.settings import get_settings
+
+    settings = get_settings()
+    embedder = get_embedder(settings)
+    retriever = ContextRetriever(
+        embedder=embedder,
+        reranker=build_reranker(settings, embedder),
+        self_query=SelfQuery(None),
+        query_expansion=QueryExpansion(None),
+    )
+    retriever.search("warm-up", k=3, expand_to_n_queries=1)
+
+    hits, reciprocal_ranks = 0, []
+    for article in ArticleDocument.bulk_find():
+        title = (article.content.get("Title") or "").strip()
+        if not title:
+            continue
+        chunks = retriever.search(title, k=5, expand_to_n_queries=1)
+        ranked_documents = list(dict.fromkeys(chunk.document_id for chunk in chunks))
+        rank = ranked_documents.index(article.id) + 1 if article.id in ranked_documents else None
+        hits += rank is not None
+        reciprocal_ranks.append(1.0 / rank if rank else 0.0)
+
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        retriever.search(query, k=settings.RAG_TOP_K, expand_to_n_queries=1)
+        latencies.append(time.perf_counter() - started)
+    return {
+        "lookups": len(reciprocal_ranks),
+        "recall_at_5": hits / len(reciprocal_ranks),
+        "mrr": statistics.mean(reciprocal_ranks),
+        "retrieval_latencies": latencies,
+        "reranker": retriever.reranker.name,
+    }
+
+
+def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tokens: int, k: int) -> list[float]:
+    import httpx
+
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_HOST": mongo_uri,
+        "DATABASE_NAME": "bench",
+        "QDRANT_LOCAL_PATH": str(bench_dir / "qdrant"),
+        "MAX_NEW_TOKENS_INFERENCE": str(max_new_tokens),
+    }
+    log = (bench_dir / "api.log").open("wb")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tools.ml_service:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    latencies: list[float] = []
+    try:
+        _wait(f"{base}/health", 120, api)
+        ready = httpx.get(f"{base}/ready", timeout=60).json()
+        if ready["status"] != "ready":
+            raise click.ClickException(f"/ready: {ready['checks']} (start the LLM: poetry run poe local-llm-up)")
+        httpx.post(f"{base}/rag", json={"query": "warm-up", "k": k, "max_new_tokens": 1}, timeout=600)
+        for query in queries:
+            started = time.perf_counter()
+            response = httpx.post(f"{base}/rag", json={"query": query, "k": k}, timeout=600)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise click.ClickException(f"/rag answered {response.status_code}: {response.text[:300]}")
+            generation = response.json()["metadata"]["generation"]
+            click.echo(
+                f"  /rag {latencies[-1]:6.1f}s  completion_tokens={generation['completion_tokens']}  {query[:60]}"
+            )
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        log.close()
+    return latencies
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--rag-queries", default=8, show_default=True, help="Queries sent to /rag (0 skips the /rag part).")
+@click.option("--max-new-tokens", default=32, show_default=True, help="Generation length for the /rag part.")
+@click.option("--k", default=3, show_default=True, help="Passages per /rag prompt.")
+def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
+    """Print recall@5, MRR, retrieval-only and full /rag latency percentiles on the handbook corpus."""
+    if not (HANDBOOK_DIR / "warehouse").is_dir():
+        raise click.ClickException(f"the book's corpus is not beside the project ({HANDBOOK_DIR} is absent)")
+    from llm_engineering import bootstrap
+    from llm_engineering.settings import get_settings
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    bench_dir = (get_settings().LOCAL_DATA_DIR / "bench").resolve()
+    warehouse, mongo_uri = _start_warehouse(bench_dir / "warehouse")
+    try:
+        started = time.perf_counter()
+        articles, chunks = build_stores(bench_dir, mongo_uri)
+        click.echo(f"Stores ready in {time.perf_counter() - started:.0f}s: {articles} articles, {chunks} chunks")
+        quality = measure_quality_and_retrieval(QUERIES)
+        bootstrap.reset()  # the API process opens the Qdrant folder next
+        rag = measure_rag(bench_dir, mongo_uri, QUERIES[:rag_queries], max_new_tokens, k) if rag_queries else []
+    finally:
+        bootstrap.reset()
+        warehouse.terminate()
+        warehouse.wait(timeout=10)
+
+    settings = get_settings()
+    click.echo("\n=== RAG bench (handbook corpus) ===")
+    click.echo(f"corpus: {articles} articles -> {chunks} embedded chunks; reranker: {quality['reranker']}")
+    click.echo(
+        f"title -> article lookups: n={quality['lookups']}  recall@5={quality['recall_at_5']:.3f}  "
+        f"MRR={quality['mrr']:.3f}"
+    )
+    click.echo(_summary(f"retrieval only (k={settings.RAG_TOP_K}, no LLM)", quality["retrieval_latencies"]))
+    if rag:
+        click.echo(_summary(f"POST /rag (k={k}, {max_new_tokens} new tokens)", rag))
+        click.echo(f"LLM: {settings.LLM_MODEL_ID} at {settings.LLM_BASE_URL}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

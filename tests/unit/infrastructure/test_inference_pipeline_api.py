@@ -1,0 +1,119 @@
+"""The FastAPI app with its dependencies swapped through `Depends` overrides (no stores, no models)."""
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError
+from llm_engineering.application.rag.answering import AnswerGenerator
+from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+from llm_engineering.domain.exceptions import VectorStoreLockedError, WarehouseUnavailableError
+from llm_engineering.infrastructure.inference_pipeline_api import (
+    ServiceContainer,
+    create_app,
+    get_answer_generator,
+    get_retriever,
+)
+from llm_engineering.settings import load_settings
+from tests.unit.application.rag.fakes import ScriptedLLM
+
+CHUNK = EmbeddedArticleChunk(
+    content="Rerank before you prompt.",
+    embedding=None,
+    platform="blog",
+    document_id=uuid.uuid4(),
+    author_id=uuid.uuid4(),
+    author_full_name="Mara Quillon",
+    link="https://quillon.example/rerank",
+)
+
+
+class FakeRetriever:
+    def __init__(self, error: Exception | None = None):
+        self.error = error
+        self.calls: list[tuple] = []
+
+    def search_with_trace(self, query, k, expand_to_n_queries):
+        self.calls.append((query, k, expand_to_n_queries))
+        if self.error:
+            raise self.error
+        return RetrievalResult(
+            chunks=[ScoredChunk(CHUNK, 0.9)], trace={"embedding_model_id": "fake", "reranker": "fake"}
+        )
+
+
+@pytest.fixture
+def make_client(tmp_path):
+    def build(retriever=None, llm=None, **settings_overrides):
+        settings = load_settings(env_file=tmp_path / "none.env", RAG_MAX_QUERY_CHARS=50, **settings_overrides)
+        app = create_app(settings, container=ServiceContainer(settings), warm_up=False)
+        chosen_retriever = retriever or FakeRetriever()
+        chosen_llm = llm or ScriptedLLM("An answer.")
+        app.dependency_overrides[get_retriever] = lambda: lambda: chosen_retriever
+        app.dependency_overrides[get_answer_generator] = lambda: lambda: AnswerGenerator(chosen_llm)
+        return TestClient(app), chosen_retriever, chosen_llm
+
+    return build
+
+
+def test_rag_answers_with_sources_and_uses_settings_defaults(make_client):
+    client, retriever, llm = make_client(RAG_TOP_K=4, RAG_EXPAND_TO_N_QUERIES=2)
+    response = client.post("/rag", json={"query": "  Why rerank?  ", "max_new_tokens": 12})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"] == "An answer."
+    assert body["sources"][0]["link"] == "https://quillon.example/rerank"
+    assert retriever.calls == [("Why rerank?", 4, 2)]
+    assert llm.parameters[0].max_new_tokens == 12
+    assert body["metadata"]["generation"]["model_id"] == "scripted"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": " \n "}, "query"),
+        ({"query": "x" * 51}, "query"),
+        ({"query": "q", "k": 51}, "k"),
+        ({"query": "q", "top_p": 2}, "top_p"),
+        ({"query": "q", "max_new_tokens": 0}, "max_new_tokens"),
+        ({"query": "q", "extra": True}, "extra"),
+    ],
+)
+def test_validation_errors_are_422_naming_the_field(make_client, body, field):
+    client, retriever, _ = make_client()
+    response = client.post("/rag", json=body)
+    assert response.status_code == 422
+    assert field in {str(part) for error in response.json()["detail"] for part in error["loc"]}
+    assert retriever.calls == []
+
+
+@pytest.mark.parametrize(
+    ("retriever_error", "llm_reply", "dependency"),
+    [
+        (VectorStoreLockedError("folder held by another process"), "x", "vector store (Qdrant)"),
+        (WarehouseUnavailableError("no server on 27017"), "x", "data warehouse (MongoDB)"),
+        (None, LLMTimeoutError("LLM server timed out"), "LLM service"),
+        (None, LLMResponseError("not json"), "LLM service"),
+    ],
+)
+def test_dependency_failures_are_503_naming_the_dependency(make_client, retriever_error, llm_reply, dependency):
+    client, _, _ = make_client(retriever=FakeRetriever(retriever_error), llm=ScriptedLLM(llm_reply))
+    response = client.post("/rag", json={"query": "q"})
+    assert response.status_code == 503
+    assert response.json()["dependency"] == dependency
+    assert response.json()["detail"].startswith(f"{dependency} unavailable: ")
+
+
+def test_retriever_value_errors_are_422_and_bugs_are_500(make_client):
+    client, _, _ = make_client(retriever=FakeRetriever(ValueError("the query is empty")))
+    assert client.post("/rag", json={"query": "q"}).status_code == 422
+    client, _, _ = make_client(retriever=FakeRetriever(KeyError("bug")))
+    assert client.post("/rag", json={"query": "q"}).status_code == 500
+
+
+def test_health_needs_nothing(make_client):
+    client, _, _ = make_client()
+    assert client.get("/health").json() == {"status": "ok"}
