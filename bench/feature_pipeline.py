@@ -50,13 +50,28 @@ def nx_warehouse() -> Iterator[str]:
     command = str(executable) if executable.exists() else (shutil.which("nx-27017") or "nx-27017")
     with (data_dir / "server.log").open("w") as log:
         process = subprocess.Popen(
-            [command, "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
+            # Own pid file: with the default (/tmp/nx_27017.pid) a second server on the machine exits at start.
+            [
+                command,
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--pid-file",
+                str(data_dir / "nx.pid"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
-            if not wait_for_port("127.0.0.1", port, timeout_s=30):
-                raise RuntimeError(f"nx-27017 did not answer on port {port}; see {data_dir / 'server.log'}")
+            if not wait_for_port("127.0.0.1", port, timeout_s=90):
+                log.flush()
+                server_log = (data_dir / "server.log").read_text()[-2000:]
+                raise RuntimeError(
+                    f"nx-27017 did not answer on port {port} (exit code {process.poll()}):\n{server_log}"
+                )
             yield f"mongodb://127.0.0.1:{port}"
         finally:
             process.terminate()

@@ -214,7 +214,10 @@ def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tok
             )
     finally:
         api.terminate()
-        api.wait(timeout=30)
+        try:
+            api.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # an in-flight generation delays a graceful shutdown
+            api.kill()
         log.close()
     return latencies
 

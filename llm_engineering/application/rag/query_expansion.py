@@ -42,6 +42,8 @@ def parse_variants(raw: str, original: str, wanted: int) -> tuple[list[str], lis
     """Usable rewordings from an LLM answer (at most `wanted`), and the rejected pieces."""
     pieces = raw.split(QUERY_EXPANSION_SEPARATOR) if QUERY_EXPANSION_SEPARATOR in raw else raw.splitlines()
     seen = {_normalise(original)}
+    # A rewording keeps at least one content word of the question; anything else is off topic.
+    original_words = _content_words(original)
     accepted: list[str] = []
     rejected: list[str] = []
     for piece in pieces:
@@ -56,6 +58,7 @@ def parse_variants(raw: str, original: str, wanted: int) -> tuple[list[str], lis
             or text.lower().startswith(("question:", "rewrite the", "answer:", "#"))
             or QUERY_EXPANSION_SEPARATOR in text
             or not re.search(r"[^\W\d_]{3}", text)
+            or not _content_words(text) & original_words
         ):
             rejected.append(text[:80])
             continue
@@ -110,3 +113,54 @@ class QueryExpansion:
 
 def _normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+_STOPWORDS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "was",
+        "what",
+        "why",
+        "how",
+        "who",
+        "when",
+        "which",
+        "with",
+        "about",
+        "from",
+        "that",
+        "this",
+        "into",
+        "your",
+        "you",
+        "can",
+        "does",
+        "did",
+        "could",
+        "would",
+        "should",
+        "will",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "any",
+        "all",
+        "its",
+        "our",
+        "their",
+        "there",
+        "here",
+        "then",
+        "than",
+    ]
+)
+
+
+def _content_words(text: str) -> set[str]:
+    """Crude stems (5-letter prefixes) of the words that carry meaning."""
+    return {word[:5] for word in _normalise(text).split() if len(word) >= 3 and word not in _STOPWORDS}

@@ -64,9 +64,12 @@ class EmbeddingReranker:
         if not texts:
             return []
         vectors = self.embedder.embed([query, *texts])
-        query_vector = vectors[0]
-        # Vectors are unit length (Embedder contract), so the dot product is the cosine.
-        return [float(sum(a * b for a, b in zip(query_vector, vector, strict=True))) for vector in vectors[1:]]
+        return self.score_vectors(vectors[0], vectors[1:])
+
+    @staticmethod
+    def score_vectors(query_vector: Sequence[float], vectors: Sequence[Sequence[float]]) -> list[float]:
+        """Cosine of unit-length vectors (the Embedder contract), i.e. their dot product."""
+        return [float(sum(a * b for a, b in zip(query_vector, vector, strict=True))) for vector in vectors]
 
 
 class CrossEncoderReranker:

@@ -17,7 +17,7 @@ from loguru import logger
 
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.rag.query_expansion import QueryExpansion
-from llm_engineering.application.rag.reranking import Reranker, rerank
+from llm_engineering.application.rag.reranking import EmbeddingReranker, Reranker, rerank
 from llm_engineering.application.rag.self_query import SelfQuery
 from llm_engineering.domain.embedded_chunks import (
     EmbeddedArticleChunk,
@@ -108,14 +108,12 @@ class ContextRetriever:
         timings["query_expansion_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        candidates, searched = self._search_all(queries, k, query_model)
+        candidates, searched, query_vector = self._search_all(queries, k, query_model)
         timings["search_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
         unique = list({item.chunk.id: item for item in candidates}.values())
-        ranked = rerank(
-            self.reranker, query_model.content, [c.chunk for c in unique], [c.chunk.content for c in unique], k
-        )
+        ranked = self._rerank(query_model.content, query_vector, [c.chunk for c in unique], k)
         timings["rerank_s"] = time.perf_counter() - started
 
         trace = {
@@ -142,14 +140,28 @@ class ContextRetriever:
         )
         return RetrievalResult(chunks=[ScoredChunk(chunk, score) for chunk, score in ranked], trace=trace)
 
-    def _search_all(self, queries: list[Query], k: int, query_model: Query) -> tuple[list[ScoredChunk], dict[str, int]]:
+    def _rerank(
+        self, query: str, query_vector: list[float] | None, chunks: list[EmbeddedChunk], k: int
+    ) -> list[tuple[EmbeddedChunk, float]]:
+        """Top k by the reranker. The bi-encoder reranker reuses the stored chunk vectors when they are there,
+        which gives the same cosine scores as re-embedding the passages at a fraction of the cost."""
+        if chunks and query_vector is not None and isinstance(self.reranker, EmbeddingReranker):
+            stored = _stored_vectors(chunks)
+            if all(len(stored.get(chunk.id) or []) == len(query_vector) for chunk in chunks):
+                scores = self.reranker.score_vectors(query_vector, [stored[chunk.id] for chunk in chunks])
+                return sorted(zip(chunks, scores, strict=True), key=lambda pair: pair[1], reverse=True)[:k]
+        return rerank(self.reranker, query, chunks, [chunk.content for chunk in chunks], k)
+
+    def _search_all(
+        self, queries: list[Query], k: int, query_model: Query
+    ) -> tuple[list[ScoredChunk], dict[str, int], list[float] | None]:
         filters = {"author_id": str(query_model.author_id)} if query_model.author_id else {}
         # k is split across the collections that hold anything for this filter, so that a corpus with only
         # articles still yields k candidates per query instead of k // 3.
         active = [cls for cls in self.searched_classes if cls.count(**filters) > 0]
         searched = {cls.get_collection_name(): 0 for cls in active}
         if not active:
-            return [], searched
+            return [], searched, None
         per_collection = max(1, math.ceil(k / len(active)))
         vectors = self.embedder.embed([q.content for q in queries])
         tasks = [(cls, vector) for vector in vectors for cls in active]
@@ -161,4 +173,13 @@ class ContextRetriever:
         for (cls, _), hits in zip(tasks, results, strict=True):
             searched[cls.get_collection_name()] += len(hits)
             found.extend(ScoredChunk(chunk, score) for chunk, score in hits)
-        return found, searched
+        return found, searched, vectors[0]
+
+
+def _stored_vectors(chunks: list[EmbeddedChunk]) -> dict:
+    """The vectors the feature store holds for these chunks, by id (one retrieve call per collection)."""
+    found: dict = {}
+    for cls, members in EmbeddedChunk.group_by_class(chunks).items():
+        for stored in cls.retrieve([chunk.id for chunk in members], with_vectors=True):
+            found[stored.id] = stored.embedding
+    return found

@@ -19,21 +19,31 @@ def test_separator_output_is_split_cleaned_and_capped():
 
 
 def test_newline_output_is_accepted_when_the_separator_is_missing():
-    variants, _ = parse_variants("Why rerank passages in RAG?\nWhat is a cross-encoder used for?", ORIGINAL, 2)
+    variants, _ = parse_variants("Why rerank passages in RAG?\nWhat is a cross-encoder used for in RAG?", ORIGINAL, 2)
     assert len(variants) == 2
 
 
-def test_garbage_duplicates_and_echoes_are_rejected():
-    raw = "\n".join(["1.1.1.1.1.1.1.1", ORIGINAL, ORIGINAL.upper(), "Question: " + ORIGINAL, "ok", "x" * 500])
+def test_garbage_duplicates_echoes_and_off_topic_lines_are_rejected():
+    raw = "\n".join(
+        [
+            "1.1.1.1.1.1.1.1",
+            ORIGINAL,
+            ORIGINAL.upper(),
+            "Question: " + ORIGINAL,
+            "ok",
+            "x" * 500,
+            "The weather in Paris is lovely today",
+        ]
+    )
     variants, rejected = parse_variants(raw, ORIGINAL, 2)
     assert variants == []
-    assert len(rejected) == 6
+    assert len(rejected) == 7
 
 
 def test_expansion_keeps_the_original_first_and_the_author_filter():
     author = uuid.uuid4()
     query = Query(content=ORIGINAL, author_id=author, author_full_name="Mara Quillon")
-    llm = ScriptedLLM(f"Why rerank passages in RAG? {QUERY_EXPANSION_SEPARATOR} What does a cross-encoder add?")
+    llm = ScriptedLLM(f"Why rerank passages in RAG? {QUERY_EXPANSION_SEPARATOR} What does a cross-encoder add to RAG?")
     queries, report = QueryExpansion(llm).generate(query, expand_to_n=3)
     assert queries[0].content == ORIGINAL
     assert len(queries) == 3

@@ -136,3 +136,11 @@ def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
     assert len(llm.prompts) == 1
     assert result.trace["query_expansion"]["reason"] == "LLM unavailable (self-query failed)"
     assert result.chunks
+
+
+def test_bi_encoder_rerank_from_stored_vectors_equals_re_embedding(store):
+    embedder = BagOfWordsEmbedder()
+    result = _retriever(None).search_with_trace("reranking retrieved passages", k=3, expand_to_n_queries=1)
+    texts = [item.chunk.content for item in result.chunks]
+    expected = EmbeddingReranker(embedder).score("reranking retrieved passages", texts)
+    assert [round(item.score, 6) for item in result.chunks] == [round(score, 6) for score in expected]
