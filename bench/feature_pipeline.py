@@ -2,9 +2,10 @@
 
 Starts a real nx-27017 warehouse on a free port and Qdrant local mode in a temporary folder, imports
 `../shared/data/handbook/warehouse`, then times each stage of the pipeline's application code (the
-same functions the ZenML steps call): query, clean, chunk, embed, load. It then encodes the very same
-chunk texts with a bare `model.encode` call, and prints the ratio of the pipeline's total to it (the
-goal is at most 1.3), peak memory, and the time of an incremental re-run (nothing to embed).
+same functions the ZenML steps call): query, clean, chunk, embed, load. It also encodes the very same
+chunk texts with a bare `model.encode` call (before and after the pipeline, averaged), and prints the
+ratio of the pipeline's total to it (goal: at most 1.3), peak memory, and the time of an incremental
+re-run (nothing to embed).
 
     poetry run python -m bench.feature_pipeline                  # CPU, settings' batch size
     poetry run python -m bench.feature_pipeline --batch-size 64 --device cuda
@@ -128,15 +129,27 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
             timed(setup, "import warehouse", lambda: import_warehouse(HANDBOOK_WAREHOUSE))
             timed(setup, "load model", lambda: embedder.embed(["warm-up"]))
 
+            # The floor: a bare encode of exactly the texts the pipeline embeds (chunked up front here, the
+            # chunking is timed again below). It runs before and after the pipeline; the machine's load
+            # drifts, and the mean of the two is the reference.
+            model = embedder.model
+            probe = query_warehouse(AUTHORS)
+            texts = [
+                text_to_embed(chunk)
+                for chunk in chunk_documents(clean_documents(probe.documents).documents, embedder, incremental=False)[0]
+            ]
+
+            def bare_encode() -> Any:
+                return model.encode(texts, batch_size=batch, normalize_embeddings=True)
+
+            timed(setup, "bare encode before", bare_encode)
             snapshot = timed(stages, "query", lambda: query_warehouse(AUTHORS))
             cleaned = timed(stages, "clean", lambda: clean_documents(snapshot.documents)).documents
             chunks, _ = timed(stages, "chunk", lambda: chunk_documents(cleaned, embedder, incremental=False))
             embedded, failed = timed(stages, "embed", lambda: embed_chunks(chunks, embedder, batch_size=batch))
             timed(stages, "load", lambda: (load_documents(cleaned), load_documents(embedded)))
-
-            texts = [text_to_embed(chunk) for chunk in chunks]  # exactly what the pipeline encoded
-            model = embedder.model
-            timed(setup, "bare encode", lambda: model.encode(texts, batch_size=batch, normalize_embeddings=True))
+            timed(setup, "bare encode after", bare_encode)
+            assert texts == [text_to_embed(chunk) for chunk in chunks]
 
             # Incremental re-run: every document is unchanged, so nothing is chunked, embedded or loaded.
             again = timed(rerun, "query", lambda: query_warehouse(AUTHORS))
@@ -168,7 +181,7 @@ def report(figures: dict[str, Any]) -> None:
     import torch
 
     total = sum(figures["stages"].values())
-    bare = figures["setup"]["bare encode"]
+    bare = (figures["setup"]["bare encode before"] + figures["setup"]["bare encode after"]) / 2
     print(f"device {figures['device']}, torch threads {torch.get_num_threads()}, batch size {figures['batch_size']}")
     print(
         f"documents {figures['documents']} ({figures['characters']:,} characters), chunks {figures['chunks']} "
@@ -180,7 +193,8 @@ def report(figures: dict[str, Any]) -> None:
         print(f"  {name:<6} {seconds:8.2f} s  {seconds / total:6.1%}")
     print(f"  total  {total:8.2f} s   -> {figures['chunks'] / total:.1f} chunks/s end to end")
     print(
-        f"bare model.encode of the same {figures['chunks']} chunk texts: {bare:.2f} s ({figures['chunks'] / bare:.1f} chunks/s)"
+        f"bare model.encode of the same {figures['chunks']} chunk texts (mean of before/after): {bare:.2f} s "
+        f"({figures['chunks'] / bare:.1f} chunks/s)"
     )
     print(f"ratio total / bare encode: {total / bare:.2f} (goal <= 1.3)")
     print(

@@ -89,8 +89,12 @@ def query_warehouse(author_full_names: Sequence[str]) -> WarehouseSnapshot:
 
     Raises NoAuthorsFoundError when none of the names is in the warehouse (or no name is given).
     """
+    if not any(name.strip() for name in author_full_names):
+        raise NoAuthorsFoundError(
+            "No author given: set `author_full_names` (e.g. in configs/feature_engineering.yaml)."
+        )
     snapshot = WarehouseSnapshot()
-    for full_name in dict.fromkeys(name.strip() for name in author_full_names):
+    for full_name in dict.fromkeys(name.strip() for name in author_full_names if name.strip()):
         try:
             author = find_author(full_name)
         except InvalidDocumentError:

@@ -200,6 +200,8 @@ def test_prune_removes_only_deleted_documents_of_the_given_authors(warehouse, ve
 def test_unknown_authors_only_is_a_clear_error_and_creates_nobody(warehouse, vector_store):
     with pytest.raises(NoAuthorsFoundError, match="Grace Hopper"):
         query_warehouse(["Grace Hopper"])
+    with pytest.raises(NoAuthorsFoundError, match="No author given"):
+        query_warehouse(["", "  "])
     assert UserDocument.count() == 0
 
 
