@@ -40,7 +40,7 @@ class CleaningDispatcher:
     def dispatch(cls, document: Document) -> CleanedDocument:
         handler = _handler_class(CLEANING_HANDLERS, document.get_category(), "cleaning")()
         cleaned = handler.clean(document)
-        logger.debug("Cleaned {} {}: {} characters", document.get_category(), document.id, len(cleaned.content))
+        logger.trace("Cleaned {} {}: {} characters", document.get_category(), document.id, len(cleaned.content))
         return cleaned
 
 
@@ -60,7 +60,7 @@ class ChunkingDispatcher:
 
     def dispatch(self, document: CleanedDocument) -> list[Chunk]:
         chunks = self.handler(document.get_category()).chunk(document)
-        logger.debug("Chunked {} {} into {} chunks", document.get_category(), document.id, len(chunks))
+        logger.trace("Chunked {} {} into {} chunks", document.get_category(), document.id, len(chunks))
         return chunks
 
 

@@ -108,7 +108,10 @@ class ContextRetriever:
         timings["query_expansion_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        candidates, searched, query_vector = self._search_all(queries, k, query_model)
+        # The reranker chooses from about N x k candidates (the book's budget), also when expansion fell
+        # back to fewer queries: each query then fetches more.
+        budget = k * expand_to_n_queries
+        candidates, searched, query_vector = self._search_all(queries, budget, query_model)
         timings["search_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -153,16 +156,16 @@ class ContextRetriever:
         return rerank(self.reranker, query, chunks, [chunk.content for chunk in chunks], k)
 
     def _search_all(
-        self, queries: list[Query], k: int, query_model: Query
+        self, queries: list[Query], budget: int, query_model: Query
     ) -> tuple[list[ScoredChunk], dict[str, int], list[float] | None]:
         filters = {"author_id": str(query_model.author_id)} if query_model.author_id else {}
-        # k is split across the collections that hold anything for this filter, so that a corpus with only
-        # articles still yields k candidates per query instead of k // 3.
+        # The budget is split across the queries and across the collections that hold anything for this
+        # filter, so that a corpus with only articles still fills it (the book's fixed k // 3 would not).
         active = [cls for cls in self.searched_classes if cls.count(**filters) > 0]
         searched = {cls.get_collection_name(): 0 for cls in active}
         if not active:
             return [], searched, None
-        per_collection = max(1, math.ceil(k / len(active)))
+        per_collection = max(1, math.ceil(budget / (len(queries) * len(active))))
         vectors = self.embedder.embed([q.content for q in queries])
         tasks = [(cls, vector) for vector in vectors for cls in active]
         with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:

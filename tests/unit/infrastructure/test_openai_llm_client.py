@@ -37,7 +37,9 @@ def test_chat_sends_openai_body_and_parses_usage():
         seen["body"] = json.loads(request.content)
         return httpx.Response(200, json=_chat_reply("hi there"))
 
-    parameters = GenerationParameters(max_new_tokens=7, temperature=0.2, top_p=0.8, repetition_penalty=1.1, stop=("\n#",))
+    parameters = GenerationParameters(
+        max_new_tokens=7, temperature=0.2, top_p=0.8, repetition_penalty=1.1, stop=("\n#",)
+    )
     response = _client(handler, api_key="sk-test").chat([ChatMessage("user", "Hello")], parameters)
     assert seen["url"] == "http://llm.test/v1/chat/completions"
     assert seen["auth"] == "Bearer sk-test"

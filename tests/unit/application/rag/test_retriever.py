@@ -72,7 +72,9 @@ def test_author_filter_expansion_dedup_and_rerank(store):
         "Mara Quillon",
         f"why rerank retrieved passages {QUERY_EXPANSION_SEPARATOR} cross encoder scores for passages",
     )
-    result = _retriever(llm).search_with_trace("I am Mara Quillon: reranking retrieved passages with a cross encoder", k=3)
+    result = _retriever(llm).search_with_trace(
+        "I am Mara Quillon: reranking retrieved passages with a cross encoder", k=3
+    )
     assert {item.chunk.author_id for item in result.chunks} == {MARA.id}
     assert result.chunks[0].chunk.content.startswith("reranking scores")
     scores = [item.score for item in result.chunks]
@@ -93,6 +95,8 @@ def test_weak_llm_output_falls_back_to_the_plain_query_over_all_authors(store):
     assert result.trace["self_query"]["status"] == "fallback"
     assert result.trace["query_expansion"]["status"] == "fallback"
     assert result.trace["queries"] == ["reranking passages"]
+    # One query after the fallback still fetches the N x k budget (2 x 3 = 6; the store holds 5) for the reranker.
+    assert result.trace["num_candidates"] == 5
     assert {item.chunk.author_full_name for item in result.chunks} == {"Mara Quillon", "Otto Brandt"}
 
 
