@@ -210,7 +210,7 @@ def test_a_failed_batch_is_recorded_and_the_rest_loads(warehouse, vector_store, 
     snapshot = query_warehouse(["Ada Lovelace"])
     cleaned = clean_documents(snapshot.documents).documents
     result = chunk_and_embed(cleaned, embedder, incremental=False)
-    # Make the repository's chunks unloadable: a vector of the wrong size for the collection.
+    # Make the post's chunks unloadable: create its 384-d collection, then offer it 7-d vectors.
     EmbeddedPostChunk.bulk_insert([c for c in result.chunks if isinstance(c, EmbeddedPostChunk)])
     broken = [
         c.model_copy(update={"embedding": [0.1] * 7}) if isinstance(c, EmbeddedPostChunk) else c for c in result.chunks
