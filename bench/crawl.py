@@ -12,11 +12,7 @@ repeats the concurrent crawl to time skipping links that are already stored.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -29,27 +25,12 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from llm_engineering.infrastructure.local_services import embedded_warehouse, free_port, wait_for_port
+
 PARAGRAPH = (
     "Retrieval-augmented generation grounds a language model in documents it did not see in training; "
     "the feature pipeline cleans, chunks and embeds them so that the inference pipeline can find them. "
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing answered on 127.0.0.1:{port}")
 
 
 def _handler(latency_s: float) -> type[BaseHTTPRequestHandler]:
@@ -85,44 +66,16 @@ class _QuietServer(ThreadingHTTPServer):
 
 @contextmanager
 def serve_pages(latency_s: float) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     server = _QuietServer(("127.0.0.1", port), _handler(latency_s))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    _wait_for_port(port)
+    if not wait_for_port("127.0.0.1", port, timeout_s=20):
+        raise TimeoutError(f"nothing answered on 127.0.0.1:{port}")
     try:
         yield port
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextmanager
-def nx_warehouse() -> Iterator[str]:
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-crawl-nx-"))
-    port = _free_port()
-    executable = Path(sys.executable).parent / "nx-27017"
-    process = subprocess.Popen(
-        [
-            str(executable if executable.exists() else "nx-27017"),
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--pid-file",
-            str(data_dir / "nx.pid"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port)
-        yield f"mongodb://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def run_mode(
@@ -176,7 +129,7 @@ def main() -> None:
         f"workers={args.workers}, per-domain limit={per_domain}, browsers={args.browsers}"
     )
     print(f"{'crawler':<15} {'mode':<28} {'pages':>5} {'ok':>4} {'seconds':>8} {'pages/s':>8}")
-    with serve_pages(args.latency_ms / 1000) as port, nx_warehouse() as uri:
+    with serve_pages(args.latency_ms / 1000) as port, embedded_warehouse() as uri:
         for crawler in crawlers:
             links = [f"http://127.0.0.1:{port}/articles/{crawler}-{number}" for number in range(args.pages)]
             database = f"bench_{uuid.uuid4().hex[:8]}"

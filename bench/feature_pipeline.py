@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,52 +28,6 @@ HANDBOOK_WAREHOUSE = PROJECT_ROOT.parent / "shared" / "data" / "handbook" / "war
 AUTHORS = ["Maxime Labonne", "Paul Iusztin"]
 
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def nx_warehouse() -> Iterator[str]:
-    """A throwaway nx-27017 server (MongoDB wire protocol over SQLite); yields its URI."""
-    from llm_engineering.infrastructure.local_services import wait_for_port
-
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-features-nx-"))
-    port = _free_port()
-    executable = Path(sys.executable).parent / "nx-27017"
-    command = str(executable) if executable.exists() else (shutil.which("nx-27017") or "nx-27017")
-    with (data_dir / "server.log").open("w") as log:
-        process = subprocess.Popen(
-            # Own pid file: with the default (/tmp/nx_27017.pid) a second server on the machine exits at start.
-            [
-                command,
-                "--data-dir",
-                str(data_dir),
-                "--host",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--pid-file",
-                str(data_dir / "nx.pid"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            if not wait_for_port("127.0.0.1", port, timeout_s=90):
-                log.flush()
-                server_log = (data_dir / "server.log").read_text()[-2000:]
-                raise RuntimeError(
-                    f"nx-27017 did not answer on port {port} (exit code {process.poll()}):\n{server_log}"
-                )
-            yield f"mongodb://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def timed(timings: dict[str, float], name: str, function: Callable[[], T]) -> T:
@@ -108,6 +58,7 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+    from llm_engineering.infrastructure.local_services import embedded_warehouse
     from llm_engineering.settings import get_settings
 
     logger.remove()
@@ -120,7 +71,7 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
     setup: dict[str, float] = {}
     stages: dict[str, float] = {}
     rerun: dict[str, float] = {}
-    with nx_warehouse() as uri, tempfile.TemporaryDirectory(prefix="bench-features-qdrant-") as qdrant_dir:
+    with embedded_warehouse() as uri, tempfile.TemporaryDirectory(prefix="bench-features-qdrant-") as qdrant_dir:
         warehouse = MongoWarehouse(uri, f"bench_{uuid.uuid4().hex[:8]}", timeout_s=10)
         store = QdrantVectorStore(path=Path(qdrant_dir) / "qdrant")
         bind_warehouse(warehouse)

@@ -63,14 +63,6 @@ def _summary(label: str, seconds: list[float]) -> str:
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(url: str, timeout_s: float, process: subprocess.Popen) -> None:
     import httpx
 
@@ -84,28 +76,6 @@ def _wait(url: str, timeout_s: float, process: subprocess.Popen) -> None:
         except httpx.HTTPError:
             time.sleep(0.3)
     raise click.ClickException(f"{url} did not answer within {timeout_s}s")
-
-
-def _start_warehouse(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    port = _free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    executable = Path(sys.executable).parent / "nx-27017"
-    process = subprocess.Popen(
-        [str(executable), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, f"mongodb://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise click.ClickException("nx-27017 did not start")
 
 
 def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
@@ -178,7 +148,9 @@ def measure_quality_and_retrieval(queries: list[str]) -> dict:
 def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tokens: int, k: int) -> list[float]:
     import httpx
 
-    port = _free_port()
+    from llm_engineering.infrastructure.local_services import free_port
+
+    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_HOST": mongo_uri,
@@ -231,22 +203,21 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
     if not (HANDBOOK_DIR / "warehouse").is_dir():
         raise click.ClickException(f"the book's corpus is not beside the project ({HANDBOOK_DIR} is absent)")
     from llm_engineering import bootstrap
+    from llm_engineering.infrastructure.local_services import embedded_warehouse
     from llm_engineering.settings import get_settings
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     bench_dir = (get_settings().LOCAL_DATA_DIR / "bench").resolve()
-    warehouse, mongo_uri = _start_warehouse(bench_dir / "warehouse")
-    try:
-        started = time.perf_counter()
-        articles, chunks = build_stores(bench_dir, mongo_uri)
-        click.echo(f"Stores ready in {time.perf_counter() - started:.0f}s: {articles} articles, {chunks} chunks")
-        quality = measure_quality_and_retrieval(QUERIES)
-        bootstrap.reset()  # the API process opens the Qdrant folder next
-        rag = measure_rag(bench_dir, mongo_uri, QUERIES[:rag_queries], max_new_tokens, k) if rag_queries else []
-    finally:
-        bootstrap.reset()
-        warehouse.terminate()
-        warehouse.wait(timeout=10)
+    with embedded_warehouse(bench_dir / "warehouse") as mongo_uri:
+        try:
+            started = time.perf_counter()
+            articles, chunks = build_stores(bench_dir, mongo_uri)
+            click.echo(f"Stores ready in {time.perf_counter() - started:.0f}s: {articles} articles, {chunks} chunks")
+            quality = measure_quality_and_retrieval(QUERIES)
+            bootstrap.reset()  # the API process opens the Qdrant folder next
+            rag = measure_rag(bench_dir, mongo_uri, QUERIES[:rag_queries], max_new_tokens, k) if rag_queries else []
+        finally:
+            bootstrap.reset()
 
     settings = get_settings()
     click.echo("\n=== RAG bench (handbook corpus) ===")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -14,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from llm_engineering.infrastructure.local_services import embedded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
@@ -26,12 +26,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="zenml-tests-"))
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:
@@ -47,34 +41,11 @@ def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen 
     raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout_s}s")
 
 
-def _nx_executable() -> str:
-    candidate = Path(sys.executable).parent / "nx-27017"
-    return str(candidate) if candidate.exists() else (shutil.which("nx-27017") or "nx-27017")
-
-
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real nx-27017 MongoDB wire-protocol server on a free port, for the whole session."""
-    data_dir = tmp_path_factory.mktemp("nx27017")
-    port = free_port()
-    log = (data_dir / "server.log").open("w")
-    process = subprocess.Popen(
-        # Own pid file: the default /tmp/nx_27017.pid makes a second concurrent test session exit at start.
-        [_nx_executable(), "--data-dir", str(data_dir), "--host", "127.0.0.1", "-p", str(port),
-         "--pid-file", str(data_dir / "nx_27017.pid")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, process=process)
-        yield f"mongodb://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with embedded_warehouse(tmp_path_factory.mktemp("nx27017")) as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -13,8 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -47,6 +50,58 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def embedded_warehouse(data_dir: Path | None = None, timeout_s: float = 60.0) -> Iterator[str]:
+    """Run a throwaway nx-27017 server on a free port for the duration of the block; yield its URI.
+
+    `data_dir` keeps the data between runs (benches reuse it); by default a temp folder is used and removed.
+    """
+    owned = data_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="nx-27017-")) if data_dir is None else data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = folder / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            # Own pid file: with the default (/tmp/nx_27017.pid) a second server on the machine exits at start.
+            [
+                _nx_executable(),
+                "--data-dir",
+                str(folder),
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--pid-file",
+                str(folder / "nx-27017.pid"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not wait_for_port("127.0.0.1", port, timeout_s=timeout_s):
+                raise RuntimeError(
+                    f"nx-27017 did not answer on port {port} (exit code {process.poll()}): "
+                    f"{log_path.read_text()[-1000:]}"
+                )
+            yield f"mongodb://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            if owned:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
