@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.infrastructure.local_services import embedded_warehouse
+from llm_engineering.infrastructure.local_services import embedded_warehouse, free_port  # noqa: F401 - re-exported to test modules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
