@@ -102,22 +102,12 @@ def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
 
 
 def measure_quality_and_retrieval(queries: list[str]) -> dict:
-    from llm_engineering.application.rag.query_expansion import QueryExpansion
-    from llm_engineering.application.rag.reranking import build_reranker
-    from llm_engineering.application.rag.retriever import ContextRetriever
-    from llm_engineering.application.rag.self_query import SelfQuery
     from llm_engineering.domain.documents import ArticleDocument
-    from llm_engineering.infrastructure.embeddings import get_embedder
+    from llm_engineering.infrastructure.inference_pipeline_api import default_retriever
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
-    embedder = get_embedder(settings)
-    retriever = ContextRetriever(
-        embedder=embedder,
-        reranker=build_reranker(settings, embedder),
-        self_query=SelfQuery(None),
-        query_expansion=QueryExpansion(None),
-    )
+    retriever = default_retriever(settings, llm=None)
     retriever.search("warm-up", k=3, expand_to_n_queries=1)
 
     hits, reciprocal_ranks = 0, []

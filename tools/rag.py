@@ -25,12 +25,8 @@ DEFAULT_QUERY = (
 def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace: bool) -> None:
     """Retrieve the k most relevant chunks for a query and print them with sources and scores."""
     from llm_engineering import bootstrap
-    from llm_engineering.application.rag.query_expansion import QueryExpansion
-    from llm_engineering.application.rag.reranking import build_reranker
-    from llm_engineering.application.rag.retriever import ContextRetriever
-    from llm_engineering.application.rag.self_query import SelfQuery
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.embeddings import get_embedder
+    from llm_engineering.infrastructure.inference_pipeline_api import default_retriever
     from llm_engineering.infrastructure.llm import build_llm_client
     from llm_engineering.settings import get_settings
 
@@ -38,13 +34,7 @@ def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace:
     try:
         bootstrap.configure(settings)
         llm = None if no_llm else build_llm_client(settings)
-        embedder = get_embedder(settings)
-        retriever = ContextRetriever(
-            embedder=embedder,
-            reranker=build_reranker(settings, embedder),
-            self_query=SelfQuery(llm),
-            query_expansion=QueryExpansion(llm),
-        )
+        retriever = default_retriever(settings, llm)
         result = retriever.search_with_trace(query, k=k, expand_to_n_queries=expand_to_n_queries)
     except LLMTwinError as error:
         raise click.ClickException(str(error)) from error

@@ -177,8 +177,11 @@ def default_generation(settings: Settings) -> GenerationParameters:
     )
 
 
-def default_retriever(settings: Settings, llm: LLMClient) -> ContextRetriever:
-    """The production retriever: shared embedder, reranker per RERANKER, LLM for self-query and expansion."""
+def default_retriever(settings: Settings, llm: LLMClient | None) -> ContextRetriever:
+    """The production retriever: shared embedder, reranker per RERANKER, LLM for self-query and expansion.
+
+    With `llm=None` self-query and expansion are skipped (plain-query retrieval, no LLM calls).
+    """
     from llm_engineering.application.rag.query_expansion import QueryExpansion
     from llm_engineering.application.rag.reranking import build_reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
