@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,21 +60,6 @@ def _summary(label: str, seconds: list[float]) -> str:
         f"{label:<34} n={len(seconds):<3} p50={percentile(seconds, 0.5) * 1000:8.1f} ms   "
         f"p95={percentile(seconds, 0.95) * 1000:8.1f} ms   mean={statistics.mean(seconds) * 1000:8.1f} ms"
     )
-
-
-def _wait(url: str, timeout_s: float, process: subprocess.Popen) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise click.ClickException(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise click.ClickException(f"{url} did not answer within {timeout_s}s")
 
 
 def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
@@ -138,28 +122,16 @@ def measure_quality_and_retrieval(queries: list[str]) -> dict:
 def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tokens: int, k: int) -> list[float]:
     import httpx
 
-    from llm_engineering.infrastructure.local_services import free_port
+    from llm_engineering.infrastructure.api_process import running_api
 
-    port = free_port()
     environment = {
-        **os.environ,
         "DATABASE_HOST": mongo_uri,
         "DATABASE_NAME": "bench",
         "QDRANT_LOCAL_PATH": str(bench_dir / "qdrant"),
         "MAX_NEW_TOKENS_INFERENCE": str(max_new_tokens),
     }
-    log = (bench_dir / "api.log").open("wb")
-    api = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tools.ml_service:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     latencies: list[float] = []
-    try:
-        _wait(f"{base}/health", 120, api)
+    with running_api(environment, bench_dir / "api.log") as base:
         ready = httpx.get(f"{base}/ready", timeout=60).json()
         if ready["status"] != "ready":
             raise click.ClickException(f"/ready: {ready['checks']} (start the LLM: poetry run poe local-llm-up)")
@@ -174,13 +146,6 @@ def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tok
             click.echo(
                 f"  /rag {latencies[-1]:6.1f}s  completion_tokens={generation['completion_tokens']}  {query[:60]}"
             )
-    finally:
-        api.terminate()
-        try:
-            api.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # an in-flight generation delays a graceful shutdown
-            api.kill()
-        log.close()
     return latencies
 
 

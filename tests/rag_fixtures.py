@@ -3,15 +3,9 @@ in a real uvicorn process."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
 
 from tests.conftest import PROJECT_ROOT, free_port
 
@@ -53,36 +47,10 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
 
 @contextmanager
 def running_api(environment: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`uvicorn tools.ml_service:app` on a free port with these settings; yields its base URL."""
+    """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL."""
+    from llm_engineering.infrastructure.api_process import running_api as api_process
+
     port = free_port()
-    log_path = log_dir / f"api-{port}.log"
-    env = {**os.environ, "ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"), **environment}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tools.ml_service:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"uvicorn did not answer:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    env = {"ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"), **environment}
+    with api_process(env, log_dir / f"api-{port}.log", port=port) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()

@@ -83,22 +83,6 @@ def _done(started: float, message: str = "") -> None:
     click.echo(f"      done in {time.perf_counter() - started:.1f}s {message}".rstrip())
 
 
-def _wait_http(url: str, timeout_s: float, process: subprocess.Popen | None = None) -> bool:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            return False
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    return False
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--corpus-dir",
@@ -116,6 +100,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     import httpx
 
     from llm_engineering import bootstrap
+    from llm_engineering.infrastructure.api_process import api_command, wait_http_ok
     from llm_engineering.infrastructure.local_llm import LocalLLMServer, convert_gguf_model, local_model_dir
     from llm_engineering.infrastructure.local_services import LocalInfrastructure
     from llm_engineering.settings import get_settings
@@ -163,18 +148,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "tools.ml_service:app",
-                "--host",
-                settings.API_HOST,
-                "--port",
-                str(settings.API_PORT),
-                "--log-level",
-                "warning",
-            ],
+            [*api_command(settings.API_HOST, settings.API_PORT), "--log-level", "warning"],
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -182,7 +156,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
             start_new_session=keep_api,
         )
     try:
-        if not _wait_http(f"{base}/health", 120, api):
+        if not wait_http_ok(f"{base}/health", 120, api):
             raise click.ClickException(f"the API did not start; see {log_path}")
         ready = httpx.get(f"{base}/ready", timeout=60).json()
         click.echo(
