@@ -25,7 +25,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from llm_engineering.infrastructure.local_services import embedded_warehouse, free_port, wait_for_port
+from llm_engineering.infrastructure.local.processes import free_port, wait_for_port
+from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
 
 PARAGRAPH = (
     "Retrieval-augmented generation grounds a language model in documents it did not see in training; "
@@ -81,19 +82,16 @@ def serve_pages(latency_s: float) -> Iterator[int]:
 def run_mode(
     uri: str, links: list[str], crawler: str, workers: int, per_domain: int, browsers: int, database: str
 ) -> dict:
-    from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-    from llm_engineering.application.crawling import crawl_links
-    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering import bootstrap
+    from llm_engineering.application.crawlers.crawl_run import crawl_links
     from llm_engineering.domain.documents import UserDocument
-    from llm_engineering.infrastructure.crawl_context import build_crawler_context
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
     from llm_engineering.settings import load_settings
 
-    settings = load_settings(CRAWL_SCROLL_PAUSE_S=0.05)  # generated pages do not grow on scroll
-    warehouse = MongoWarehouse(uri, database, unique_fields={"articles": ("link",)})
-    bind_warehouse(warehouse)
-    context = build_crawler_context(settings)
-    dispatcher = CrawlerDispatcher.build().register_pattern(r"^http://127\.0\.0\.1", crawler)
+    # Generated pages do not grow on scroll: a short pause keeps the browser figures about the crawl.
+    settings = load_settings(DATABASE_HOST=uri, DATABASE_NAME=database, CRAWL_SCROLL_PAUSE_S=0.05)
+    container = bootstrap.configure(settings)
+    context = container.crawler_context()
+    dispatcher = container.crawler_dispatcher({r"^http://127\.0\.0\.1": crawler})
     try:
         user = UserDocument.get_or_create(first_name="Bench", last_name="Author")
         started = time.perf_counter()
@@ -102,8 +100,7 @@ def run_mode(
     finally:
         if context.fetcher is not None:
             context.fetcher.close()
-        bind_warehouse(None)
-        warehouse.close()
+        bootstrap.reset()
     return {"seconds": seconds, "report": report}
 
 

@@ -44,21 +44,21 @@ def peak_rss_mb() -> float:
 def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
     from loguru import logger
 
-    from llm_engineering.application.feature_engineering import (
+    from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
+    from llm_engineering.application.preprocessing.feature_engineering import (
         chunk_documents,
         clean_documents,
         embed_chunks,
         query_warehouse,
     )
-    from llm_engineering.application.feature_store import load_documents
-    from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
-    from llm_engineering.application.warehouse_backup import import_warehouse
+    from llm_engineering.application.preprocessing.feature_store import load_documents
+    from llm_engineering.application.warehouse.backup import import_warehouse
     from llm_engineering.domain.base.nosql import bind_warehouse
     from llm_engineering.domain.base.vector import bind_vector_store
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-    from llm_engineering.infrastructure.local_services import embedded_warehouse
+    from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
     from llm_engineering.settings import get_settings
 
     logger.remove()

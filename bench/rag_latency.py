@@ -65,7 +65,7 @@ def _summary(label: str, seconds: list[float]) -> str:
 def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
     """Import the handbook and run the feature pipeline unless the bench stores already hold it."""
     from llm_engineering import bootstrap
-    from llm_engineering.application.warehouse_backup import import_warehouse
+    from llm_engineering.application.warehouse.backup import import_warehouse
     from llm_engineering.domain.documents import ArticleDocument, UserDocument
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
     from llm_engineering.settings import load_settings
@@ -86,12 +86,12 @@ def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
 
 
 def measure_quality_and_retrieval(queries: list[str]) -> dict:
+    from llm_engineering import bootstrap
     from llm_engineering.domain.documents import ArticleDocument
-    from llm_engineering.infrastructure.inference_pipeline_api import default_retriever
-    from llm_engineering.settings import get_settings
 
-    settings = get_settings()
-    retriever = default_retriever(settings, llm=None)
+    container = bootstrap.container()
+    settings = container.settings
+    retriever = container.retriever(use_llm=False)
     retriever.search("warm-up", k=3, expand_to_n_queries=1)
 
     hits, reciprocal_ranks = 0, []
@@ -122,7 +122,7 @@ def measure_quality_and_retrieval(queries: list[str]) -> dict:
 def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tokens: int, k: int) -> list[float]:
     import httpx
 
-    from llm_engineering.infrastructure.api_process import running_api
+    from llm_engineering.infrastructure.local.api_server import running_api
 
     environment = {
         "DATABASE_HOST": mongo_uri,
@@ -131,7 +131,7 @@ def measure_rag(bench_dir: Path, mongo_uri: str, queries: list[str], max_new_tok
         "MAX_NEW_TOKENS_INFERENCE": str(max_new_tokens),
     }
     latencies: list[float] = []
-    with running_api(environment, bench_dir / "api.log") as base:
+    with running_api("tools.ml_service:app", bench_dir / "api.log", environment=environment) as base:
         ready = httpx.get(f"{base}/ready", timeout=60).json()
         if ready["status"] != "ready":
             raise click.ClickException(f"/ready: {ready['checks']} (start the LLM: poetry run poe local-llm-up)")
@@ -158,7 +158,7 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
     if not (HANDBOOK_DIR / "warehouse").is_dir():
         raise click.ClickException(f"the book's corpus is not beside the project ({HANDBOOK_DIR} is absent)")
     from llm_engineering import bootstrap
-    from llm_engineering.infrastructure.local_services import embedded_warehouse
+    from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
     from llm_engineering.settings import get_settings
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,26 +1,48 @@
-"""Composition root helpers: build the real adapters from settings and bind them to the domain.
+"""The composition root: every collaborator the project uses is built here, from settings, in one place.
 
-Entry points (tools, ZenML steps, the API factory) call `configure()`; tests bind their own adapters.
-Nothing here connects until a document is actually read or written.
+Entry points (tools, ZenML steps, the API, benches) ask the current `Container` for what they need:
+
+    container = bootstrap.container()          # built from get_settings() on first use, stores bound
+    retriever = container.retriever()
+    context = container.crawler_context()
+
+Tests inject their own adapters (`bootstrap.configure(settings, warehouse=fake)` or
+`bootstrap.override(vector_store=...)`). Re-configuring with other settings or adapters replaces the
+container and rebinds the domain's stores; it never silently keeps the old ones. Nothing connects,
+loads a model or starts a browser until a collaborator is first used.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from llm_engineering.domain.base import nosql, vector
+from loguru import logger
+
 from llm_engineering.domain.base.nosql import bind_warehouse
 from llm_engineering.domain.base.vector import bind_vector_store
 from llm_engineering.domain.documents import WAREHOUSE_DOCUMENT_CLASSES
+from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
+    from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+    from llm_engineering.application.llm.client import GenerationParameters, LLMClient
+    from llm_engineering.application.ports import Embedder
+    from llm_engineering.application.rag.answering import AnswerGenerator
+    from llm_engineering.application.rag.reranking import Reranker
+    from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+
+# What a test (or an entry point) may hand in instead of the adapter built from settings.
+INJECTABLE = ("warehouse", "vector_store", "embedder", "reranker", "llm")
 
 
-def build_warehouse(settings: Settings) -> MongoWarehouse:
+# --- Builders: settings -> one adapter each -------------------------------------------------------------
+def build_warehouse(settings: Settings) -> DocumentWarehouse:
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
 
     unique = {cls.get_collection_name(): cls.unique_fields() for cls in WAREHOUSE_DOCUMENT_CLASSES}
@@ -32,47 +54,311 @@ def build_warehouse(settings: Settings) -> MongoWarehouse:
     )
 
 
-def build_vector_store(settings: Settings) -> QdrantVectorStore:
+def build_vector_store(settings: Settings) -> VectorStore:
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
 
-    api_key = settings.QDRANT_APIKEY.get_secret_value() if settings.QDRANT_APIKEY else None
     if settings.qdrant_mode == "local":
         return QdrantVectorStore(path=settings.qdrant_local_path)
+    api_key = settings.QDRANT_APIKEY.get_secret_value() if settings.QDRANT_APIKEY else None
     return QdrantVectorStore(url=settings.qdrant_server_url, api_key=api_key)
 
 
-_configured: dict[str, object] = {}
+@functools.cache
+def _shared_embedder(model_id: str, device: str, batch_size: int) -> Embedder:
+    # One model per configuration and process: re-configuring (tests, a reloaded API) never loads it twice.
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(model_id=model_id, device=device, batch_size=batch_size)
 
 
-def configure(
-    settings: Settings | None = None,
-    warehouse: DocumentWarehouse | None = None,
-    vector_store: VectorStore | None = None,
-) -> tuple[DocumentWarehouse, VectorStore]:
-    """Bind the warehouse and vector store the domain documents use; idempotent per process.
+def build_embedder(settings: Settings) -> Embedder:
+    """The process-wide embedder for these settings (not loaded until first used)."""
+    return _shared_embedder(settings.TEXT_EMBEDDING_MODEL_ID, settings.RAG_MODEL_DEVICE, settings.EMBEDDING_BATCH_SIZE)
 
-    Explicit adapters win; otherwise the ones already bound (by an earlier call or a test) are reused,
-    else they are built from settings.
+
+def build_reranker(settings: Settings, embedder: Embedder) -> Reranker:
+    """The reranker RERANKER asks for: `auto` (cross-encoder if resolvable offline, else bi-encoder) or a fixed one."""
+    from llm_engineering.application.rag.reranking import EmbeddingReranker
+
+    model_id = settings.RERANKING_CROSS_ENCODER_MODEL_ID
+    if settings.RERANKER in ("auto", "cross-encoder"):
+        from llm_engineering.infrastructure.cross_encoder import CrossEncoderReranker, resolve_cross_encoder
+
+        source = resolve_cross_encoder(model_id)
+        if source is not None:
+            logger.info("Reranker: cross-encoder {} from {}", model_id, source)
+            return CrossEncoderReranker(model_id, source, device=settings.RAG_MODEL_DEVICE)
+        if settings.RERANKER == "cross-encoder":
+            raise ImproperlyConfigured(
+                f"RERANKER=cross-encoder but the weights of {model_id!r} are not available locally; set "
+                "RERANKING_CROSS_ENCODER_MODEL_ID to a local folder, fill the Hugging Face cache, or use RERANKER=auto."
+            )
+        logger.info("Reranker: {} is not available offline; re-scoring with the bi-encoder instead", model_id)
+    return EmbeddingReranker(embedder)
+
+
+def generation_parameters(settings: Settings) -> GenerationParameters:
+    """The answer-generation defaults (`*_INFERENCE` settings); requests may override single fields."""
+    from llm_engineering.application.llm.client import GenerationParameters
+
+    return GenerationParameters(
+        max_new_tokens=settings.MAX_NEW_TOKENS_INFERENCE,
+        temperature=settings.TEMPERATURE_INFERENCE,
+        top_p=settings.TOP_P_INFERENCE,
+        repetition_penalty=settings.REPETITION_PENALTY_INFERENCE,
+    )
+
+
+def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -> LLMClient:
+    """The client LLM_PROVIDER names: any OpenAI-compatible server, or the SageMaker TGI endpoint."""
+    from llm_engineering.application.llm.retry import RetryPolicy
+
+    retry_policy = RetryPolicy(max_retries=settings.LLM_MAX_RETRIES)
+    defaults = generation_parameters(settings)
+    if settings.LLM_PROVIDER == "sagemaker":
+        from llm_engineering.infrastructure.llm.sagemaker import SageMakerTGIClient, sagemaker_runtime_client
+
+        return SageMakerTGIClient(
+            endpoint_name=settings.SAGEMAKER_ENDPOINT_INFERENCE,
+            runtime_client=sagemaker_runtime
+            or sagemaker_runtime_client(
+                settings.AWS_REGION,
+                settings.AWS_ACCESS_KEY.get_secret_value() if settings.AWS_ACCESS_KEY else None,
+                settings.AWS_SECRET_KEY.get_secret_value() if settings.AWS_SECRET_KEY else None,
+                read_timeout_s=settings.LLM_TIMEOUT_S,
+            ),
+            defaults=defaults,
+            retry_policy=retry_policy,
+            model_id=settings.HF_MODEL_ID,
+        )
+    from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
+
+    return OpenAICompatibleClient(
+        base_url=settings.LLM_BASE_URL,
+        model_id=settings.LLM_MODEL_ID,
+        api_key=settings.LLM_API_KEY.get_secret_value() if settings.LLM_API_KEY else None,
+        timeout_s=settings.LLM_TIMEOUT_S,
+        retry_policy=retry_policy,
+        defaults=defaults,
+    )
+
+
+def crawl_limits(settings: Settings) -> CrawlLimits:
+    from llm_engineering.application.crawlers.base import CrawlLimits
+
+    return CrawlLimits(
+        page_timeout_s=settings.CRAWL_PAGE_TIMEOUT_S,
+        max_page_bytes=settings.CRAWL_MAX_PAGE_BYTES,
+        max_file_bytes=settings.GITHUB_MAX_FILE_BYTES,
+        max_repository_bytes=settings.GITHUB_MAX_REPOSITORY_BYTES,
+        clone_timeout_s=settings.GITHUB_CLONE_TIMEOUT_S,
+        scroll_limit=settings.CRAWL_SCROLL_LIMIT,
+        scroll_pause_s=settings.CRAWL_SCROLL_PAUSE_S,
+    )
+
+
+def build_crawler_context(settings: Settings) -> CrawlerContext:
+    """The crawlers' context for one run (HTTP fetcher, browser factory, limits, credentials).
+
+    The caller closes its fetcher when the run ends (`context.fetcher.close()`).
     """
-    chosen_warehouse = warehouse or nosql._binding.get("warehouse")
-    chosen_store = vector_store or vector._binding.get("store")
-    if chosen_warehouse is None or chosen_store is None:
-        settings = settings or get_settings()
-        chosen_warehouse = chosen_warehouse or build_warehouse(settings)
-        chosen_store = chosen_store or build_vector_store(settings)
-    _configured["warehouse"] = chosen_warehouse
-    _configured["vector_store"] = chosen_store
-    bind_warehouse(chosen_warehouse)  # type: ignore[arg-type]
-    bind_vector_store(chosen_store)  # type: ignore[arg-type]
-    return chosen_warehouse, chosen_store  # type: ignore[return-value]
+    from llm_engineering.application.crawlers.base import CrawlerContext, LinkedInCredentials
+    from llm_engineering.infrastructure.browser import start_chromium
+    from llm_engineering.infrastructure.http_pages import HttpPageFetcher
+
+    credentials = None
+    if settings.LINKEDIN_USERNAME and settings.LINKEDIN_PASSWORD:
+        credentials = LinkedInCredentials(settings.LINKEDIN_USERNAME, settings.LINKEDIN_PASSWORD.get_secret_value())
+    return CrawlerContext(
+        limits=crawl_limits(settings),
+        fetcher=HttpPageFetcher(
+            timeout_s=settings.CRAWL_PAGE_TIMEOUT_S,
+            max_bytes=settings.CRAWL_MAX_PAGE_BYTES,
+            max_connections=max(settings.CRAWL_MAX_WORKERS, 1) * 2,
+        ),
+        browser_factory=functools.partial(
+            start_chromium, settings.CHROMIUM_PATH, settings.CHROMEDRIVER_PATH, settings.CRAWL_PAGE_TIMEOUT_S
+        ),
+        linkedin=credentials,
+        linkedin_login_url=settings.LINKEDIN_LOGIN_URL,
+    )
+
+
+def build_crawler_dispatcher(routes: Mapping[str, str] | None = None) -> CrawlerDispatcher:
+    """Every crawler, with a config's extra `routes` (domain or ^regex -> crawler name) tried first."""
+    from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+
+    return (
+        CrawlerDispatcher.build()
+        .register_routes(dict(routes) if routes else None)
+        .register_medium()
+        .register_linkedin()
+        .register_github()
+        .register_local_git()
+    )
+
+
+# --- The container ---------------------------------------------------------------------------------------
+class Container:
+    """The collaborators of one configuration, each built on first use and then shared (thread-safe).
+
+    Adapters passed in are used as they are and never closed here; the ones built here are closed by
+    `close()`. Per-run objects (crawler context, dispatcher) are new on every call.
+    """
+
+    def __init__(self, settings: Settings, **adapters: Any):
+        unknown = sorted(set(adapters) - set(INJECTABLE))
+        if unknown:
+            raise TypeError(f"Container() got unknown adapters {unknown}; injectable: {', '.join(INJECTABLE)}")
+        self.settings = settings
+        self._given: dict[str, Any] = {name: value for name, value in adapters.items() if value is not None}
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"Container(injected={sorted(self._given)}, built={sorted(self._built)})"
+
+    @property
+    def injected(self) -> dict[str, Any]:
+        """The adapters handed in rather than built from settings (by name)."""
+        return dict(self._given)
+
+    def _get(self, name: str, build: Callable[[], Any]) -> Any:
+        if name in self._given:
+            return self._given[name]
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return self._built[name]
+
+    # --- Stores ------------------------------------------------------------------------------------
+    def warehouse(self) -> DocumentWarehouse:
+        return self._get("warehouse", lambda: build_warehouse(self.settings))
+
+    def vector_store(self) -> VectorStore:
+        return self._get("vector_store", lambda: build_vector_store(self.settings))
+
+    def bind_stores(self) -> None:
+        """Bind this container's warehouse and vector store to the domain's documents (no connection yet)."""
+        bind_warehouse(self.warehouse())
+        bind_vector_store(self.vector_store())
+
+    # --- Models and LLMs ---------------------------------------------------------------------------
+    def embedder(self) -> Embedder:
+        return self._get("embedder", lambda: build_embedder(self.settings))
+
+    def reranker(self) -> Reranker:
+        return self._get("reranker", lambda: build_reranker(self.settings, self.embedder()))
+
+    def llm(self) -> LLMClient:
+        return self._get("llm", lambda: build_llm_client(self.settings))
+
+    def generation_parameters(self) -> GenerationParameters:
+        return generation_parameters(self.settings)
+
+    # --- Use-case objects --------------------------------------------------------------------------
+    def retriever(self, use_llm: bool = True) -> ContextRetriever:
+        """The RAG retriever; with `use_llm=False` self-query and expansion are skipped (no LLM call)."""
+        return self._get(f"retriever:{use_llm}", lambda: self._build_retriever(use_llm))
+
+    def _build_retriever(self, use_llm: bool) -> ContextRetriever:
+        from llm_engineering.application.rag.query_expansion import QueryExpansion
+        from llm_engineering.application.rag.retriever import ContextRetriever
+        from llm_engineering.application.rag.self_query import SelfQuery
+
+        llm = self.llm() if use_llm else None
+        return ContextRetriever(
+            embedder=self.embedder(),
+            reranker=self.reranker(),
+            self_query=SelfQuery(llm),
+            query_expansion=QueryExpansion(llm),
+        )
+
+    def answer_generator(self) -> AnswerGenerator:
+        from llm_engineering.application.rag.answering import AnswerGenerator
+
+        return self._get("answer_generator", lambda: AnswerGenerator(self.llm(), self.generation_parameters()))
+
+    def crawler_context(self) -> CrawlerContext:
+        return build_crawler_context(self.settings)
+
+    def crawler_dispatcher(self, routes: Mapping[str, str] | None = None) -> CrawlerDispatcher:
+        return build_crawler_dispatcher(routes)
+
+    def close(self) -> None:
+        """Close what this container built (clients, stores); injected adapters stay open."""
+        with self._lock:
+            built, self._built = self._built, {}
+        for name, adapter in built.items():
+            if name == "embedder":
+                continue  # shared by every container of the process (see _shared_embedder)
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as error:  # noqa: BLE001 - closing must not hide the caller's own error
+                    logger.warning("Closing {} failed: {}", name, error)
+
+
+# --- The process's current container ----------------------------------------------------------------
+_current: Container | None = None
+# True when the current container was configured without explicit settings: it then follows
+# `get_settings()` (re-read after the environment changes), keeping any injected adapters.
+_follows_process_settings = True
+_current_lock = threading.Lock()
+
+
+def configure(settings: Settings | None = None, **adapters: Any) -> Container:
+    """Make a container from `settings` (default: the process settings, `get_settings()`) and these
+    adapters, bind its stores and make it the process's current one.
+
+    Same settings and no adapters as the current container: the current one is kept (idempotent).
+    Anything else replaces it: the old container's own adapters are closed and the new stores bound.
+    """
+    global _current, _follows_process_settings
+    follows = settings is None
+    settings = settings or get_settings()
+    injected = {name: value for name, value in adapters.items() if value is not None}
+    with _current_lock:
+        current = _current
+        if current is not None and not injected and not current.injected and current.settings == settings:
+            _follows_process_settings = follows
+            return current
+        fresh = Container(settings, **injected)
+        _current, _follows_process_settings = fresh, follows
+    if current is not None:
+        current.close()
+    fresh.bind_stores()
+    return fresh
+
+
+def container() -> Container:
+    """The current container. Configured from `get_settings()` on first use; rebuilt (keeping injected
+    adapters) when it follows the process settings and those changed since."""
+    current = _current
+    if current is None:
+        return configure()
+    if _follows_process_settings and current.settings != get_settings():
+        return configure(None, **current.injected)
+    return current
+
+
+def override(**adapters: Any) -> Container:
+    """The current configuration with some adapters replaced (tests): a new container, its stores rebound."""
+    current = _current
+    if current is None:
+        return configure(None, **adapters)
+    merged = {**current.injected, **{name: value for name, value in adapters.items() if value is not None}}
+    return configure(None if _follows_process_settings else current.settings, **merged)
 
 
 def reset() -> None:
-    """Close and unbind the configured adapters (tests, and processes handing the Qdrant folder on)."""
-    for adapter in _configured.values():
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
-    _configured.clear()
+    """Close the current container's adapters and unbind the stores (tests, and processes handing the
+    embedded Qdrant folder to another process)."""
+    global _current, _follows_process_settings
+    with _current_lock:
+        current, _current, _follows_process_settings = _current, None, True
+    if current is not None:
+        current.close()
     bind_warehouse(None)
     bind_vector_store(None)

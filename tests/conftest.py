@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llm_engineering.infrastructure.local_services import embedded_warehouse, free_port  # noqa: F401 - re-exported to test modules
+# Re-exported to test modules: the project's own helpers, so tests start processes the way the tools do.
+from llm_engineering.infrastructure.local.processes import free_port, wait_for_port  # noqa: F401
+from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
@@ -28,19 +27,6 @@ os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
 
 
-def wait_for_port(port: int, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited early with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing answered on 127.0.0.1:{port} within {timeout_s}s")
-
-
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real nx-27017 MongoDB wire-protocol server on a free port, for the whole session."""
@@ -50,8 +36,8 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(mongo_uri: str) -> Iterator[object]:
-    """A MongoWarehouse on a fresh database, bound to the domain documents."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
+    """A MongoWarehouse on a fresh database, injected into the current container (bound to the documents)."""
+    from llm_engineering import bootstrap
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
 
     store = MongoWarehouse(
@@ -60,11 +46,11 @@ def warehouse(mongo_uri: str) -> Iterator[object]:
         timeout_s=5,
         unique_fields={"articles": ("link",), "repositories": ("link",)},
     )
-    bind_warehouse(store)
+    bootstrap.override(warehouse=store)
     try:
         yield store
     finally:
-        bind_warehouse(None)
+        bootstrap.reset()
         try:
             store.drop_database()
         finally:
@@ -73,16 +59,16 @@ def warehouse(mongo_uri: str) -> Iterator[object]:
 
 @pytest.fixture
 def vector_store(tmp_path: Path) -> Iterator[object]:
-    """Qdrant in embedded local mode on a temporary folder, bound to the vector documents."""
-    from llm_engineering.domain.base.vector import bind_vector_store
+    """Qdrant in embedded local mode on a temporary folder, injected into the current container."""
+    from llm_engineering import bootstrap
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
 
     store = QdrantVectorStore(path=tmp_path / "qdrant")
-    bind_vector_store(store)
+    bootstrap.override(vector_store=store)
     try:
         yield store
     finally:
-        bind_vector_store(None)
+        bootstrap.reset()
         store.close()
 
 

@@ -61,7 +61,7 @@ def build_tiny_model(target: Path) -> Path:
 
 def serve_tiny_model(workdir: Path) -> Iterator[dict]:
     """Build the tiny model under `workdir` and serve it; yields base_url, model_id, port and start time."""
-    from llm_engineering.infrastructure.local_llm import LocalLLMServer
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
     from tests.conftest import free_port
 
     model_dir = build_tiny_model(workdir / "models" / TINY_MODEL_NAME)

@@ -11,6 +11,7 @@ from tests.conftest import PROJECT_ROOT, free_port
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo" / "articles"
 DEMO_AUTHOR = "Mara Quillon"
+API_APP = "tools.ml_service:app"
 
 
 def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
@@ -19,11 +20,11 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
     A paragraph-per-chunk index built here, independent of the feature pipeline, so retrieval tests
     exercise only retrieval. Returns the number of chunks.
     """
+    from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus
     from llm_engineering.domain.documents import ArticleDocument
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
-    from tools.quickstart import load_markdown_corpus
 
-    load_markdown_corpus(DEMO_DIR, DEMO_AUTHOR)
+    import_markdown_corpus(DEMO_DIR, DEMO_AUTHOR)
     chunks: list[EmbeddedArticleChunk] = []
     for article in ArticleDocument.bulk_find(author_full_name=DEMO_AUTHOR):
         paragraphs = [p.strip() for p in article.content["Content"].split("\n\n") if p.strip()]
@@ -48,9 +49,9 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
 @contextmanager
 def running_api(environment: dict[str, str], log_dir: Path) -> Iterator[str]:
     """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL."""
-    from llm_engineering.infrastructure.api_process import running_api as api_process
+    from llm_engineering.infrastructure.local.api_server import running_api as api_process
 
     port = free_port()
     env = {"ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"), **environment}
-    with api_process(env, log_dir / f"api-{port}.log", port=port) as base:
+    with api_process(API_APP, log_dir / f"api-{port}.log", environment=env, port=port) as base:
         yield base

@@ -30,10 +30,11 @@ def main(export_raw_data: bool, import_raw_data: bool, data_dir: Path) -> None:
         raise click.UsageError("Pass exactly one of --export-raw-data or --import-raw-data.")
 
     from llm_engineering import bootstrap
-    from llm_engineering.application.warehouse_backup import BackupValidationError, export_warehouse, import_warehouse
+    from llm_engineering.application.errors import BackupValidationError
+    from llm_engineering.application.warehouse.backup import export_warehouse, import_warehouse
     from llm_engineering.domain.exceptions import LLMTwinError
 
-    bootstrap.configure()
+    bootstrap.container()
     try:
         if export_raw_data:
             counts = export_warehouse(data_dir)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+if TYPE_CHECKING:
+    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
 
-def _infrastructure():  # type: ignore[no-untyped-def]
-    from llm_engineering.infrastructure.local_services import LocalInfrastructure
+
+def _infrastructure() -> LocalInfrastructure:
+    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
     from llm_engineering.settings import get_settings
 
     return LocalInfrastructure(get_settings())

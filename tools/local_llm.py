@@ -5,16 +5,25 @@ python -m tools.local_llm up | down | status
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+if TYPE_CHECKING:
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
+    from llm_engineering.settings import Settings
 
-def _server():  # type: ignore[no-untyped-def]
-    from llm_engineering.infrastructure.local_llm import LocalLLMServer, local_model_dir
+
+def _server() -> tuple[Settings, LocalLLMServer]:
+    from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
-    model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID)
-    return settings, LocalLLMServer(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run")
+    try:
+        return settings, LocalLLMServer.from_settings(settings)
+    except LLMTwinError as error:  # e.g. an LLM_MODEL_ID that cannot name a local folder
+        raise click.ClickException(str(error)) from error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,16 +35,20 @@ def main() -> None:
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the server to be healthy.")
 def up(timeout: float) -> None:
     """Convert the model if needed (cached), then start the server as a daemon (safe to run twice)."""
-    from llm_engineering.infrastructure.local_llm import convert_gguf_model
+    from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.infrastructure.local.llm_server import uses_local_llm
+    from llm_engineering.model.gguf_conversion import convert_gguf_model
 
     settings, server = _server()
-    convert_gguf_model(server.model_dir)
-    click.echo(server.start(timeout_s=timeout))
-    expected = server.url
-    if settings.LLM_PROVIDER != "openai" or expected != settings.LLM_BASE_URL:
+    try:
+        convert_gguf_model(server.model_dir)
+        click.echo(server.start(timeout_s=timeout))
+    except LLMTwinError as error:
+        raise click.ClickException(str(error)) from error
+    if not uses_local_llm(settings):
         click.echo(
             f"note: clients use LLM_PROVIDER={settings.LLM_PROVIDER} LLM_BASE_URL={settings.LLM_BASE_URL}; "
-            f"set LLM_BASE_URL={expected} to use this server."
+            f"set LLM_PROVIDER=openai LLM_BASE_URL={server.url} to use this server."
         )
 
 

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from llm_engineering.infrastructure.inference_pipeline_api import create_app
+from llm_engineering.entrypoints.api import create_app
 
 # Creating the app reads the settings but opens nothing: stores and models load on first use.
 app = create_app()

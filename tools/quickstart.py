@@ -10,12 +10,8 @@ and releases the store before the API process opens it.
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import click
@@ -24,54 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = PROJECT_ROOT / "data" / "demo" / "articles"
 DEMO_AUTHOR = "Mara Quillon"
 DEMO_QUERY = "I am Mara Quillon. Write a short LinkedIn post on why a RAG system should rerank before it prompts."
-_FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n(.*)$", re.DOTALL)
-
-
-def read_markdown_article(path: Path) -> dict[str, str]:
-    """A Markdown file with `title`/`link`/`platform` front matter -> its fields and body."""
-    text = path.read_text(encoding="utf-8")
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        raise click.ClickException(f"{path}: missing the '---' front matter block (title, link, platform)")
-    fields = {}
-    for line in match.group(1).splitlines():
-        if ":" in line:
-            key, value = line.split(":", 1)
-            fields[key.strip().lower()] = value.strip()
-    fields["body"] = match.group(2).strip()
-    for required in ("title", "link"):
-        if not fields.get(required):
-            raise click.ClickException(f"{path}: front matter needs '{required}'")
-    fields.setdefault("platform", re.sub(r"^https?://([^/]+).*$", r"\1", fields["link"]))
-    return fields
-
-
-def load_markdown_corpus(folder: Path, author_full_name: str) -> tuple[int, int]:
-    """Insert every `*.md` of `folder` as an article of `author_full_name` (idempotent); (inserted, skipped)."""
-    from llm_engineering.domain.documents import ArticleDocument, UserDocument
-    from llm_engineering.domain.names import split_user_full_name
-
-    files = sorted(folder.glob("*.md"))
-    if not files:
-        raise click.ClickException(f"no Markdown files in {folder}")
-    first_name, last_name = split_user_full_name(author_full_name)
-    user = UserDocument.get_or_create(first_name=first_name, last_name=last_name)  # the write path may create
-    articles = []
-    for path in files:
-        fields = read_markdown_article(path)
-        articles.append(
-            ArticleDocument(
-                # Ids derive from the link (a UUID4-shaped hash), so a second load inserts nothing.
-                id=uuid.UUID(bytes=uuid.uuid5(uuid.NAMESPACE_URL, fields["link"]).bytes, version=4),
-                content={"Title": fields["title"], "Subtitle": None, "Content": fields["body"]},
-                platform=fields["platform"],
-                link=fields["link"],
-                author_id=user.id,
-                author_full_name=user.full_name,
-            )
-        )
-    report = ArticleDocument.bulk_insert(articles)
-    return len(report.inserted), len(report.skipped_existing)
+# The app the API process serves (uvicorn import string).
+API_APP = "tools.ml_service:app"
 
 
 def _step(number: int, title: str) -> float:
@@ -100,9 +50,13 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     import httpx
 
     from llm_engineering import bootstrap
-    from llm_engineering.infrastructure.api_process import api_command, wait_http_ok
-    from llm_engineering.infrastructure.local_llm import LocalLLMServer, convert_gguf_model, local_model_dir
-    from llm_engineering.infrastructure.local_services import LocalInfrastructure
+    from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus
+    from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
+    from llm_engineering.infrastructure.local.api_server import start_api
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+    from llm_engineering.infrastructure.local.processes import stop_process
+    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
+    from llm_engineering.model.gguf_conversion import convert_gguf_model
     from llm_engineering.settings import get_settings
     from tools.ml_service import print_answer
 
@@ -114,21 +68,24 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     _done(started)
 
     started = _step(2, "Local LLM: Gemma 3 270M (converted once from the packaged GGUF), OpenAI-compatible server")
-    if settings.LLM_PROVIDER == "openai" and settings.LLM_BASE_URL.startswith(
-        (f"http://127.0.0.1:{settings.LOCAL_LLM_PORT}", f"http://localhost:{settings.LOCAL_LLM_PORT}")
-    ):
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID)
-        convert_gguf_model(model_dir)
-        server = LocalLLMServer(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run")
-        click.echo("      " + server.start(timeout_s=600))
+    if uses_local_llm(settings):
+        server = LocalLLMServer.from_settings(settings)
+        try:
+            convert_gguf_model(server.model_dir)
+            click.echo("      " + server.start(timeout_s=600))
+        except LLMTwinError as error:
+            raise click.ClickException(str(error)) from error
     else:
         click.echo(f"      using the configured LLM at {settings.LLM_BASE_URL} ({settings.LLM_PROVIDER})")
     _done(started)
 
     started = _step(3, f"Demo corpus: {corpus_dir} by {author} -> warehouse")
     bootstrap.configure(settings)
-    inserted, skipped = load_markdown_corpus(corpus_dir, author)
-    _done(started, f"({inserted} articles inserted, {skipped} already there)")
+    try:
+        imported = import_markdown_corpus(corpus_dir, author)
+    except (InvalidDocumentError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    _done(started, f"({imported.inserted} articles inserted, {imported.skipped_existing} already there)")
 
     started = _step(4, "Feature pipeline (ZenML): clean, chunk, embed -> Qdrant")
     from pipelines.feature_engineering import feature_engineering
@@ -142,22 +99,20 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     bootstrap.reset()  # hand the embedded Qdrant folder over to the API process
     _done(started, f"({chunks} embedded article chunks in the store)")
 
-    started = _step(5, f"RAG API: uvicorn tools.ml_service:app on {settings.API_HOST}:{settings.API_PORT}")
-    base = f"http://{settings.API_HOST}:{settings.API_PORT}"
+    started = _step(5, f"RAG API: uvicorn {API_APP} on {settings.API_HOST}:{settings.API_PORT}")
     log_path = settings.LOCAL_DATA_DIR / "run" / "ml_service.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        api = subprocess.Popen(
-            [*api_command(settings.API_HOST, settings.API_PORT), "--log-level", "warning"],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ},
-            start_new_session=keep_api,
-        )
     try:
-        if not wait_http_ok(f"{base}/health", 120, api):
-            raise click.ClickException(f"the API did not start; see {log_path}")
+        api, base = start_api(
+            API_APP,
+            log_path,
+            host=settings.API_HOST,
+            port=settings.API_PORT,
+            log_level="warning",
+            detach=keep_api,  # its own session, so it outlives this command
+        )
+    except RuntimeError as error:
+        raise click.ClickException(f"{error}\n(full log: {log_path})") from error
+    try:
         ready = httpx.get(f"{base}/ready", timeout=60).json()
         click.echo(
             f"      /ready: {ready['status']} "
@@ -174,11 +129,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
         _done(started)
     finally:
         if not keep_api:
-            api.terminate()
-            try:
-                api.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                api.kill()
+            stop_process(api, timeout_s=20)
     click.secho(f"\nQuickstart finished in {time.perf_counter() - total:.0f}s.", bold=True)
     if keep_api:
         click.echo(

@@ -26,15 +26,9 @@ def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace:
     """Retrieve the k most relevant chunks for a query and print them with sources and scores."""
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.inference_pipeline_api import default_retriever
-    from llm_engineering.infrastructure.llm import build_llm_client
-    from llm_engineering.settings import get_settings
 
-    settings = get_settings()
     try:
-        bootstrap.configure(settings)
-        llm = None if no_llm else build_llm_client(settings)
-        retriever = default_retriever(settings, llm)
+        retriever = bootstrap.container().retriever(use_llm=not no_llm)
         result = retriever.search_with_trace(query, k=k, expand_to_n_queries=expand_to_n_queries)
     except LLMTwinError as error:
         raise click.ClickException(str(error)) from error
@@ -55,8 +49,8 @@ def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace:
     for rank, item in enumerate(result.chunks, start=1):
         source = item.source
         click.echo(
-            f"\n[{rank}] score={item.score:.4f}  {source['author']}  {source['category']}  "
-            f"{source['link'] or source['platform']}"
+            f"\n[{rank}] score={item.score:.4f}  {source.author}  {source.category}  "
+            f"{source.link or source.platform}"
         )
         click.echo(
             "    " + item.chunk.content[:400].replace("\n", " ") + ("..." if len(item.chunk.content) > 400 else "")

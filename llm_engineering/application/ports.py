@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 @runtime_checkable
@@ -24,3 +24,29 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> list[list[float]]: ...
+
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Tracer(Protocol):
+    """Prompt monitoring (Opik in production): named spans around calls, metadata on the current trace."""
+
+    def call(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `function(*args, **kwargs)` inside a span called `name`; return its result."""
+        ...
+
+    def annotate(self, metadata: dict[str, Any]) -> None:
+        """Attach metadata (model ids, token counts, latency) to the current trace."""
+        ...
+
+
+class NoTracing:
+    """The `Tracer` that records nothing (tests, and services without monitoring)."""
+
+    def call(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return function(*args, **kwargs)
+
+    def annotate(self, metadata: dict[str, Any]) -> None:
+        return None

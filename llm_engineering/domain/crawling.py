@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from llm_engineering.domain.exceptions import LLMTwinError
+if TYPE_CHECKING:
+    from llm_engineering.domain.exceptions import CrawlError
 
 
 class CrawlStatus(StrEnum):
@@ -38,15 +39,6 @@ class CrawlErrorKind(StrEnum):
     BROWSER_ERROR = "browser_error"
     STORAGE_ERROR = "storage_error"
     UNEXPECTED = "unexpected"
-
-
-class CrawlError(LLMTwinError):
-    """A link could not be crawled. `kind` classifies it; the message is the reason recorded for the link."""
-
-    def __init__(self, kind: CrawlErrorKind, reason: str):
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
 
 
 class CrawlOutcome(BaseModel):

@@ -1,4 +1,15 @@
-"""The exception hierarchy. Infrastructure translates library errors into these."""
+"""The domain's exception hierarchy: the project's base error and what the business rules raise.
+
+Every layer's own errors derive from `LLMTwinError` (see `application/errors.py`,
+`infrastructure/errors.py`); infrastructure translates library errors into these.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llm_engineering.domain.crawling import CrawlErrorKind
 
 
 class LLMTwinError(Exception):
@@ -35,3 +46,12 @@ class VectorStoreLockedError(VectorStoreUnavailableError):
 
 class VectorStoreOperationError(LLMTwinError):
     """The vector store refused or failed an operation."""
+
+
+class CrawlError(LLMTwinError):
+    """A link could not be crawled. `kind` classifies it; the message is the reason recorded for the link."""
+
+    def __init__(self, kind: CrawlErrorKind, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason

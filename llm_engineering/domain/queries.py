@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import UUID4, Field
+from pydantic import UUID4, BaseModel, ConfigDict, Field
 
 from llm_engineering.domain.base.vector import VectorBaseDocument
 from llm_engineering.domain.types import DataCategory
@@ -36,3 +36,17 @@ class EmbeddedQuery(Query):
 
     class Config:
         category = DataCategory.QUERIES
+
+
+class Source(BaseModel):
+    """Where a retrieved passage comes from: enough for a reader to check it and for a UI to link it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    document_id: str
+    category: str
+    author: str
+    platform: str
+    link: str | None = None
+    score: float

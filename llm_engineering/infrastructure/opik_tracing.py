@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from loguru import logger
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 _state: dict[str, bool] = {}
 
@@ -75,3 +76,21 @@ def annotate_trace(metadata: dict[str, Any], tags: list[str] | None = None) -> N
 def reset_tracing_state() -> None:
     """Forget the enabled/disabled decision (tests)."""
     _state.clear()
+
+
+class OpikTracer:
+    """The application's `Tracer` port over Opik: spans via `track`, metadata on the current trace."""
+
+    def __init__(self, tags: list[str] | None = None):
+        self.tags = list(tags or [])
+        self._wrapped: dict[tuple[str, Callable[..., Any]], Callable[..., Any]] = {}
+
+    def call(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        key = (name, function)
+        wrapped = self._wrapped.get(key)
+        if wrapped is None:
+            wrapped = self._wrapped.setdefault(key, track(name=name, tags=self.tags)(function))
+        return wrapped(*args, **kwargs)
+
+    def annotate(self, metadata: dict[str, Any]) -> None:
+        annotate_trace(metadata, tags=self.tags)

@@ -22,23 +22,13 @@ def crawl_links(
     `documents` and `failures` (link, kind, reason), plus a run-wide `summary`.
     """
     from llm_engineering import bootstrap
-    from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-    from llm_engineering.application.crawling import crawl_links as crawl
+    from llm_engineering.application.crawlers.crawl_run import crawl_links as crawl
     from llm_engineering.domain.crawling import CrawlStatus
-    from llm_engineering.infrastructure.crawl_context import build_crawler_context
-    from llm_engineering.settings import get_settings
 
-    settings = get_settings()
-    bootstrap.configure(settings)
-    dispatcher = (
-        CrawlerDispatcher.build()
-        .register_routes(crawler_routes)
-        .register_medium()
-        .register_linkedin()
-        .register_github()
-        .register_local_git()
-    )
-    context = build_crawler_context(settings)
+    container = bootstrap.container()
+    settings = container.settings
+    dispatcher = container.crawler_dispatcher(crawler_routes)
+    context = container.crawler_context()
     try:
         report = crawl(
             user,

@@ -15,8 +15,8 @@ def clean_documents(raw_documents: list) -> Annotated[list, "cleaned_documents"]
     Metadata on `cleaned_documents`: `num_documents`, per category `num_documents` and per-author counts,
     `num_characters`, `failures`.
     """
-    from llm_engineering.application.feature_engineering import clean_documents as clean
-    from llm_engineering.application.feature_engineering import counts_by_category
+    from llm_engineering.application.preprocessing.feature_engineering import clean_documents as clean
+    from llm_engineering.application.preprocessing.feature_engineering import counts_by_category
 
     result = clean(raw_documents)
     logger.info("Cleaned {} documents ({} failed).", len(result.documents), len(result.failures))

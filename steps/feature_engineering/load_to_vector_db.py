@@ -16,9 +16,9 @@ def load_to_vector_db(documents: list, batch_size: int = 256) -> Annotated[dict[
     report: points written, stale chunks removed, failed batches per collection, and `successful`.
     """
     from llm_engineering import bootstrap
-    from llm_engineering.application.feature_store import load_documents
+    from llm_engineering.application.preprocessing.feature_store import load_documents
 
-    bootstrap.configure()
+    bootstrap.container()  # binds the stores the documents use
     report = load_documents(documents, batch_size=batch_size)
     summary = {"successful": report.failed_batches == 0, "num_documents": len(documents), **report.as_metadata()}
     if report.failed_batches:

@@ -16,9 +16,9 @@ def prune_vector_db(author_full_names: list[str]) -> Annotated[dict[str, Any], "
     Returns (and logs as metadata) the number of points removed per collection.
     """
     from llm_engineering import bootstrap
-    from llm_engineering.application.feature_engineering import prune_deleted_features
+    from llm_engineering.application.preprocessing.feature_engineering import prune_deleted_features
 
-    bootstrap.configure()
+    bootstrap.container()  # binds the stores the documents use
     report = prune_deleted_features(author_full_names)
     logger.info("Pruned {} points of deleted documents.", report.total)
     summary = {"num_points_removed": report.total, **report.removed}

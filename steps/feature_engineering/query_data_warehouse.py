@@ -18,9 +18,9 @@ def query_data_warehouse(author_full_names: list[str]) -> Annotated[list, "raw_d
     `failed_queries`.
     """
     from llm_engineering import bootstrap
-    from llm_engineering.application.feature_engineering import counts_by_category, query_warehouse
+    from llm_engineering.application.preprocessing.feature_engineering import counts_by_category, query_warehouse
 
-    bootstrap.configure()
+    bootstrap.container()  # binds the stores the documents use
     snapshot = query_warehouse(author_full_names)
     logger.info(
         "Read {} documents of {} authors ({} missing).",

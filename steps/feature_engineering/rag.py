@@ -17,14 +17,12 @@ def chunk_and_embed(cleaned_documents: list, incremental: bool = True) -> Annota
     category the chunking parameters, chunk and token counts and authors, and the embedding model.
     """
     from llm_engineering import bootstrap
-    from llm_engineering.application.feature_engineering import chunk_and_embed as embed
-    from llm_engineering.infrastructure.embeddings import get_embedder
-    from llm_engineering.settings import get_settings
+    from llm_engineering.application.preprocessing.feature_engineering import chunk_and_embed as embed
 
-    settings = get_settings()
-    bootstrap.configure(settings)
-    embedder = get_embedder(settings)
-    result = embed(cleaned_documents, embedder, incremental=incremental, batch_size=settings.EMBEDDING_BATCH_SIZE)
+    container = bootstrap.container()
+    embedder = container.embedder()
+    batch_size = container.settings.EMBEDDING_BATCH_SIZE
+    result = embed(cleaned_documents, embedder, incremental=incremental, batch_size=batch_size)
     logger.info(
         "Embedded {} chunks of {} documents; {} unchanged documents skipped, {} failed.",
         len(result.chunks),

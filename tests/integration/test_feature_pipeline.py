@@ -6,14 +6,14 @@ import uuid
 
 import pytest
 
-from llm_engineering.application.feature_engineering import (
+from llm_engineering.application.preprocessing.feature_engineering import (
     NoAuthorsFoundError,
     chunk_and_embed,
     clean_documents,
     prune_deleted_features,
     query_warehouse,
 )
-from llm_engineering.application.feature_store import load_documents
+from llm_engineering.application.preprocessing.feature_store import load_documents
 from llm_engineering.domain.cleaned_documents import (
     CleanedArticleDocument,
     CleanedPostDocument,
@@ -226,7 +226,7 @@ def test_a_failed_batch_is_recorded_and_the_rest_loads(warehouse, vector_store, 
 
 
 def test_prune_refuses_when_the_warehouse_cannot_be_read_completely(warehouse, vector_store, embedder, monkeypatch):
-    from llm_engineering.application import feature_engineering
+    from llm_engineering.application import errors
     from llm_engineering.domain.exceptions import WarehouseOperationError
 
     seed_fixture_documents()
@@ -237,6 +237,6 @@ def test_prune_refuses_when_the_warehouse_cannot_be_read_completely(warehouse, v
         raise WarehouseOperationError("posts collection unreadable")
 
     monkeypatch.setattr(PostDocument, "bulk_find", classmethod(broken))
-    with pytest.raises(feature_engineering.IncompleteWarehouseReadError, match="posts"):
+    with pytest.raises(errors.IncompleteWarehouseReadError, match="posts"):
         prune_deleted_features(["Ada Lovelace"])
     assert store_counts() == before

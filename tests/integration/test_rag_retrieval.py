@@ -54,7 +54,7 @@ def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_s
 
     answer = AnswerGenerator(llm).generate("Why rerank?", result)
     assert isinstance(answer.answer, str)
-    assert [source["link"] for source in answer.sources] == [item.chunk.link for item in result.chunks]
+    assert [source.link for source in answer.sources] == [item.chunk.link for item in result.chunks]
     assert answer.trace["generation"]["completion_tokens"] >= 1
 
 

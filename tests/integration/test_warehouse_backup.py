@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from llm_engineering.application.warehouse_backup import BackupValidationError, export_warehouse, import_warehouse
+from llm_engineering.application.errors import BackupValidationError
+from llm_engineering.application.warehouse.backup import export_warehouse, import_warehouse
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from tests.conftest import PROJECT_ROOT
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from llm_engineering.application.crawlers.ports import BrowserFactory, PageFetcher
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import Document, UserDocument
-from llm_engineering.domain.exceptions import DuplicateDocumentError, WarehouseOperationError
+from llm_engineering.domain.exceptions import CrawlError, DuplicateDocumentError, WarehouseOperationError
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class LinkedInCredentials:
 class CrawlerContext:
     """Everything a crawler may use; built once per run by a composition root and shared by all workers.
 
-    `fetcher` is shared (thread-safe); `browser_factory` is called by each Selenium crawler instance,
-    so every worker owns at most one browser per Selenium crawler class.
+    `fetcher` is shared (thread-safe); `browser_factory` is called by each browser crawler instance,
+    so every worker owns at most one browser per browser crawler class.
     """
 
     limits: CrawlLimits = field(default_factory=CrawlLimits)
@@ -44,10 +45,6 @@ class CrawlerContext:
     browser_factory: BrowserFactory | None = None
     linkedin: LinkedInCredentials | None = None
     linkedin_login_url: str = "https://www.linkedin.com/login"
-
-
-class AlreadyCrawledError(Exception):
-    """The document appeared in the warehouse while we crawled it (another writer got there first)."""
 
 
 class BaseCrawler(ABC):

@@ -7,8 +7,9 @@ from urllib.parse import urlparse
 
 from llm_engineering.application.crawlers.base import BaseCrawler
 from llm_engineering.application.crawlers.html_text import html_to_text
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 
 
 def parse_article_page(html: str) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from urllib.parse import urlparse
 from loguru import logger
 
 from llm_engineering.application.crawlers.base import BaseCrawler
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import RepositoryDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 
 SKIPPED_DIRECTORIES = frozenset(
     {

@@ -8,14 +8,17 @@ and no browser is started. Selectors are kept in one place below so they are eas
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from llm_engineering.application.crawlers.base import AlreadyCrawledError
-from llm_engineering.application.crawlers.selenium_base import BaseSeleniumCrawler
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.application.crawlers.browser_base import BaseBrowserCrawler
+from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import PostDocument, UserDocument
-from llm_engineering.domain.exceptions import WarehouseOperationError
+from llm_engineering.domain.exceptions import CrawlError, WarehouseOperationError
+
+if TYPE_CHECKING:
+    from llm_engineering.application.crawlers.ports import Browser
 
 USERNAME_INPUT = "#username"
 PASSWORD_INPUT = "#password"
@@ -60,7 +63,7 @@ def stable_post_id(user: UserDocument, urn: str) -> uuid.UUID:
     return uuid.UUID(bytes=uuid.uuid5(POST_ID_NAMESPACE, f"{user.id}|{urn}").bytes, version=4)
 
 
-class LinkedInCrawler(BaseSeleniumCrawler):
+class LinkedInCrawler(BaseBrowserCrawler):
     """Stores each post of a profile's activity feed as a `PostDocument` (one link gives many posts)."""
 
     model = PostDocument
@@ -69,14 +72,14 @@ class LinkedInCrawler(BaseSeleniumCrawler):
 
     def extract(self, link: str, user: UserDocument) -> int:
         if self.context.linkedin is None:
-            # Checked before touching `self.driver`, so no browser is started for nothing.
+            # Checked before touching `self.browser`, so no browser is started for nothing.
             raise CrawlError(
                 CrawlErrorKind.NEEDS_CREDENTIALS,
                 "needs credentials: set LINKEDIN_USERNAME and LINKEDIN_PASSWORD to crawl LinkedIn",
             )
         self.open(link)
         self.scroll_page()
-        posts = parse_linkedin_posts(self.driver.page_source)
+        posts = parse_linkedin_posts(self.page_source())
         if not posts:
             raise CrawlError(CrawlErrorKind.EMPTY_PAGE, "no posts found on the page")
         documents = [
@@ -99,40 +102,42 @@ class LinkedInCrawler(BaseSeleniumCrawler):
             raise AlreadyCrawledError(f"all {len(documents)} posts are already stored")
         return len(report.inserted)
 
-    def on_browser_started(self) -> None:
-        self.login()
+    def on_browser_started(self, browser: Browser) -> None:
+        self.login(browser)
 
-    def login(self) -> None:
-        """Sign in through the login form; raise `CrawlError(LOGIN_FAILED)` when LinkedIn does not let us in."""
-        from selenium.common.exceptions import TimeoutException, WebDriverException
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
+    def login(self, browser: Browser) -> None:
+        """Sign in through the login form; raise `CrawlError(LOGIN_FAILED)` when LinkedIn does not let us in.
 
+        Raises `CrawlError(NEEDS_CREDENTIALS)` without touching `browser` when no credentials are configured.
+        """
         credentials = self.context.linkedin
         if credentials is None:
             raise CrawlError(CrawlErrorKind.NEEDS_CREDENTIALS, "needs credentials")
-        driver = self._browser.driver  # type: ignore[union-attr]
-        login_url = self.context.linkedin_login_url
         try:
-            driver.get(login_url)
-            driver.find_element(By.CSS_SELECTOR, USERNAME_INPUT).send_keys(credentials.username)
-            driver.find_element(By.CSS_SELECTOR, PASSWORD_INPUT).send_keys(credentials.password)
-            driver.find_element(By.CSS_SELECTOR, SUBMIT_BUTTON).click()
-            WebDriverWait(driver, self.context.limits.page_timeout_s).until(
-                lambda d: "/login" not in d.current_url or d.find_elements(By.CSS_SELECTOR, LOGIN_ERROR)
-            )
-        except TimeoutException as error:
-            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, "LinkedIn login did not complete in time") from error
-        except WebDriverException as error:
-            raise CrawlError(
-                CrawlErrorKind.LOGIN_FAILED, f"LinkedIn login page not usable: {str(error.msg or error).strip()}"
-            ) from error
-        if "/checkpoint" in driver.current_url:
+            browser.open(self.context.linkedin_login_url)
+            browser.fill(USERNAME_INPUT, credentials.username)
+            browser.fill(PASSWORD_INPUT, credentials.password)
+            browser.click(SUBMIT_BUTTON)
+            settled = browser.wait_until(login_settled, self.context.limits.page_timeout_s)
+            location = browser.current_url
+            errors = [text for text in browser.texts(LOGIN_ERROR) if text] if "/login" in location else []
+        except CrawlError as error:
+            if error.kind is CrawlErrorKind.TIMEOUT:
+                raise CrawlError(CrawlErrorKind.LOGIN_FAILED, "LinkedIn login did not complete in time") from error
+            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, f"LinkedIn login page not usable: {error.reason}") from error
+        if "/checkpoint" in location:
             raise CrawlError(
                 CrawlErrorKind.LOGIN_FAILED,
                 "LinkedIn asks for a security check (captcha or 2FA); complete it once in a normal browser",
             )
-        if "/login" in driver.current_url:
-            errors = driver.find_elements(By.CSS_SELECTOR, LOGIN_ERROR)
-            detail = errors[0].text.strip() if errors else "still on the login page"
-            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, f"LinkedIn login failed: {detail}")
+        if errors:
+            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, f"LinkedIn login failed: {errors[0]}")
+        if not settled:
+            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, "LinkedIn login did not complete in time")
+        if "/login" in location:
+            raise CrawlError(CrawlErrorKind.LOGIN_FAILED, "LinkedIn login failed: still on the login page")
+
+
+def login_settled(browser: Browser) -> bool:
+    """True once the login form was answered: the browser left the login page, or it shows an error."""
+    return "/login" not in browser.current_url or any(browser.texts(LOGIN_ERROR))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_engineering.application.crawlers.browser_base import BaseBrowserCrawler
 from llm_engineering.application.crawlers.html_text import html_to_text
-from llm_engineering.application.crawlers.selenium_base import BaseSeleniumCrawler
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 
 
 def parse_medium_article(html: str) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def parse_medium_article(html: str) -> dict[str, Any]:
     return {"Title": title, "Subtitle": subtitle, "Content": content, "language": language}
 
 
-class MediumCrawler(BaseSeleniumCrawler):
+class MediumCrawler(BaseBrowserCrawler):
     """Loads the article in headless Chromium, scrolls it (lazy content), stores title, subtitle and body."""
 
     model = ArticleDocument
@@ -50,7 +51,7 @@ class MediumCrawler(BaseSeleniumCrawler):
     def extract(self, link: str, user: UserDocument) -> int:
         self.open(link)
         self.scroll_page()
-        content = parse_medium_article(self.driver.page_source)
+        content = parse_medium_article(self.page_source())
         if not content["Content"].strip():
             raise CrawlError(
                 CrawlErrorKind.EMPTY_PAGE, "no article body on the page (paywalled, removed or not an article)"

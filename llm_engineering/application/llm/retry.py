@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from llm_engineering.application.llm.errors import LLMError
+from llm_engineering.application.errors import LLMError
 
 T = TypeVar("T")
 

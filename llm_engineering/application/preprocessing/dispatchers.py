@@ -10,6 +10,7 @@ from typing import Any
 
 from loguru import logger
 
+from llm_engineering.application.errors import UnsupportedCategoryError
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.preprocessing.chunking_data_handlers import CHUNKING_HANDLERS, ChunkingDataHandler
 from llm_engineering.application.preprocessing.cleaning_data_handlers import CLEANING_HANDLERS
@@ -19,10 +20,6 @@ from llm_engineering.domain.chunks import Chunk
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.documents import Document
 from llm_engineering.domain.types import DataCategory
-
-
-class UnsupportedCategoryError(ValueError):
-    """No handler is registered for a data category at this stage."""
 
 
 def _handler_class(registry: dict[DataCategory, Any], category: DataCategory, stage: str) -> Any:

@@ -9,12 +9,13 @@ from llm_engineering.application.llm.client import ChatMessage, GenerationParame
 from llm_engineering.application.rag.retriever import RetrievalResult
 from llm_engineering.domain.embedded_chunks import EmbeddedChunk
 from llm_engineering.domain.prompts import RAG_SYSTEM_PROMPT, STOP_SEQUENCES, format_rag_instruction
+from llm_engineering.domain.queries import Source
 
 
 @dataclass
 class RAGAnswer:
     answer: str
-    sources: list[dict]
+    sources: list[Source]
     trace: dict = field(default_factory=dict)
 
 

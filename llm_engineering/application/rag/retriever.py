@@ -8,6 +8,7 @@ trace of every decision (author filter, expansion fallback, reranker used, count
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +26,13 @@ from llm_engineering.domain.embedded_chunks import (
     EmbeddedPostChunk,
     EmbeddedRepositoryChunk,
 )
-from llm_engineering.domain.queries import Query
+from llm_engineering.domain.exceptions import VectorStoreOperationError, VectorStoreUnavailableError
+from llm_engineering.domain.queries import Query, Source
 
 SEARCHED_CLASSES: tuple[type[EmbeddedChunk], ...] = (EmbeddedPostChunk, EmbeddedArticleChunk, EmbeddedRepositoryChunk)
 MAX_SEARCH_THREADS = 8
+# How long the list of existing collections is trusted before it is read again (a server may gain one).
+COLLECTIONS_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -37,18 +41,18 @@ class ScoredChunk:
     score: float
 
     @property
-    def source(self) -> dict:
+    def source(self) -> Source:
         """What a user needs to check the passage: where it comes from and who wrote it."""
         chunk = self.chunk
-        return {
-            "chunk_id": str(chunk.id),
-            "document_id": str(chunk.document_id),
-            "category": chunk.get_category().value,
-            "author": chunk.author_full_name,
-            "platform": chunk.platform,
-            "link": getattr(chunk, "link", None),
-            "score": round(self.score, 4),
-        }
+        return Source(
+            chunk_id=str(chunk.id),
+            document_id=str(chunk.document_id),
+            category=chunk.get_category().value,
+            author=chunk.author_full_name,
+            platform=chunk.platform,
+            link=getattr(chunk, "link", None),
+            score=round(self.score, 4),
+        )
 
 
 @dataclass
@@ -71,12 +75,14 @@ class ContextRetriever:
         self_query: SelfQuery,
         query_expansion: QueryExpansion,
         searched_classes: Sequence[type[EmbeddedChunk]] = SEARCHED_CLASSES,
+        collections_ttl_s: float = COLLECTIONS_TTL_S,
     ):
         self.embedder = embedder
         self.reranker = reranker
         self.self_query = self_query
         self.query_expansion = query_expansion
         self.searched_classes = tuple(searched_classes)
+        self.collections = CollectionState(self.searched_classes, ttl_s=collections_ttl_s)
 
     def search(self, query: str, k: int = 3, expand_to_n_queries: int = 3) -> list[EmbeddedChunk]:
         """The k best chunks for `query` (empty when the store holds nothing relevant)."""
@@ -146,43 +152,73 @@ class ContextRetriever:
     def _rerank(
         self, query: str, query_vector: list[float] | None, chunks: list[EmbeddedChunk], k: int
     ) -> list[tuple[EmbeddedChunk, float]]:
-        """Top k by the reranker. The bi-encoder reranker reuses the stored chunk vectors when they are there,
-        which gives the same cosine scores as re-embedding the passages at a fraction of the cost."""
-        if chunks and query_vector is not None and isinstance(self.reranker, EmbeddingReranker):
-            stored = _stored_vectors(chunks)
-            if all(len(stored.get(chunk.id) or []) == len(query_vector) for chunk in chunks):
-                scores = self.reranker.score_vectors(query_vector, [stored[chunk.id] for chunk in chunks])
-                return sorted(zip(chunks, scores, strict=True), key=lambda pair: pair[1], reverse=True)[:k]
+        """Top k by the reranker. The bi-encoder reranker reuses the vectors the search returned with the
+        chunks, which gives the same cosine scores as re-embedding the passages at a fraction of the cost."""
+        reusable = chunks and query_vector is not None and isinstance(self.reranker, EmbeddingReranker)
+        if reusable and all(len(chunk.embedding or []) == len(query_vector or []) for chunk in chunks):
+            scores = self.reranker.score_vectors(query_vector or [], [chunk.embedding or [] for chunk in chunks])
+            return sorted(zip(chunks, scores, strict=True), key=lambda pair: pair[1], reverse=True)[:k]
         return rerank(self.reranker, query, chunks, [chunk.content for chunk in chunks], k)
 
     def _search_all(
         self, queries: list[Query], budget: int, query_model: Query
     ) -> tuple[list[ScoredChunk], dict[str, int], list[float] | None]:
+        """Search every existing collection with every query; keep each query's best `budget / queries` hits.
+
+        Collections without points for the filter simply return nothing, so no per-request counts are
+        needed to split the budget: the best hits of one query win across collections, by score.
+        """
         filters = {"author_id": str(query_model.author_id)} if query_model.author_id else {}
-        # The budget is split across the queries and across the collections that hold anything for this
-        # filter, so that a corpus with only articles still fills it (the book's fixed k // 3 would not).
-        active = [cls for cls in self.searched_classes if cls.count(**filters) > 0]
+        active = self.collections.existing()
         searched = {cls.get_collection_name(): 0 for cls in active}
         if not active:
             return [], searched, None
-        per_collection = max(1, math.ceil(budget / (len(queries) * len(active))))
+        per_query = max(1, math.ceil(budget / len(queries)))
         vectors = self.embedder.embed([q.content for q in queries])
-        tasks = [(cls, vector) for vector in vectors for cls in active]
-        with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:
-            results = list(
-                pool.map(lambda task: task[0].search_with_scores(task[1], limit=per_collection, **filters), tasks)
-            )
+        tasks = [(index, cls, vector) for index, vector in enumerate(vectors) for cls in active]
+        try:
+            with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:
+                results = list(
+                    pool.map(
+                        lambda task: task[1].search_with_scores(
+                            task[2], limit=per_query, with_vectors=True, **filters
+                        ),
+                        tasks,
+                    )
+                )
+        except (VectorStoreOperationError, VectorStoreUnavailableError):
+            self.collections.invalidate()  # e.g. a collection was dropped: read the list again next time
+            raise
+        per_query_hits: dict[int, list[ScoredChunk]] = {index: [] for index in range(len(vectors))}
+        for (index, _, _), hits in zip(tasks, results, strict=True):
+            per_query_hits[index].extend(ScoredChunk(chunk, score) for chunk, score in hits)
         found: list[ScoredChunk] = []
-        for (cls, _), hits in zip(tasks, results, strict=True):
-            searched[cls.get_collection_name()] += len(hits)
-            found.extend(ScoredChunk(chunk, score) for chunk, score in hits)
+        for hits in per_query_hits.values():
+            best = sorted(hits, key=lambda item: item.score, reverse=True)[:per_query]
+            for item in best:
+                searched[item.chunk.get_collection_name()] += 1
+            found.extend(best)
         return found, searched, vectors[0]
 
 
-def _stored_vectors(chunks: list[EmbeddedChunk]) -> dict:
-    """The vectors the feature store holds for these chunks, by id (one retrieve call per collection)."""
-    found: dict = {}
-    for cls, members in EmbeddedChunk.group_by_class(chunks).items():
-        for stored in cls.retrieve([chunk.id for chunk in members], with_vectors=True):
-            found[stored.id] = stored.embedding
-    return found
+class CollectionState:
+    """Which searched collections exist, read once and trusted for `ttl_s` (or until `invalidate()`)."""
+
+    def __init__(self, classes: Sequence[type[EmbeddedChunk]], ttl_s: float = COLLECTIONS_TTL_S):
+        self.classes = tuple(classes)
+        self.ttl_s = ttl_s
+        self._existing: tuple[type[EmbeddedChunk], ...] | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def existing(self) -> tuple[type[EmbeddedChunk], ...]:
+        with self._lock:
+            stale = self._existing is None or time.monotonic() - self._read_at > self.ttl_s
+            if stale:
+                self._existing = tuple(cls for cls in self.classes if cls.collection_exists())
+                self._read_at = time.monotonic()
+            return self._existing or ()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._existing = None

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from llm_engineering.application.errors import LLMError, LLMUnavailableError
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
-from llm_engineering.application.llm.errors import LLMError, LLMUnavailableError
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.exceptions import InvalidDocumentError
 from llm_engineering.domain.names import split_user_full_name

@@ -64,8 +64,15 @@ class VectorStore(Protocol):
     ) -> tuple[list[VectorPoint], str | None]: ...
 
     def search(
-        self, collection: str, vector: Sequence[float], limit: int, filters: Filters | None
-    ) -> list[VectorPoint]: ...
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        filters: Filters | None,
+        with_vectors: bool = False,
+    ) -> list[VectorPoint]:
+        """Nearest points, best first, with `score` set (and `vector` when `with_vectors`)."""
+        ...
 
     def retrieve(self, collection: str, ids: Iterable[str], with_vectors: bool = False) -> list[VectorPoint]: ...
 

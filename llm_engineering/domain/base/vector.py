@@ -163,19 +163,28 @@ class VectorBaseDocument(BaseModel, ABC):
                 return documents
 
     @classmethod
+    def collection_exists(cls) -> bool:
+        return cls._store().collection_exists(cls.get_collection_name())
+
+    @classmethod
     def search(cls, query_vector: Sequence[float], limit: int = 10, **filters: Any) -> list[Self]:
         return [document for document, _ in cls.search_with_scores(query_vector, limit, **filters)]
 
     @classmethod
     def search_with_scores(
-        cls, query_vector: Sequence[float], limit: int = 10, **filters: Any
+        cls, query_vector: Sequence[float], limit: int = 10, with_vectors: bool = False, **filters: Any
     ) -> list[tuple[Self, float]]:
-        """Nearest documents by cosine similarity, best first, with their scores."""
+        """Nearest documents by cosine similarity, best first, with their scores (and their vectors when
+        `with_vectors`, so callers re-scoring them need no second round trip)."""
         store = cls._store()
         if not store.collection_exists(cls.get_collection_name()):
             return []
         points = store.search(
-            cls.get_collection_name(), list(query_vector), limit=limit, filters=_payload_filters(filters)
+            cls.get_collection_name(),
+            list(query_vector),
+            limit=limit,
+            filters=_payload_filters(filters),
+            with_vectors=with_vectors,
         )
         return [(cls.from_point(point), float(point.score or 0.0)) for point in points]
 

@@ -156,7 +156,12 @@ class QdrantVectorStore:
         return [_to_point(record) for record in records], str(next_offset) if next_offset is not None else None
 
     def search(
-        self, collection: str, vector: Sequence[float], limit: int, filters: Filters | None
+        self,
+        collection: str,
+        vector: Sequence[float],
+        limit: int,
+        filters: Filters | None,
+        with_vectors: bool = False,
     ) -> list[VectorPoint]:
         response = self._call(
             lambda client: client.query_points(
@@ -165,7 +170,7 @@ class QdrantVectorStore:
                 limit=limit,
                 query_filter=_to_filter(filters),
                 with_payload=True,
-                with_vectors=False,
+                with_vectors=with_vectors,
             )
         )
         return [_to_point(point) for point in response.points]

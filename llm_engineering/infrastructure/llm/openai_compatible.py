@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
-from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.retry import RetryPolicy
 
 # 429 and these 5xx mean "busy or restarting": worth another try. Other statuses are final.

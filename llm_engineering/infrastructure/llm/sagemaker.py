@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
-from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.domain.prompts import format_instruction_prompt
-
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
 # Error codes that mean "try again later" rather than "your request is wrong".
 RETRYABLE_CODES = {"ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException"}
@@ -47,36 +44,9 @@ class SageMakerTGIClient:
         self.endpoint_name = endpoint_name
         self.inference_component_name = inference_component_name
         self.runtime = runtime_client
-        self.defaults = defaults or GenerationParameters(repetition_penalty=1.1)
+        self.defaults = defaults or GenerationParameters()
         self.retry_policy = retry_policy or RetryPolicy()
         self._model_id = model_id or endpoint_name
-
-    @classmethod
-    def from_settings(cls, settings: Settings, runtime_client: Any | None = None) -> SageMakerTGIClient:
-        """Build the client (and, unless given, a boto3 `sagemaker-runtime` client) from settings."""
-        if runtime_client is None:
-            import boto3
-            from botocore.config import Config
-
-            runtime_client = boto3.client(
-                "sagemaker-runtime",
-                region_name=settings.AWS_REGION,
-                aws_access_key_id=settings.AWS_ACCESS_KEY.get_secret_value() if settings.AWS_ACCESS_KEY else None,
-                aws_secret_access_key=settings.AWS_SECRET_KEY.get_secret_value() if settings.AWS_SECRET_KEY else None,
-                config=Config(read_timeout=settings.LLM_TIMEOUT_S, connect_timeout=5, retries={"max_attempts": 0}),
-            )
-        return cls(
-            endpoint_name=settings.SAGEMAKER_ENDPOINT_INFERENCE,
-            runtime_client=runtime_client,
-            defaults=GenerationParameters(
-                max_new_tokens=settings.MAX_NEW_TOKENS_INFERENCE,
-                temperature=settings.TEMPERATURE_INFERENCE,
-                top_p=settings.TOP_P_INFERENCE,
-                repetition_penalty=1.1,
-            ),
-            retry_policy=RetryPolicy(max_retries=settings.LLM_MAX_RETRIES),
-            model_id=settings.HF_MODEL_ID,
-        )
 
     @property
     def model_id(self) -> str:
@@ -153,3 +123,19 @@ class SageMakerTGIClient:
             finish_reason=details.get("finish_reason"),
             raw={"response": decoded},
         )
+
+
+def sagemaker_runtime_client(
+    region: str, access_key: str | None = None, secret_key: str | None = None, read_timeout_s: float = 120.0
+) -> Any:
+    """A boto3 `sagemaker-runtime` client; boto3's own retries are off (the `RetryPolicy` retries)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sagemaker-runtime",
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(read_timeout=read_timeout_s, connect_timeout=5, retries={"max_attempts": 0}),
+    )

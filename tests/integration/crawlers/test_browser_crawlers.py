@@ -7,8 +7,9 @@ import pytest
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits, LinkedInCredentials
 from llm_engineering.application.crawlers.linkedin import LinkedInCrawler
 from llm_engineering.application.crawlers.medium import MediumCrawler
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -65,9 +66,10 @@ def test_medium_bad_pages_fail_with_their_reason(medium, crawl_site, user, path,
     assert ArticleDocument.count() == 0
 
 
-def test_browser_sends_the_regular_chrome_user_agent(shared_browser):
-    agent = shared_browser.driver.execute_script("return navigator.userAgent")
+def test_browser_sends_the_regular_chrome_user_agent(shared_browser, crawl_site):
+    shared_browser.open(crawl_site.url("/agent"))
 
+    [agent] = shared_browser.texts("#agent")
     assert "Chrome/" in agent and "HeadlessChrome" not in agent
 
 
@@ -106,8 +108,13 @@ def _linkedin(crawl_site, factory, password: str) -> LinkedInCrawler:
     )
 
 
+def _log_out(browser, crawl_site) -> None:
+    """Drop the fixture's session cookie, so the shared browser starts the test logged out."""
+    browser.open(crawl_site.url("/linkedin/logout.html"))
+
+
 def test_linkedin_wrong_password_is_a_login_failure(user, crawl_site, shared_browser, borrowed_browser_factory):
-    shared_browser.driver.delete_all_cookies()
+    _log_out(shared_browser, crawl_site)
     crawler = _linkedin(crawl_site, borrowed_browser_factory, "wrong")
 
     with pytest.raises(CrawlError) as caught:
@@ -119,8 +126,7 @@ def test_linkedin_wrong_password_is_a_login_failure(user, crawl_site, shared_bro
 
 
 def test_linkedin_logs_in_scrolls_and_stores_posts_once(user, crawl_site, shared_browser, borrowed_browser_factory):
-    shared_browser.driver.get(crawl_site.url("/linkedin/login.html"))
-    shared_browser.driver.delete_all_cookies()
+    _log_out(shared_browser, crawl_site)
     crawler = _linkedin(crawl_site, borrowed_browser_factory, "correct horse")
     feed = crawl_site.url("/linkedin/feed.html")
 
@@ -137,7 +143,7 @@ def test_linkedin_logs_in_scrolls_and_stores_posts_once(user, crawl_site, shared
     assert first.link == crawl_site.url("/feed/update/urn:li:activity:1001/")
 
     # Posts have stable ids: crawling the feed again stores nothing new.
-    from llm_engineering.application.crawlers.base import AlreadyCrawledError
+    from llm_engineering.application.errors import AlreadyCrawledError
 
     with pytest.raises(AlreadyCrawledError):
         crawler.extract(feed, user)

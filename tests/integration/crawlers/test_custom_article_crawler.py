@@ -6,7 +6,8 @@ import pytest
 
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
 from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
+from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from tests.conftest import free_port

@@ -13,11 +13,8 @@ import pytest
 
 from llm_engineering.application.ports import Embedder
 from llm_engineering.domain.exceptions import ImproperlyConfigured
-from llm_engineering.infrastructure.embeddings import (
-    SentenceTransformerEmbedder,
-    get_embedder,
-    resolve_model_source,
-)
+from llm_engineering.bootstrap import build_embedder
+from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder, resolve_model_source
 from llm_engineering.settings import load_settings
 from tests.conftest import PROJECT_ROOT
 
@@ -143,12 +140,12 @@ def test_concurrent_use_loads_once_and_gives_the_same_vectors():
     assert set(counts) == {5}
 
 
-def test_get_embedder_shares_one_instance_per_configuration(tmp_path):
+def test_build_embedder_shares_one_instance_per_configuration(tmp_path):
     settings = load_settings(env_file=tmp_path / "none.env", EMBEDDING_BATCH_SIZE=16)
-    first = get_embedder(settings)
-    assert first is get_embedder(settings)
+    first = build_embedder(settings)
+    assert first is build_embedder(settings)
     assert first.batch_size == 16
     assert first.device == settings.RAG_MODEL_DEVICE
     assert first.model_id == settings.TEXT_EMBEDDING_MODEL_ID
-    other = get_embedder(load_settings(env_file=tmp_path / "none.env", EMBEDDING_BATCH_SIZE=8))
+    other = build_embedder(load_settings(env_file=tmp_path / "none.env", EMBEDDING_BATCH_SIZE=8))
     assert other is not first

@@ -4,9 +4,9 @@ import httpx
 import pytest
 
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
-from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.retry import RetryPolicy
-from llm_engineering.infrastructure.llm import build_llm_client
+from llm_engineering.bootstrap import build_llm_client
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient, cut_at_stop
 from llm_engineering.settings import load_settings
 
@@ -159,3 +159,4 @@ def test_factory_builds_from_settings(tmp_path):
     assert (client.base_url, client.model_id, client.api_key) == ("http://127.0.0.1:9/v1", "my-model", "k")
     assert client.retry_policy.max_retries == 4
     assert client.defaults.max_new_tokens == 33
+    assert client.defaults.repetition_penalty == settings.REPETITION_PENALTY_INFERENCE

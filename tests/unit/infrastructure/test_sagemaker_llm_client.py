@@ -7,7 +7,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
-from llm_engineering.application.llm.errors import LLMResponseError, LLMUnavailableError
+from llm_engineering.application.errors import LLMResponseError, LLMUnavailableError
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.domain.prompts import RESPONSE_HEADER
 from llm_engineering.infrastructure.llm.sagemaker import SageMakerTGIClient
@@ -91,11 +91,14 @@ def test_server_errors_become_unavailable_and_bad_bodies_response_errors(runtime
         llm.complete("x")
 
 
-def test_from_settings_uses_the_book_defaults(tmp_path):
+def test_the_composition_root_builds_it_with_the_book_defaults(tmp_path):
+    from llm_engineering.bootstrap import build_llm_client
+
     settings = load_settings(
         env_file=tmp_path / "none.env", LLM_PROVIDER="sagemaker", SAGEMAKER_ENDPOINT_INFERENCE="twin-endpoint"
     )
-    llm = SageMakerTGIClient.from_settings(settings, runtime_client=object())
+    llm = build_llm_client(settings, sagemaker_runtime=object())
+    assert isinstance(llm, SageMakerTGIClient)
     assert llm.endpoint_name == "twin-endpoint"
     assert llm.defaults.repetition_penalty == 1.1
     payload = llm.payload("p")

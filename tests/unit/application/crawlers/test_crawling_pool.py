@@ -11,64 +11,11 @@ from typing import Any
 import pytest
 
 from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
+from llm_engineering.application.crawlers.crawl_run import crawl_links, link_domain, validate_link
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.application.crawling import crawl_links, link_domain, validate_link
-from llm_engineering.domain.base.nosql import bind_warehouse
-from llm_engineering.domain.base.ports import InsertReport
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind, CrawlStatus
+from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
-from llm_engineering.domain.exceptions import DuplicateDocumentError, WarehouseUnavailableError
-
-
-class MemoryWarehouse:
-    """Just enough of the DocumentWarehouse port for these tests (unique `link`, any-of filters)."""
-
-    def __init__(self) -> None:
-        self.collections: dict[str, dict[str, dict[str, Any]]] = {}
-        self.lock = threading.Lock()
-
-    def _matches(self, record: dict[str, Any], filters: Any) -> bool:
-        for key, value in filters.items():
-            wanted = value if isinstance(value, list) else [value]
-            if record.get(key) not in wanted:
-                return False
-        return True
-
-    def insert_one(self, collection: str, document: dict[str, Any]) -> None:
-        with self.lock:
-            records = self.collections.setdefault(collection, {})
-            if "link" in document and any(r.get("link") == document["link"] for r in records.values()):
-                raise DuplicateDocumentError(document["link"])
-            records[document["_id"]] = document
-
-    def insert_many(self, collection: str, documents: Any) -> InsertReport:
-        for document in documents:
-            self.insert_one(collection, document)
-        return InsertReport(inserted=[document["_id"] for document in documents])
-
-    def find_one(self, collection: str, filters: Any) -> dict[str, Any] | None:
-        return next(iter(self.find(collection, filters)), None)
-
-    def find(self, collection: str, filters: Any, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        records = [r for r in self.collections.get(collection, {}).values() if self._matches(r, filters)]
-        return iter(records[:limit] if limit else records)
-
-    def count(self, collection: str, filters: Any) -> int:
-        return len(list(self.find(collection, filters)))
-
-    def delete_many(self, collection: str, filters: Any) -> int:
-        raise NotImplementedError
-
-    def ensure_unique_index(self, collection: str, field_name: str) -> None:
-        return None
-
-
-@pytest.fixture
-def memory_warehouse() -> Iterator[MemoryWarehouse]:
-    store = MemoryWarehouse()
-    bind_warehouse(store)
-    yield store
-    bind_warehouse(None)
+from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
+from llm_engineering.application.crawlers.crawl_run import validate_link
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.application.crawling import validate_link
 from tests.conftest import HANDBOOK_DIR, PROJECT_ROOT
 
 CONFIGS = {

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.application.crawlers.github import collect_tree, repository_name, skip_reason
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+from llm_engineering.domain.crawling import CrawlErrorKind
+from llm_engineering.domain.exceptions import CrawlError
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from tests.conftest import PROJECT_ROOT
 
 PROBE = r"""
 import json, sys
-import llm_engineering.application.crawling
+import llm_engineering.application.crawlers.crawl_run
 import llm_engineering.application.crawlers.dispatcher
-import llm_engineering.infrastructure.crawl_context, llm_engineering.infrastructure.browser
+import llm_engineering.bootstrap, llm_engineering.infrastructure.browser
 import llm_engineering.infrastructure.http_pages
 heavy = sorted(m for m in ("selenium", "zenml", "torch", "httpx", "bs4", "html2text", "langchain_community")
                if m in sys.modules)
@@ -37,7 +37,8 @@ def test_crawl_modules_import_light(tmp_path):
 
 
 def test_missing_chromium_is_a_browser_error_with_the_install_hint(tmp_path):
-    from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind
+    from llm_engineering.domain.crawling import CrawlErrorKind
+    from llm_engineering.domain.exceptions import CrawlError
     from llm_engineering.infrastructure.browser import start_chromium
 
     with pytest.raises(CrawlError) as caught:

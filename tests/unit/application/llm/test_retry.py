@@ -1,6 +1,6 @@
 import pytest
 
-from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
 from llm_engineering.application.llm.retry import RetryPolicy
 
 

@@ -12,7 +12,8 @@ from llm_engineering.application.preprocessing.cleaning_data_handlers import (
     content_hash,
     text_fields,
 )
-from llm_engineering.application.preprocessing.dispatchers import CleaningDispatcher, UnsupportedCategoryError
+from llm_engineering.application.errors import UnsupportedCategoryError
+from llm_engineering.application.preprocessing.dispatchers import CleaningDispatcher
 from llm_engineering.application.preprocessing.operations.chunking import paragraph_spans
 from llm_engineering.application.preprocessing.operations.cleaning import (
     URL_PLACEHOLDER,

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
-from llm_engineering.application.llm.errors import LLMError
+from llm_engineering.application.errors import LLMError
 
 
 class ScriptedLLM:

@@ -37,7 +37,7 @@ def test_answer_carries_sources_and_generation_metadata():
     llm = ScriptedLLM("  The answer.  ")
     answer = AnswerGenerator(llm).generate("q", retrieval)
     assert answer.answer == "The answer."
-    assert answer.sources == [
+    assert [source.model_dump() for source in answer.sources] == [
         {
             "chunk_id": str(chunk.id),
             "document_id": str(chunk.document_id),

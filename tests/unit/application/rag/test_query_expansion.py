@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from llm_engineering.application.llm.errors import LLMTimeoutError
+from llm_engineering.application.errors import LLMTimeoutError
 from llm_engineering.application.rag.query_expansion import QueryExpansion, parse_variants
 from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR
 from llm_engineering.domain.queries import Query

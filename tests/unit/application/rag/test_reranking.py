@@ -1,6 +1,7 @@
 import pytest
 
-from llm_engineering.application.rag.reranking import EmbeddingReranker, build_reranker, rerank
+from llm_engineering.application.rag.reranking import EmbeddingReranker, rerank
+from llm_engineering.bootstrap import build_reranker
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import BagOfWordsEmbedder

@@ -100,7 +100,26 @@ def test_weak_llm_output_falls_back_to_the_plain_query_over_all_authors(store):
     assert {item.chunk.author_full_name for item in result.chunks} == {"Mara Quillon", "Otto Brandt"}
 
 
-def test_k_is_split_only_across_collections_holding_data(store):
+class CallCounter:
+    """The real store, counting the calls made through it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_the_budget_is_filled_by_score_across_collections_in_one_round_trip(store):
     post = EmbeddedPostChunk(
         content="a post about reranking passages",
         embedding=BagOfWordsEmbedder().embed(["a post about reranking passages"])[0],
@@ -110,9 +129,22 @@ def test_k_is_split_only_across_collections_holding_data(store):
         author_full_name=MARA.full_name,
     )
     EmbeddedPostChunk.bulk_insert([post])
-    result = _retriever(None).search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
-    assert result.trace["collections"] == {"embedded_posts": 1, "embedded_articles": 2}
+    spy = CallCounter(store)
+    bind_vector_store(spy)
+    retriever = _retriever(None)
+    result = retriever.search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
+    assert result.trace["collections"]["embedded_posts"] == 1
+    assert sum(result.trace["collections"].values()) == 4
     assert result.trace["self_query"]["status"] == "skipped"
+    # One search per collection, vectors included: no count() per request, no second fetch to re-score.
+    assert spy.calls.get("count", 0) == 0 and spy.calls.get("retrieve", 0) == 0
+    assert spy.calls["search"] == 2  # posts and articles; the repositories collection does not exist
+    before = dict(spy.calls)
+    retriever.search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
+    # The second request trusts the cached list of collections: searches only (the adapter answers
+    # `collection_exists` from its own cache for collections it has seen).
+    delta = {name: n - before.get(name, 0) for name, n in spy.calls.items() if n != before.get(name, 0)}
+    assert delta["search"] == 2 and set(delta) <= {"search", "collection_exists"}
 
 
 def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
@@ -133,7 +165,7 @@ def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
 
 
 def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
-    from llm_engineering.application.llm.errors import LLMUnavailableError
+    from llm_engineering.application.errors import LLMUnavailableError
 
     llm = ScriptedLLM(LLMUnavailableError("connection refused"))
     result = _retriever(llm).search_with_trace("reranking passages", k=2)

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from llm_engineering.application.llm.errors import LLMResponseError, LLMUnavailableError
+from llm_engineering.application.errors import LLMResponseError, LLMUnavailableError
 from llm_engineering.application.rag.self_query import SelfQuery, parse_author
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.queries import Query

@@ -19,11 +19,12 @@ from urllib.parse import urlparse
 
 from loguru import logger
 
-from llm_engineering.application.crawlers.base import AlreadyCrawledError, BaseCrawler, CrawlerContext
+from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.domain.crawling import CrawlError, CrawlErrorKind, CrawlOutcome, CrawlReport, CrawlStatus
+from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.domain.crawling import CrawlErrorKind, CrawlOutcome, CrawlReport, CrawlStatus
 from llm_engineering.domain.documents import UserDocument
-from llm_engineering.domain.exceptions import WarehouseUnavailableError
+from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
 
 SUPPORTED_SCHEMES = ("http", "https", "file")
 LOCAL_DOMAIN = "local"

@@ -5,17 +5,15 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from llm_engineering.application.llm.errors import LLMResponseError, LLMTimeoutError
+from llm_engineering import bootstrap
+from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError
 from llm_engineering.application.rag.answering import AnswerGenerator
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
+from llm_engineering.bootstrap import Container
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.domain.exceptions import VectorStoreLockedError, WarehouseUnavailableError
-from llm_engineering.infrastructure.inference_pipeline_api import (
-    ServiceContainer,
-    create_app,
-    get_answer_generator,
-    get_retriever,
-)
+from llm_engineering.entrypoints.api import create_app
+from llm_engineering.entrypoints.api.dependencies import get_answer_generator, get_retriever
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import ScriptedLLM
 
@@ -48,7 +46,7 @@ class FakeRetriever:
 def make_client(tmp_path):
     def build(retriever=None, llm=None, **settings_overrides):
         settings = load_settings(env_file=tmp_path / "none.env", RAG_MAX_QUERY_CHARS=50, **settings_overrides)
-        app = create_app(settings, container=ServiceContainer(settings), warm_up=False)
+        app = create_app(settings, container=Container(settings), warm_up_on_start=False)
         chosen_retriever = retriever or FakeRetriever()
         chosen_llm = llm or ScriptedLLM("An answer.")
         app.dependency_overrides[get_retriever] = lambda: lambda: chosen_retriever
@@ -117,3 +115,32 @@ def test_retriever_value_errors_are_422_and_bugs_are_500(make_client):
 def test_health_needs_nothing(make_client):
     client, _, _ = make_client()
     assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_names_each_dependency_from_the_injected_container(tmp_path):
+    from llm_engineering.application.errors import LLMUnavailableError
+
+    class DownLLM(ScriptedLLM):
+        def ping(self):
+            raise LLMUnavailableError("nothing listens on 127.0.0.1:9")
+
+    class Store:
+        def __init__(self):
+            self.pings = 0
+
+        def ping(self):
+            self.pings += 1
+
+    settings = load_settings(env_file=tmp_path / "none.env")
+    warehouse, vector_store = Store(), Store()
+    container = Container(settings, warehouse=warehouse, vector_store=vector_store, llm=DownLLM("x"))
+    client = TestClient(create_app(settings, container=container, warm_up_on_start=False))
+    try:
+        response = client.get("/ready")
+    finally:
+        bootstrap.reset()  # the app bound the fake stores to the domain documents
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["warehouse"]["ok"] and checks["vector_store"]["ok"]
+    assert not checks["llm"]["ok"] and "127.0.0.1:9" in checks["llm"]["detail"]
+    assert (warehouse.pings, vector_store.pings) == (1, 1)

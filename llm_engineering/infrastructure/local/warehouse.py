@@ -1,4 +1,5 @@
-"""Start, stop and inspect the local infrastructure: the warehouse (Docker or `nx-27017`) and ZenML's dashboard.
+"""Start, stop and inspect the local infrastructure: the warehouse (Docker or `nx-27017`) and ZenML's dashboard,
+plus a throwaway embedded warehouse for tests and benches (`embedded_warehouse`).
 
 Each `up` records what it started under `LOCAL_DATA_DIR/run/`, so `down` stops only that, and both are
 safe to run twice.
@@ -7,56 +8,47 @@ safe to run twice.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from llm_engineering.infrastructure.local.processes import (
+    LOOPBACK_HOSTS,
+    free_port,
+    http_ok,
+    port_open,
+    stop_pid,
+    stop_process,
+    venv_executable,
+    wait_for_port,
+)
 from llm_engineering.settings import Settings
 
 ZENML_DASHBOARD_URL = "http://127.0.0.1:8237"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """Where the warehouse listens, as read from DATABASE_HOST."""
+
     host: str
     port: int
 
     @property
     def is_local(self) -> bool:
-        return self.host in LOCAL_HOSTS
+        return self.host in LOOPBACK_HOSTS
 
 
 def warehouse_endpoint(settings: Settings) -> Endpoint:
+    """The first host and port of DATABASE_HOST (27017 when it names none)."""
     parsed = urlparse(settings.DATABASE_HOST)
     host = (parsed.hostname or "127.0.0.1").split(",")[0]
     return Endpoint(host=host, port=parsed.port or 27017)
-
-
-def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -88,29 +80,16 @@ def embedded_warehouse(data_dir: Path | None = None, timeout_s: float = 60.0) ->
             stderr=subprocess.STDOUT,
         )
         try:
-            if not wait_for_port("127.0.0.1", port, timeout_s=timeout_s):
+            if not wait_for_port("127.0.0.1", port, timeout_s=timeout_s, process=process):
                 raise RuntimeError(
                     f"nx-27017 did not answer on port {port} (exit code {process.poll()}): "
                     f"{log_path.read_text()[-1000:]}"
                 )
             yield f"mongodb://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process, timeout_s=10)
             if owned:
                 shutil.rmtree(folder, ignore_errors=True)
-
-
-def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if port_open(host, port):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def docker_available() -> bool:
@@ -193,16 +172,16 @@ class LocalInfrastructure:
             subprocess.run(["docker", "compose", "stop"], cwd=self.project_root, check=False)
             message = "warehouse: docker compose stop"
         else:
-            message = "warehouse: " + _stop_pid_file(self.nx_pid_file, "nx-27017")
+            message = "warehouse: " + stop_pid(self.nx_pid_file, timeout_s=5.0).describe("nx-27017")
         self._write_state(state)
         return message
 
     # --- ZenML dashboard -------------------------------------------------------------------
     def start_zenml(self) -> str:
-        if _http_ok(f"{ZENML_DASHBOARD_URL}/health"):
+        if http_ok(f"{ZENML_DASHBOARD_URL}/health", timeout_s=1.0):
             return f"zenml: dashboard already up at {ZENML_DASHBOARD_URL}"
         result = subprocess.run(
-            [_venv_executable("zenml"), "login", "--local"], capture_output=True, text=True, timeout=180, check=False
+            [venv_executable("zenml"), "login", "--local"], capture_output=True, text=True, timeout=180, check=False
         )
         if result.returncode != 0:
             return f"zenml: `zenml login --local` failed: {result.stderr.strip()[-400:]}"
@@ -215,7 +194,7 @@ class LocalInfrastructure:
         state = self._read_state()
         if not state.pop("zenml", None):
             return "zenml: dashboard not started by local-infrastructure-up"
-        subprocess.run([_venv_executable("zenml"), "logout", "--local"], capture_output=True, timeout=120, check=False)
+        subprocess.run([venv_executable("zenml"), "logout", "--local"], capture_output=True, timeout=120, check=False)
         self._write_state(state)
         return "zenml: dashboard stopped"
 
@@ -235,49 +214,15 @@ class LocalInfrastructure:
             lines.append(f"vector DB   embedded Qdrant in {self.settings.qdrant_local_path} (opened by each process)")
         else:
             url = self.settings.qdrant_server_url or ""
-            lines.append(f"vector DB   Qdrant server {url}  {'UP' if _http_ok(url + '/readyz') else 'DOWN'}")
-        zenml_up = _http_ok(f"{ZENML_DASHBOARD_URL}/health")
+            lines.append(
+                f"vector DB   Qdrant server {url}  {'UP' if http_ok(url + '/readyz', timeout_s=1.0) else 'DOWN'}"
+            )
+        zenml_up = http_ok(f"{ZENML_DASHBOARD_URL}/health", timeout_s=1.0)
         lines.append(f"zenml       {ZENML_DASHBOARD_URL}  {'UP' if zenml_up else 'DOWN'}")
         llm_url = self.settings.LLM_BASE_URL
-        lines.append(f"llm         {llm_url}  {'UP' if _http_ok(llm_url + '/models') else 'DOWN'}")
+        lines.append(f"llm         {llm_url}  {'UP' if http_ok(llm_url + '/models', timeout_s=1.0) else 'DOWN'}")
         return lines
 
 
-def _http_ok(url: str, timeout_s: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return 200 <= response.status < 300
-    except (OSError, ValueError):
-        return False
-
-
-def _venv_executable(name: str) -> str:
-    """A console script installed beside this interpreter, else the one on PATH."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
-
-
 def _nx_executable() -> str:
-    return _venv_executable("nx-27017")
-
-
-def _stop_pid_file(pid_file: Path, label: str) -> str:
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return f"{label}: no pid file at {pid_file}; nothing to stop"
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        return f"{label}: process {pid} had already exited"
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    return f"{label}: stopped process {pid}"
+    return venv_executable("nx-27017")

@@ -7,25 +7,15 @@ so a re-import adds nothing and a bad file never leaves a partial import behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loguru import logger
 
+from llm_engineering.application.errors import BackupValidationError
 from llm_engineering.domain.base.nosql import NoSQLBaseDocument
 from llm_engineering.domain.documents import WAREHOUSE_DOCUMENT_CLASSES
-from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
-
-
-class BackupValidationError(LLMTwinError):
-    """One or more records of a backup are invalid; nothing was imported."""
-
-    def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        shown = "\n".join(f"  - {problem}" for problem in self.problems[:20])
-        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
-        super().__init__(f"{len(self.problems)} invalid record(s); nothing was imported:\n{shown}{more}")
+from llm_engineering.domain.exceptions import InvalidDocumentError
 
 
 @dataclass

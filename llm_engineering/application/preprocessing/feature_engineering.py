@@ -16,17 +16,18 @@ from typing import Any
 from loguru import logger
 from tqdm.auto import tqdm
 
-from llm_engineering.application.feature_store import (
-    PruneReport,
-    feature_hash,
-    prune_deleted_documents,
-    stored_feature_hashes,
-)
+from llm_engineering.application.errors import IncompleteWarehouseReadError, NoAuthorsFoundError
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.preprocessing.dispatchers import (
     ChunkingDispatcher,
     CleaningDispatcher,
     EmbeddingDispatcher,
+)
+from llm_engineering.application.preprocessing.feature_store import (
+    PruneReport,
+    feature_hash,
+    prune_deleted_documents,
+    stored_feature_hashes,
 )
 from llm_engineering.domain.base.vector import VectorBaseDocument
 from llm_engineering.domain.chunks import Chunk
@@ -35,14 +36,6 @@ from llm_engineering.domain.documents import RAW_DOCUMENT_CLASSES, Document, Use
 from llm_engineering.domain.embedded_chunks import EmbeddedChunk
 from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
 from llm_engineering.domain.names import split_user_full_name
-
-
-class NoAuthorsFoundError(LLMTwinError):
-    """None of the requested authors is in the data warehouse."""
-
-
-class IncompleteWarehouseReadError(LLMTwinError):
-    """Some warehouse collections could not be read, so the listing of documents is incomplete."""
 
 
 # --- Query ------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The served chat template and the training prompt format must produce the same text."""
+"""The local LLM server: the chat template it serves must produce the training prompt format, its command
+pins the model folder, and it is built from the settings in one place."""
+
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -12,7 +15,8 @@ from llm_engineering.domain.prompts import (
     format_instruction_prompt,
     format_self_query_prompt,
 )
-from llm_engineering.infrastructure.local_llm import LocalLLMServer, is_converted, local_model_dir
+from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+from llm_engineering.settings import load_settings
 
 
 def _render(messages, add_generation_prompt=True):
@@ -51,13 +55,6 @@ def test_rag_helper_prompts_embed_the_question():
     assert format_self_query_prompt("Who am I?").endswith("Question: Who am I?\nAnswer:")
 
 
-def test_local_model_dir_needs_a_plain_name(tmp_path):
-    assert local_model_dir(tmp_path, "gemma-3-270m-twin") == tmp_path / "gemma-3-270m-twin"
-    for bad in ("org/model", "", "../x"):
-        with pytest.raises(ImproperlyConfigured):
-            local_model_dir(tmp_path, bad)
-
-
 def test_server_command_pins_the_folder_name_and_status_without_a_server(tmp_path):
     server = LocalLLMServer(tmp_path / "models" / "twin", port=1, run_dir=tmp_path / "run")
     command = server.command()
@@ -66,4 +63,30 @@ def test_server_command_pins_the_folder_name_and_status_without_a_server(tmp_pat
     assert server.served_model_id == "twin"
     assert server.status().describe().startswith("local LLM: DOWN")
     assert server.stop() == "local LLM: not started by this project"
-    assert not is_converted(tmp_path / "models" / "twin")
+    assert Path(command[0]).name == "transformers"
+
+
+def test_from_settings_maps_the_model_id_to_a_folder_port_and_run_dir(tmp_path):
+    settings = load_settings(LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="twin-model", LOCAL_LLM_PORT=8123)
+    server = LocalLLMServer.from_settings(settings)
+    assert server.model_dir == (tmp_path / "models" / "twin-model").resolve()
+    assert server.port == 8123
+    assert server.url == "http://127.0.0.1:8123/v1"
+    assert server.pid_file.parent == tmp_path / "run"
+    with pytest.raises(ImproperlyConfigured):
+        LocalLLMServer.from_settings(load_settings(LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="org/model"))
+
+
+@pytest.mark.parametrize(
+    ("provider", "base_url", "expected"),
+    [
+        ("openai", "http://127.0.0.1:8123/v1", True),
+        ("openai", "http://localhost:8123/v1", True),
+        ("openai", "http://127.0.0.1:9999/v1", False),
+        ("openai", "https://api.openai.com/v1", False),
+        ("sagemaker", "http://127.0.0.1:8123/v1", False),
+    ],
+)
+def test_uses_local_llm_only_for_the_local_port(tmp_path, provider, base_url, expected):
+    settings = load_settings(LOCAL_DATA_DIR=tmp_path, LLM_PROVIDER=provider, LLM_BASE_URL=base_url, LOCAL_LLM_PORT=8123)
+    assert uses_local_llm(settings) is expected

@@ -1,0 +1,64 @@
+"""The application layer's exceptions, all derived from the project's base error `LLMTwinError`.
+
+Infrastructure adapters translate transport failures into the LLM errors here; use cases raise the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from llm_engineering.domain.exceptions import LLMTwinError
+
+
+# --- LLM calls ------------------------------------------------------------------------------------------
+class LLMError(LLMTwinError):
+    """Base class of LLM call failures. `retryable` says whether trying again may help."""
+
+    retryable: bool = False
+
+
+class LLMUnavailableError(LLMError):
+    """The LLM service cannot be reached (connection refused, DNS, server overloaded or 5xx)."""
+
+    retryable = True
+
+
+class LLMTimeoutError(LLMUnavailableError):
+    """The LLM service did not answer within the configured timeout."""
+
+
+class LLMResponseError(LLMError):
+    """The service answered, but with an error status (4xx) or a body that is not a valid completion."""
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# --- Crawling -------------------------------------------------------------------------------------------
+class AlreadyCrawledError(LLMTwinError):
+    """The document appeared in the warehouse while we crawled it (another writer got there first)."""
+
+
+# --- Features -------------------------------------------------------------------------------------------
+class UnsupportedCategoryError(LLMTwinError, ValueError):
+    """No handler is registered for a data category at this stage."""
+
+
+class NoAuthorsFoundError(LLMTwinError):
+    """None of the requested authors is in the data warehouse."""
+
+
+class IncompleteWarehouseReadError(LLMTwinError):
+    """Some warehouse collections could not be read, so the listing of documents is incomplete."""
+
+
+# --- Warehouse backup -----------------------------------------------------------------------------------
+class BackupValidationError(LLMTwinError):
+    """One or more records of a backup are invalid; nothing was imported."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        shown = "\n".join(f"  - {problem}" for problem in self.problems[:20])
+        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__(f"{len(self.problems)} invalid record(s); nothing was imported:\n{shown}{more}")

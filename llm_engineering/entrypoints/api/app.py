@@ -1,0 +1,71 @@
+"""The FastAPI app factory: `POST /rag`, `GET /health`, `GET /ready`.
+
+Collaborators come from a `bootstrap.Container` built from settings (or handed in by a test), through
+the dependencies in `dependencies.py`. Creating the app opens no store and loads no model; a background
+warm-up does that after start. Blocking work runs in the thread pool with a deadline; failures of the
+LLM or a store answer 503 naming the dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+from llm_engineering import bootstrap
+from llm_engineering.entrypoints.api.dependencies import ServiceState
+from llm_engineering.entrypoints.api.errors import DependencyUnavailable
+from llm_engineering.entrypoints.api.routes import health, rag
+from llm_engineering.infrastructure.opik_tracing import OpikTracer
+from llm_engineering.settings import Settings, get_settings
+
+
+def warm_up(state: ServiceState) -> None:
+    """Open the stores and load the embedding model before the first request (errors are only logged)."""
+    try:
+        container = state.bound_container()
+        container.retriever().embedder.embed(["warm-up"])
+        logger.info("RAG service warmed up (reranker: {})", container.reranker().name)
+    except Exception as error:  # noqa: BLE001 - reported by /ready and by each request instead
+        logger.warning("RAG service warm-up failed: {}", error)
+
+
+def create_app(
+    settings: Settings | None = None,
+    container: bootstrap.Container | None = None,
+    warm_up_on_start: bool = True,
+) -> FastAPI:
+    """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators."""
+    container = container or bootstrap.Container(settings or get_settings())
+    state = ServiceState(container, tracer=OpikTracer(tags=["rag"]))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().run_in_executor(None, warm_up, state) if warm_up_on_start else None
+        yield
+        if task is not None and not task.done():
+            task.cancel()
+        container.close()
+
+    app = FastAPI(
+        title="LLM Twin RAG service",
+        version="1.0",
+        description="Answers in the author's voice from their own writing (retrieval-augmented generation).",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+
+    @app.exception_handler(DependencyUnavailable)
+    async def _unavailable(_: Request, error: DependencyUnavailable) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": f"{error.dependency} unavailable: {error.detail}", "dependency": error.dependency},
+        )
+
+    app.include_router(health.router)
+    app.include_router(rag.router)
+    return app

@@ -1,0 +1,61 @@
+"""FastAPI dependencies: the service's collaborators, from the app's `bootstrap.Container`.
+
+Routes get thunks, so that the (possibly slow, possibly failing) first build of a retriever or an LLM
+client runs in the thread pool with the request's deadline, not on the event loop. Tests replace any of
+these with `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from llm_engineering.application.ports import Tracer
+
+if TYPE_CHECKING:
+    from llm_engineering.application.rag.answering import AnswerGenerator
+    from llm_engineering.application.rag.retriever import ContextRetriever
+    from llm_engineering.bootstrap import Container
+    from llm_engineering.settings import Settings
+
+
+class ServiceState:
+    """What the app holds: its container, and whether the container's stores are bound yet."""
+
+    def __init__(self, container: Container, tracer: Tracer):
+        self.container = container
+        self.tracer = tracer
+        self._bound = False
+        self._lock = threading.Lock()
+
+    def bound_container(self) -> Container:
+        """The container, its stores bound to the domain documents (once; binding opens nothing)."""
+        if not self._bound:
+            with self._lock:
+                if not self._bound:
+                    self.container.bind_stores()
+                    self._bound = True
+        return self.container
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def get_settings_dependency(state: Annotated[ServiceState, Depends(get_state)]) -> Settings:
+    return state.container.settings
+
+
+def get_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], ContextRetriever]:
+    return lambda: state.bound_container().retriever()
+
+
+def get_answer_generator(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], AnswerGenerator]:
+    return lambda: state.bound_container().answer_generator()
+
+
+def get_tracer(state: Annotated[ServiceState, Depends(get_state)]) -> Tracer:
+    return state.tracer

@@ -1,0 +1,50 @@
+"""Request and response bodies of the REST API (the public contract; sources are the domain's `Source`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llm_engineering.domain.queries import Source
+
+
+class RAGRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="What to ask or ask for (in the author's voice).")
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages in the prompt (default RAG_TOP_K).")
+    expand_to_n_queries: int | None = Field(default=None, ge=1, le=10)
+    max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is blank")
+        return value.strip()
+
+
+class RAGResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    metadata: dict[str, Any]
+
+
+def check_query_length(request: RAGRequest, max_query_chars: int) -> None:
+    """422 in FastAPI's own error shape when the query exceeds the configured limit (RAG_MAX_QUERY_CHARS)."""
+    if len(request.query) > max_query_chars:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("body", "query"),
+                    "msg": f"String should have at most {max_query_chars} characters",
+                    "input": request.query[:80] + "...",
+                    "ctx": {"max_length": max_query_chars},
+                }
+            ]
+        )

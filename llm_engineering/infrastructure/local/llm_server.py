@@ -1,0 +1,168 @@
+"""The local LLM microservice: a Hugging Face model folder served by `transformers serve`
+(OpenAI-compatible) on 127.0.0.1 as a daemon with a pid file.
+
+The folder is `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>`, converted once from the packaged GGUF by
+`llm_engineering.model.gguf_conversion`. The server runs with that folder's parent as working directory
+and the folder's name as its pinned model, so clients send `model=<LLM_MODEL_ID>` exactly as they would
+to vLLM or OpenAI. Build the server from the settings with `LocalLLMServer.from_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from llm_engineering.infrastructure.errors import LocalLLMError
+from llm_engineering.infrastructure.local.processes import (
+    LOOPBACK_HOSTS,
+    http_ok,
+    pid_alive,
+    port_open,
+    read_pid_file,
+    stop_pid,
+    venv_executable,
+    wait_http_ok,
+)
+from llm_engineering.model.gguf_conversion import local_model_dir
+
+if TYPE_CHECKING:
+    from llm_engineering.settings import Settings
+
+LABEL = "local LLM"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What `LocalLLMServer.status` saw: a live pid from the pid file, a healthy `/health`, the URL."""
+
+    running: bool
+    healthy: bool
+    pid: int | None
+    url: str
+
+    def describe(self) -> str:
+        if self.healthy:
+            return f"{LABEL}: UP at {self.url} (pid {self.pid})"
+        if self.running:
+            return f"{LABEL}: starting or unhealthy at {self.url} (pid {self.pid})"
+        return f"{LABEL}: DOWN ({self.url})"
+
+
+class LocalLLMServer:
+    """`transformers serve` on `host`:`port`, pinned to the model folder `model_dir`, run as a daemon whose
+    pid and log live in `run_dir`."""
+
+    def __init__(self, model_dir: Path, port: int, run_dir: Path, host: str = "127.0.0.1"):
+        self.model_dir = model_dir.resolve()
+        self.port = port
+        self.host = host
+        self.run_dir = run_dir
+        self.pid_file = run_dir / f"local-llm-{port}.pid"
+        self.log_file = run_dir / f"local-llm-{port}.log"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalLLMServer:
+        """The project's local server: model `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>` on `LOCAL_LLM_PORT`,
+        pid and log under `LOCAL_DATA_DIR/run`. Raises ImproperlyConfigured for a model id that is not a
+        plain folder name."""
+        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID)
+        return cls(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run")
+
+    @property
+    def served_model_id(self) -> str:
+        """The `model` value requests must carry: the folder name, resolved from the server's cwd."""
+        return self.model_dir.name
+
+    @property
+    def url(self) -> str:
+        """The OpenAI-compatible base URL (what LLM_BASE_URL should be)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{self.host}:{self.port}/health"
+
+    def command(self) -> list[str]:
+        """The `transformers serve` command line (the venv's `transformers` script; raises if absent)."""
+        return [
+            venv_executable("transformers"),
+            "serve",
+            self.served_model_id,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--log-level",
+            "warning",
+        ]
+
+    def start(self, timeout_s: float = 300.0) -> str:
+        """Start the daemon unless one already answers; wait until it is healthy (model loaded).
+
+        Returns a one-line report; raises LocalLLMError when the folder is missing, the port is taken, or
+        the server exits or stays unhealthy (it is then stopped).
+        """
+        if not (self.model_dir / "config.json").is_file():
+            raise LocalLLMError(f"No model folder at {self.model_dir}; convert it first (poetry run poe local-llm-up).")
+        current = self.status()
+        if current.healthy:
+            return f"{LABEL}: already up at {self.url} (pid {current.pid})"
+        if port_open(self.host, self.port):
+            raise LocalLLMError(f"Port {self.port} is taken by another process; set LOCAL_LLM_PORT to a free port.")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        hub_cache = self.run_dir / "hf-cache"
+        hub_cache.mkdir(exist_ok=True)
+        environment = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            # `transformers serve` lists models from the hub cache; an existing empty folder keeps /v1/models valid.
+            "HF_HUB_CACHE": str(hub_cache.resolve()),
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        command = self.command()
+        started = time.perf_counter()
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=self.model_dir.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=environment,
+                start_new_session=True,  # survives the parent (a poe task), stopped by pid
+            )
+        self.pid_file.write_text(str(process.pid))
+        if wait_http_ok(self.health_url, timeout_s, process=process):
+            elapsed = time.perf_counter() - started
+            return f"{LABEL}: started at {self.url} as model {self.served_model_id!r} in {elapsed:.0f}s"
+        if process.poll() is not None:
+            self.pid_file.unlink(missing_ok=True)
+            raise LocalLLMError(f"The LLM server exited with code {process.returncode}; see {self.log_file}")
+        self.stop()
+        raise LocalLLMError(f"The LLM server did not become healthy within {timeout_s:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout_s: float = 10.0) -> str:
+        """Stop the daemon recorded in the pid file (SIGTERM, then SIGKILL after `timeout_s`); safe to call twice."""
+        return stop_pid(self.pid_file, timeout_s=timeout_s).describe(LABEL)
+
+    def status(self) -> ServerStatus:
+        pid = read_pid_file(self.pid_file)
+        running = pid is not None and pid_alive(pid)
+        healthy = http_ok(self.health_url, timeout_s=2.0)
+        return ServerStatus(running=running, healthy=healthy, pid=pid if running else None, url=self.url)
+
+
+def uses_local_llm(settings: Settings) -> bool:
+    """True when the settings' LLM client talks to the local server: the OpenAI-compatible provider at a
+    loopback address on LOCAL_LLM_PORT. Reads no model id, so it is safe for any remote configuration."""
+    if settings.LLM_PROVIDER != "openai":
+        return False
+    target = urlparse(settings.LLM_BASE_URL)
+    return target.scheme == "http" and target.hostname in LOOPBACK_HOSTS and target.port == settings.LOCAL_LLM_PORT

