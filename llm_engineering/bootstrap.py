@@ -14,6 +14,7 @@ loads a model or starts a browser until a collaborator is first used.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import threading
 from collections.abc import Callable, Mapping
@@ -270,14 +271,19 @@ class Container:
         return ContextRetriever(
             embedder=self.embedder(),
             reranker=self.reranker(),
-            self_query=SelfQuery(llm),
-            query_expansion=QueryExpansion(llm),
+            self_query=SelfQuery(llm, mode=self.settings.RAG_SELF_QUERY),
+            query_expansion=QueryExpansion(llm, mode=self.settings.RAG_QUERY_EXPANSION),
         )
 
     def answer_generator(self) -> AnswerGenerator:
         from llm_engineering.application.rag.answering import AnswerGenerator
 
-        return self._get("answer_generator", lambda: AnswerGenerator(self.llm(), self.generation_parameters()))
+        return self._get(
+            "answer_generator",
+            lambda: AnswerGenerator(
+                self.llm(), self.generation_parameters(), max_context_chars=self.settings.RAG_MAX_CONTEXT_CHARS
+            ),
+        )
 
     def crawler_context(self) -> CrawlerContext:
         return build_crawler_context(self.settings)
@@ -329,7 +335,15 @@ def configure(settings: Settings | None = None, **adapters: Any) -> Container:
     if current is not None:
         current.close()
     fresh.bind_stores()
+    _close_at_exit()
     return fresh
+
+
+@functools.cache
+def _close_at_exit() -> None:
+    # Close clients while the interpreter is whole: qdrant-client's own __del__ at shutdown prints
+    # "Exception ignored ... ImportError" when modules are already gone.
+    atexit.register(reset)
 
 
 def container() -> Container:

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default=Path(".local"),
         description="Where embedded services keep their data (warehouse file, Qdrant folder, models, pids).",
     )
+    HANDBOOK_DATA_DIR: Path = Field(
+        default=Path("../shared/data/handbook"),
+        description=(
+            "The book's corpus for `poe run-import-handbook-warehouse`: the warehouse backup the book's GitHub "
+            "repository publishes (data/data_warehouse_raw_data), or a folder holding it as `warehouse/`."
+        ),
+    )
 
     # --- MongoDB data warehouse --------------------------------------------------------
     DATABASE_HOST: str = "mongodb://127.0.0.1:27017"
@@ -77,6 +84,12 @@ class Settings(BaseSettings):
     RAG_EXPAND_TO_N_QUERIES: int = Field(default=3, ge=1, le=10)
     RAG_MAX_QUERY_CHARS: int = Field(default=2000, ge=16, le=100_000)
     RERANKER: Literal["auto", "cross-encoder", "bi-encoder"] = "auto"
+    # Structured retrieval steps: `auto` probes the LLM once and skips a step it cannot do; `on`/`off` force it.
+    RAG_SELF_QUERY: Literal["auto", "on", "off"] = "auto"
+    RAG_QUERY_EXPANSION: Literal["auto", "on", "off"] = "auto"
+    RAG_MAX_CONTEXT_CHARS: int = Field(
+        default=6000, ge=200, le=200_000, description="Passage text put in one prompt; passages beyond it are left out."
+    )
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(default=8000, ge=1, le=65535)
     API_REQUEST_TIMEOUT_S: float = Field(default=300.0, gt=0)

@@ -9,7 +9,7 @@ from steps import feature_engineering as fe_steps
 
 @pipeline
 def feature_engineering(
-    author_full_names: list[str],
+    author_full_names: list[str] | None = None,
     prune_deleted: bool = False,
     incremental: bool = True,
     load_batch_size: int = 256,
@@ -17,6 +17,7 @@ def feature_engineering(
 ) -> list[str]:
     """Clean, chunk and embed the authors' documents and load both snapshots into Qdrant.
 
+    - `author_full_names`: the authors to process; None or empty means every author in the warehouse.
     - `prune_deleted`: also delete features of the authors' documents no longer in the warehouse.
     - `incremental`: skip documents whose content, chunking and model are unchanged since the last run.
     - `wait_for`: invocation ids of steps (e.g. ETL runs) that must finish before the warehouse is read.

@@ -20,22 +20,24 @@ DEFAULT_QUERY = "Write a short LinkedIn post about why a RAG system needs a rera
 
 
 def print_answer(payload: dict) -> None:
-    """Pretty-print a /rag response: the answer, then one line per source."""
+    """Pretty-print a /rag response: the answer, one line per source document, the retrieval paths."""
     click.echo("\nAnswer:\n" + (payload.get("answer") or "(empty)").strip())
     click.echo("\nSources:")
-    for rank, source in enumerate(payload.get("sources", []), start=1):
+    for source in payload.get("sources", []):
+        numbers = ",".join(str(number) for number in source.get("passages", [])) or "-"
         click.echo(
-            f"  [{rank}] score={source['score']:.3f}  {source['author']}  {source['category']}  "
-            f"{source.get('link') or source['platform']}"
+            f"  [{numbers}] score={source['score']:.3f}  {source['author']}  {source['category']}  "
+            f"{source.get('link') or source['platform']}  ({len(source.get('chunk_ids', []))} chunks)"
         )
-    retrieval = payload.get("metadata", {}).get("retrieval", {})
-    if retrieval:
-        click.echo(
-            f"\nRetrieval: {len(retrieval.get('queries', []))} queries, {retrieval.get('num_unique_candidates')} "
-            f"candidates, reranker {retrieval.get('reranker')}, self-query "
-            f"{retrieval.get('self_query', {}).get('status')}, expansion "
-            f"{retrieval.get('query_expansion', {}).get('status')}"
-        )
+    metadata = payload.get("metadata", {})
+    paths = metadata.get("retrieval", {}).get("paths", {})
+    if paths:
+        click.echo("\nRetrieval paths:")
+        for name, outcome in paths.items():
+            click.echo(f"  {name:<16} {outcome}")
+    cleanup = metadata.get("generation", {}).get("cleanup")
+    if cleanup:
+        click.echo("Answer tidied: " + "; ".join(cleanup))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

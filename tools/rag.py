@@ -1,6 +1,7 @@
 """Call the retrieval module directly (no REST, no answer generation) and print the chunks it finds.
 
-python -m tools.rag --query "..." --k 3 --expand-to-n-queries 3
+python -m tools.rag --query "..." --k 3                  # retrieval only: never calls the LLM
+python -m tools.rag --query "..." --with-llm-steps       # also self-query and query expansion (LLM calls)
 """
 
 from __future__ import annotations
@@ -19,17 +20,23 @@ DEFAULT_QUERY = (
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--query", default=DEFAULT_QUERY, show_default=True)
 @click.option("--k", type=int, default=3, show_default=True)
-@click.option("--expand-to-n-queries", type=int, default=3, show_default=True)
-@click.option("--no-llm", is_flag=True, help="Skip self-query and query expansion (no LLM calls).")
+@click.option(
+    "--with-llm-steps",
+    is_flag=True,
+    help="Also run self-query and query expansion (LLM calls, when the model can do them; RAG_SELF_QUERY, "
+    "RAG_QUERY_EXPANSION). Without it nothing calls the LLM.",
+)
+@click.option("--expand-to-n-queries", type=int, default=3, show_default=True, help="With --with-llm-steps.")
 @click.option("--trace", "show_trace", is_flag=True, help="Also print the retrieval trace as JSON.")
-def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace: bool) -> None:
+def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, show_trace: bool) -> None:
     """Retrieve the k most relevant chunks for a query and print them with sources and scores."""
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
 
     try:
-        retriever = bootstrap.container().retriever(use_llm=not no_llm)
-        result = retriever.search_with_trace(query, k=k, expand_to_n_queries=expand_to_n_queries)
+        retriever = bootstrap.container().retriever(use_llm=with_llm_steps)
+        n = expand_to_n_queries if with_llm_steps else 1
+        result = retriever.search_with_trace(query, k=k, expand_to_n_queries=n)
     except LLMTwinError as error:
         raise click.ClickException(str(error)) from error
     finally:
@@ -47,14 +54,17 @@ def main(query: str, k: int, expand_to_n_queries: int, no_llm: bool, show_trace:
             "--run-feature-engineering)."
         )
     for rank, item in enumerate(result.chunks, start=1):
-        source = item.source
+        chunk = item.chunk
         click.echo(
-            f"\n[{rank}] score={item.score:.4f}  {source.author}  {source.category}  "
-            f"{source.link or source.platform}"
+            f"\n[{rank}] score={item.score:.4f}  {chunk.author_full_name}  {chunk.get_category().value}  "
+            f"{getattr(chunk, 'link', None) or chunk.platform}"
         )
-        click.echo(
-            "    " + item.chunk.content[:400].replace("\n", " ") + ("..." if len(item.chunk.content) > 400 else "")
-        )
+        click.echo("    " + chunk.content[:400].replace("\n", " ") + ("..." if len(chunk.content) > 400 else ""))
+    sources = result.sources()
+    if sources:
+        click.echo(f"\n{len(result.chunks)} chunks from {len(sources)} documents:")
+        for source in sources:
+            click.echo(f"  {source.score:.4f}  {len(source.chunk_ids)} chunk(s)  {source.link or source.platform}")
     if show_trace:
         click.echo("\n" + json.dumps(trace, indent=2, default=str))
 

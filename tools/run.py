@@ -5,13 +5,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+ETL_TEMPLATE = "digital_data_etl_template.yaml"
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class PipelineEntry:
     function: str
     config: str
     help: str
+    # The pipeline parameter that `--authors` overrides, for pipelines that take an author list.
+    author_parameter: str | None = None
 
 
 # Order matters: when several flags are given, pipelines run in this order.
@@ -53,7 +60,8 @@ PIPELINES: tuple[PipelineEntry, ...] = (
         "pipelines.feature_engineering",
         "feature_engineering",
         "feature_engineering.yaml",
-        "Clean, chunk and embed the warehouse into Qdrant.",
+        "Clean, chunk and embed the warehouse into Qdrant (all authors unless --authors).",
+        author_parameter="author_full_names",
     ),
     PipelineEntry(
         "run_generate_instruct_datasets",
@@ -77,6 +85,68 @@ PIPELINES: tuple[PipelineEntry, ...] = (
 def available(entry: PipelineEntry) -> bool:
     """Whether the pipeline module ships in this checkout."""
     return importlib.util.find_spec(entry.module) is not None
+
+
+def resolve_config(config_dir: Path, name: str) -> Path:
+    """`name` inside `config_dir`, else `name` as a path (absolute or relative to the working directory).
+
+    Raises click.UsageError when neither is a file.
+    """
+    in_dir = config_dir / name
+    if in_dir.is_file():
+        return in_dir
+    as_path = Path(name).expanduser()
+    if as_path.is_file():
+        return as_path
+    raise click.UsageError(f"Config file not found: {name} (looked in {config_dir} and in {Path.cwd()})")
+
+
+def resolve_etl_config(config_dir: Path, name: str) -> Path:
+    """The ETL config to crawl; a missing file or the unfilled template is an error that says what to do."""
+    how = (
+        f"To crawl your own links: copy configs/{ETL_TEMPLATE} to e.g. configs/my_author.yaml, fill in your name "
+        "and links, then run `poetry run poe run-digital-data-etl-own --config configs/my_author.yaml`."
+    )
+    if Path(name).name == ETL_TEMPLATE:
+        raise click.UsageError(f"{name} is the template, not a config to run. {how}")
+    try:
+        return resolve_config(config_dir, name)
+    except click.UsageError as error:
+        raise click.UsageError(f"{error.message}. {how}") from None
+
+
+def parse_authors(values: Sequence[str]) -> list[str]:
+    """`("Jane Doe, Paul Iusztin", "Ada Lovelace")` -> the names, stripped, de-duplicated, in order."""
+    names = (name.strip() for value in values for name in value.split(","))
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def read_config(config_path: Path) -> dict[str, Any]:
+    """A run config as a dict; a file that is not a YAML mapping is a usage error naming the file."""
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise click.UsageError(f"{config_path} is not valid YAML: {error}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("parameters") or {}, dict):
+        raise click.UsageError(f"{config_path}: expected a mapping with a `parameters:` mapping.")
+    return config
+
+
+def etl_author(config_path: Path) -> str | None:
+    """The `user_full_name` an ETL config crawls for, or None when the file does not name one."""
+    parameters = read_config(config_path).get("parameters") or {}
+    name = parameters.get("user_full_name")
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def with_parameters(config_path: Path, parameters: dict[str, Any], folder: Path) -> Path:
+    """A copy of the run config in `folder` with `parameters` set (ZenML refuses runtime values that differ
+    from the file's, so overrides go into the file)."""
+    config = read_config(config_path)
+    config["parameters"] = {**(config.get("parameters") or {}), **parameters}
+    path = folder / config_path.name
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> None:
@@ -106,7 +176,7 @@ def _options(function):  # type: ignore[no-untyped-def]
     "--etl-config-filename",
     default="digital_data_etl_paul_iusztin.yaml",
     show_default=True,
-    help="Config (in configs/) for --run-etl.",
+    help="Config for --run-etl: a file in configs/ or a path (start from configs/digital_data_etl_template.yaml).",
 )
 @click.option(
     "--config-dir",
@@ -115,14 +185,34 @@ def _options(function):  # type: ignore[no-untyped-def]
     show_default="configs/",
     help="Folder of the pipeline YAML configs.",
 )
+@click.option(
+    "--authors",
+    "authors_option",
+    multiple=True,
+    metavar="NAMES",
+    help='Authors for the feature pipeline, comma-separated, repeatable (e.g. "Jane Doe,Paul Iusztin"); '
+    "overrides the config's list. Default: with --run-etl the crawled author, else the config's list if it "
+    "has one, else every author in the warehouse.",
+)
 @click.option("--export-settings", is_flag=True, help="Store the current settings as the ZenML secret `settings`.")
-def main(no_cache: bool, etl_config_filename: str, config_dir: Path, export_settings: bool, **flags: bool) -> None:
+def main(
+    no_cache: bool,
+    etl_config_filename: str,
+    config_dir: Path,
+    authors_option: tuple[str, ...],
+    export_settings: bool,
+    **flags: bool,
+) -> None:
     """LLM Twin command line: run one or more pipelines, in the order listed below.
 
     \b
     Examples:
       python -m tools.run --run-etl --etl-config-filename digital_data_etl_maxime_labonne.yaml
       python -m tools.run --run-feature-engineering --no-cache
+      python -m tools.run --run-feature-engineering --authors "Jane Doe,Paul Iusztin"
+      python -m tools.run --run-etl --run-feature-engineering --etl-config-filename configs/my_author.yaml
+    --etl-config-filename is a file in configs/ or a path. With --run-etl and --run-feature-engineering
+    together, features are built for the crawled author unless --authors says otherwise.
     Parameters come from the YAML configs in configs/; edit or copy them to change a run.
     """
     chosen = [entry for entry in PIPELINES if flags.get(entry.flag)]
@@ -131,13 +221,51 @@ def main(no_cache: bool, etl_config_filename: str, config_dir: Path, export_sett
     for entry in chosen:
         if not available(entry):
             raise click.UsageError(f"--{entry.flag.replace('_', '-')}: {entry.module} is not in this checkout yet.")
+    authors = parse_authors(authors_option)
+    if authors_option and not authors:
+        raise click.UsageError('--authors: give at least one name, e.g. --authors "Jane Doe,Paul Iusztin".')
+    if authors and not any(entry.author_parameter for entry in chosen):
+        takers = [f"--{entry.flag.replace('_', '-')}" for entry in PIPELINES if entry.author_parameter]
+        raise click.UsageError(f"--authors applies to {', '.join(takers)}; pass one of them too.")
+    # Resolve every config before running anything, so a typo does not surface after a long crawl.
+    configs = {
+        entry.flag: resolve_etl_config(config_dir, etl_config_filename)
+        if entry.flag == "run_etl"
+        else resolve_config(config_dir, entry.config)
+        for entry in chosen
+    }
+    crawled_author = etl_author(configs["run_etl"]) if "run_etl" in configs else None
     if export_settings:
         from llm_engineering.infrastructure.zenml_secrets import export_settings_to_zenml
 
         click.echo(export_settings_to_zenml())
-    for entry in chosen:
-        config_name = etl_config_filename if entry.flag == "run_etl" else entry.config
-        run_pipeline(entry, config_dir / config_name, no_cache)
+    with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder:
+        for entry in chosen:
+            config_path = configs[entry.flag]
+            if entry.author_parameter:
+                config_path = _with_authors(entry, config_path, authors, crawled_author, Path(folder))
+            run_pipeline(entry, config_path, no_cache)
+
+
+def _with_authors(
+    entry: PipelineEntry, config_path: Path, authors: list[str], crawled_author: str | None, folder: Path
+) -> Path:
+    """The config to run `entry` with: `--authors` first, then the author crawled in this call, then the
+    config's own list; with none of them the pipeline gets no list and uses every author in the warehouse."""
+    parameter = entry.author_parameter or "author_full_names"
+    parameters = read_config(config_path).get("parameters") or {}
+    if authors:
+        chosen, source = authors, "--authors"
+    elif crawled_author:
+        chosen, source = [crawled_author], "the author crawled by --run-etl"
+    elif parameters.get(parameter):
+        click.echo(f"{entry.function}: authors {parameters[parameter]} (from {config_path})")
+        return config_path
+    else:
+        click.echo(f"{entry.function}: all authors in the warehouse (no author list given)")
+        return config_path
+    click.echo(f"{entry.function}: authors {chosen} (from {source})")
+    return with_parameters(config_path, {parameter: chosen}, folder)
 
 
 if __name__ == "__main__":

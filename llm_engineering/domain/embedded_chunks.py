@@ -19,11 +19,6 @@ class EmbeddedChunk(VectorBaseDocument, ABC):
     author_full_name: str
     metadata: dict = Field(default_factory=dict)
 
-    @classmethod
-    def to_context(cls, chunks: list[EmbeddedChunk]) -> str:
-        """Chunks as numbered context blocks for a prompt."""
-        return "\n".join(f"[{rank}] {chunk.content}" for rank, chunk in enumerate(chunks, start=1))
-
 
 class EmbeddedPostChunk(EmbeddedChunk):
     image: str | None = None

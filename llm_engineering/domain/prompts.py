@@ -56,16 +56,29 @@ INSTRUCTION_CHAT_TEMPLATE = (
 
 # --- RAG answer --------------------------------------------------------------------------------------
 RAG_SYSTEM_PROMPT = (
-    "You write in the voice of the author whose notes are given as context. Base the answer on that context "
-    "first; if the context does not cover the request, say so briefly instead of inventing facts."
+    "You write in the voice of the author whose notes are given as numbered passages. Base the answer on "
+    "those passages; if they do not cover the request, say so briefly instead of inventing facts."
 )
 
 
-def format_rag_instruction(query: str, context: str) -> str:
-    """The user turn of a RAG answer: the request followed by numbered context passages."""
-    if not context.strip():
-        return f"{query.strip()}\n\n(No passages from the author's writing matched this request.)"
-    return f"{query.strip()}\n\nPassages from the author's writing, to use as the main source:\n{context.strip()}"
+def format_rag_instruction(query: str, context: str, passages: int) -> str:
+    """The user turn of a RAG answer: the numbered passages first, then the request and how to answer it.
+
+    The request comes last because small models continue from what they read last; `passages` is how
+    many numbered passages `context` holds, so the model is told exactly which numbers it may cite.
+    """
+    if passages == 0 or not context.strip():
+        return (
+            f"{query.strip()}\n\n(No passages from the author's writing matched this request: say so in one "
+            "sentence.)"
+        )
+    cite = "[1]" if passages == 1 else f"[1] to [{passages}]"
+    return (
+        f"Passages from the author's writing:\n\n{context.strip()}\n\n"
+        f"Request: {query.strip()}\n"
+        f"Answer the request in three to five sentences of your own, in the author's voice, using only the "
+        f"passages above. Cite them as {cite}."
+    )
 
 
 # --- Query expansion ---------------------------------------------------------------------------------

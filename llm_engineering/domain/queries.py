@@ -39,14 +39,20 @@ class EmbeddedQuery(Query):
 
 
 class Source(BaseModel):
-    """Where a retrieved passage comes from: enough for a reader to check it and for a UI to link it."""
+    """A document an answer draws on: where it comes from, how well it matched, which passages were used.
+
+    Retrieval works on chunks; readers think in documents. Chunks of one document are grouped here: the
+    score is its best chunk's, every chunk id is kept, and `passages` are the numbers its chunks carry in
+    the prompt (`[n]` in the answer), empty when nothing was generated.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    chunk_id: str
     document_id: str
     category: str
     author: str
     platform: str
     link: str | None = None
     score: float
+    chunk_ids: list[str]
+    passages: list[int] = Field(default_factory=list)

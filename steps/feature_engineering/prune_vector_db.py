@@ -9,8 +9,8 @@ from zenml import log_metadata, step
 
 
 @step(enable_cache=False)
-def prune_vector_db(author_full_names: list[str]) -> Annotated[dict[str, Any], "pruned"]:
-    """Delete cleaned documents and chunks of these authors whose document is no longer in the warehouse.
+def prune_vector_db(author_full_names: list[str] | None = None) -> Annotated[dict[str, Any], "pruned"]:
+    """Delete cleaned documents and chunks of these authors (all when none is named) whose document is gone.
 
     The warehouse is listed afresh; if a collection cannot be read the step fails and nothing is deleted.
     Returns (and logs as metadata) the number of points removed per collection.

@@ -1,4 +1,4 @@
-"""Step: read every raw document of the given authors from the data warehouse."""
+"""Step: read every raw document of the given authors (or of all authors) from the data warehouse."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from zenml import log_metadata, step
 
 # Never cached: the warehouse changes between runs while the step's inputs (author names) do not.
 @step(enable_cache=False)
-def query_data_warehouse(author_full_names: list[str]) -> Annotated[list, "raw_documents"]:
+def query_data_warehouse(author_full_names: list[str] | None = None) -> Annotated[list, "raw_documents"]:
     """Raw documents (articles, posts, repositories) of the authors; unknown authors are skipped.
 
-    Fails when none of the authors is in the warehouse. Metadata on `raw_documents`: `num_documents`,
-    per category `num_documents` and per-author counts, `authors` found (name -> id), `missing_authors`,
-    `failed_queries`.
+    No names (None or an empty list) means every author in the warehouse. Fails when none of the named
+    authors is in the warehouse, or when no name is given and the warehouse has no author. Metadata on
+    `raw_documents`: `num_documents`, per category `num_documents` and per-author counts, `authors` used
+    (name -> id), `authors_from` ("all authors" or "given names"), `missing_authors`, `failed_queries`.
     """
     from llm_engineering import bootstrap
     from llm_engineering.application.preprocessing.feature_engineering import counts_by_category, query_warehouse
@@ -33,6 +34,7 @@ def query_data_warehouse(author_full_names: list[str]) -> Annotated[list, "raw_d
             "num_documents": len(snapshot.documents),
             **counts_by_category(snapshot.documents),
             "authors": snapshot.authors,
+            "authors_from": snapshot.authors_from,
             "missing_authors": snapshot.missing_authors,
             "failed_queries": snapshot.failed_queries,
         },

@@ -54,3 +54,43 @@ def test_pipeline_loads_both_snapshots_then_rerun_embeds_nothing(warehouse, vect
     assert store_counts() == counts
     assert CleanedArticleDocument.retrieve([seeded["article"].id])[0].link == "https://ada.example.org/llm-twin"
     assert EmbeddedArticleChunk.count(document_id=str(seeded["article"].id)) >= 4
+
+
+def test_new_author_in_no_config_is_embedded_by_a_run_with_no_author_list(warehouse, vector_store):
+    """A user crawls their own author, then runs the feature pipeline as shipped: nothing to edit."""
+    from click.testing import CliRunner
+    from zenml.client import Client
+
+    from llm_engineering.domain.documents import ArticleDocument, UserDocument
+    from tools import run
+
+    seed_fixture_documents()
+    jane = UserDocument(first_name="Jane Q", last_name="Public").save()
+    ArticleDocument(
+        content={"Title": "My own notes", "Content": "I write about retrieval on my own notes. " * 30},
+        platform="janedoe.dev",
+        link="https://janedoe.dev/notes",
+        author_id=jane.id,
+        author_full_name=jane.full_name,
+    ).save()
+
+    # What `poetry run poe run-feature-engineering-pipeline` runs, with the shipped configs/feature_engineering.yaml.
+    result = CliRunner().invoke(run.main, ["--no-cache", "--run-feature-engineering"])
+
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "all authors in the warehouse" in result.output
+    last = Client().get_pipeline("feature_engineering").last_run
+    assert last.status == "completed"
+    raw_meta = _step_metadata(last, "query_data_warehouse", "raw_documents")
+    assert raw_meta["authors_from"] == "all authors"
+    assert set(raw_meta["authors"]) == {"Ada Lovelace", "Jane Q Public", "Linus Torvalds"}
+    assert raw_meta["articles"]["authors"]["Jane Q Public"] == 1
+    assert EmbeddedArticleChunk.count(author_full_name="Jane Q Public") >= 1
+
+    # --authors narrows a run to one author (the others are already embedded and untouched).
+    result = CliRunner().invoke(run.main, ["--no-cache", "--run-feature-engineering", "--authors", "Jane Q Public"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    again = Client().get_pipeline("feature_engineering").last_run
+    again_meta = _step_metadata(again, "query_data_warehouse", "raw_documents")
+    assert again_meta["authors_from"] == "given names" and list(again_meta["authors"]) == ["Jane Q Public"]
+    assert _step_metadata(again, "chunk_and_embed", "embedded_documents")["num_documents_skipped_unchanged"] == 1

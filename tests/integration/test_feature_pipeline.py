@@ -7,6 +7,8 @@ import uuid
 import pytest
 
 from llm_engineering.application.preprocessing.feature_engineering import (
+    ALL_AUTHORS,
+    GIVEN_AUTHORS,
     NoAuthorsFoundError,
     chunk_and_embed,
     clean_documents,
@@ -200,9 +202,53 @@ def test_prune_removes_only_deleted_documents_of_the_given_authors(warehouse, ve
 def test_unknown_authors_only_is_a_clear_error_and_creates_nobody(warehouse, vector_store):
     with pytest.raises(NoAuthorsFoundError, match="Grace Hopper"):
         query_warehouse(["Grace Hopper"])
-    with pytest.raises(NoAuthorsFoundError, match="No author given"):
-        query_warehouse(["", "  "])
+    # No name at all means all authors; an empty warehouse has none, which is a clear error too.
+    for no_names in (None, [], ["", "  "]):
+        with pytest.raises(NoAuthorsFoundError, match="No author given and the data warehouse has no authors"):
+            query_warehouse(no_names)
     assert UserDocument.count() == 0
+
+
+def test_no_author_list_means_every_author_in_the_warehouse(warehouse, vector_store):
+    seeded = seed_fixture_documents()
+    newcomer = UserDocument(first_name="Jane Q", last_name="Public").save()  # crawled, in no config
+    ArticleDocument(
+        content={"Title": "My own notes", "Content": "Retrieval works on my own writing too. " * 20},
+        platform="janedoe.dev",
+        link="https://janedoe.dev/notes",
+        author_id=newcomer.id,
+        author_full_name=newcomer.full_name,
+    ).save()
+
+    for no_names in (None, [], ["", " "]):
+        snapshot = query_warehouse(no_names)
+        assert snapshot.authors_from == ALL_AUTHORS
+        assert snapshot.authors == {
+            "Ada Lovelace": str(seeded["ada"].id),
+            "Jane Q Public": str(newcomer.id),
+            "Linus Torvalds": str(seeded["linus"].id),
+        }
+        assert len(snapshot.documents) == 5 and snapshot.missing_authors == [] and snapshot.failed_queries == []
+
+    named = query_warehouse(["Jane Q Public", "Grace Hopper"])
+    assert named.authors_from == GIVEN_AUTHORS
+    assert named.authors == {"Jane Q Public": str(newcomer.id)} and named.missing_authors == ["Grace Hopper"]
+    assert [document.link for document in named.documents] == ["https://janedoe.dev/notes"]
+    assert UserDocument.count() == 3  # the unknown author was not created
+
+
+def test_prune_without_author_list_covers_every_author(warehouse, vector_store, embedder):
+    seeded = seed_fixture_documents()
+    run_features([], embedder)
+    PostDocument.delete(id=seeded["post"].id)  # Ada's
+    ArticleDocument.delete(id=seeded["other"].id)  # Linus's
+
+    report = prune_deleted_features(None)
+
+    assert report.removed["cleaned_posts"] == 1 and report.removed["cleaned_articles"] == 1
+    assert EmbeddedPostChunk.count() == 0
+    assert EmbeddedArticleChunk.count(document_id=str(seeded["other"].id)) == 0
+    assert EmbeddedArticleChunk.count(document_id=str(seeded["article"].id)) > 0
 
 
 def test_a_failed_batch_is_recorded_and_the_rest_loads(warehouse, vector_store, embedder):

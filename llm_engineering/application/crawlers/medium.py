@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_engineering.application.crawlers.browser_base import BaseBrowserCrawler
-from llm_engineering.application.crawlers.html_text import html_to_text
+from llm_engineering.application.crawlers.html_text import extract_main_text, html_to_text
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
@@ -36,7 +36,12 @@ def parse_medium_article(html: str) -> dict[str, Any]:
                 tag.decompose()
         for noise in body.find_all(["script", "style", "noscript", "nav", "footer", "button"]):
             noise.decompose()
-        content = html_to_text(str(body))
+        # Main-content extraction drops the chrome left inside the article (byline, claps, share links);
+        # when it keeps too little, the whole article body's conversion is stored, as before.
+        body_html = str(body)
+        content = extract_main_text(
+            f"<html><body>{body_html}</body></html>", fallback_text=html_to_text(body_html)
+        ).text
     html_tag = soup.find("html")
     language = html_tag.get("lang") if html_tag else None
     return {"Title": title, "Subtitle": subtitle, "Content": content, "language": language}

@@ -37,22 +37,42 @@ from llm_engineering.domain.embedded_chunks import EmbeddedChunk
 from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
 from llm_engineering.domain.names import split_user_full_name
 
-
 # --- Query ------------------------------------------------------------------------------------------
+ALL_AUTHORS = "all authors"
+GIVEN_AUTHORS = "given names"
+
+
 @dataclass
 class WarehouseSnapshot:
-    """The raw documents of the authors found, and what could not be read."""
+    """The raw documents of the authors found, and what could not be read.
+
+    `authors_from` says where the author list came from: `ALL_AUTHORS` (no names given, every user in the
+    warehouse) or `GIVEN_AUTHORS` (the names passed in).
+    """
 
     documents: list[Document] = field(default_factory=list)
     authors: dict[str, str] = field(default_factory=dict)  # full name -> user id
     missing_authors: list[str] = field(default_factory=list)
     failed_queries: list[str] = field(default_factory=list)
+    authors_from: str = GIVEN_AUTHORS
 
 
 def find_author(full_name: str) -> UserDocument | None:
     """The warehouse user with this full name, or None. Never creates a user (the book's code did)."""
     first_name, last_name = split_user_full_name(full_name)
     return UserDocument.find(first_name=first_name, last_name=last_name)
+
+
+def list_authors() -> dict[str, str]:
+    """Every user of the warehouse as full name -> user id, sorted by name.
+
+    Two users with the same full name are both kept: the second one's key carries its id.
+    """
+    authors: dict[str, str] = {}
+    for user in sorted(UserDocument.bulk_find(), key=lambda user: (user.full_name, str(user.id))):
+        key = user.full_name if user.full_name not in authors else f"{user.full_name} ({user.id})"
+        authors[key] = str(user.id)
+    return authors
 
 
 def fetch_author_documents(author_id: uuid.UUID | str) -> tuple[list[Document], list[str]]:
@@ -77,39 +97,54 @@ def fetch_author_documents(author_id: uuid.UUID | str) -> tuple[list[Document], 
     return documents, failed
 
 
-def query_warehouse(author_full_names: Sequence[str]) -> WarehouseSnapshot:
-    """Every raw document of the named authors. Unknown authors are recorded and skipped.
+def query_warehouse(author_full_names: Sequence[str] | None = None) -> WarehouseSnapshot:
+    """Every raw document of the named authors, or of every author in the warehouse when no name is given.
 
-    Raises NoAuthorsFoundError when none of the names is in the warehouse (or no name is given).
+    `author_full_names` None, empty or only blank names means all authors (`authors_from == ALL_AUTHORS`).
+    Named authors that are not in the warehouse are recorded in `missing_authors` and skipped, never created.
+    Raises NoAuthorsFoundError when none of the names is in the warehouse, or no name is given and the
+    warehouse has no author at all.
     """
-    if not any(name.strip() for name in author_full_names):
-        raise NoAuthorsFoundError(
-            "No author given: set `author_full_names` (e.g. in configs/feature_engineering.yaml)."
+    names = list(dict.fromkeys(name.strip() for name in author_full_names or () if name and name.strip()))
+    snapshot = WarehouseSnapshot(authors_from=GIVEN_AUTHORS if names else ALL_AUTHORS)
+    if names:
+        for full_name in names:
+            try:
+                author = find_author(full_name)
+            except InvalidDocumentError:
+                author = None
+            if author is None:
+                logger.warning("Author {!r} is not in the data warehouse; skipped.", full_name)
+                snapshot.missing_authors.append(full_name)
+                continue
+            snapshot.authors[full_name] = str(author.id)
+        if not snapshot.authors:
+            raise NoAuthorsFoundError(
+                f"None of the authors {names} is in the data warehouse. Crawl them first "
+                "(tools.run --run-etl) or import a backup (tools.data_warehouse --import-raw-data)."
+            )
+    else:
+        snapshot.authors = list_authors()
+        if not snapshot.authors:
+            raise NoAuthorsFoundError(
+                "No author given and the data warehouse has no authors: crawl an author's links first "
+                "(poe run-digital-data-etl-own, see configs/digital_data_etl_template.yaml), import the book's "
+                "corpus (poe run-import-handbook-warehouse) or a backup (tools.data_warehouse --import-raw-data)."
+            )
+        logger.info(
+            "No author given: using all {} authors of the warehouse ({}).",
+            len(snapshot.authors),
+            ", ".join(snapshot.authors),
         )
-    snapshot = WarehouseSnapshot()
-    for full_name in dict.fromkeys(name.strip() for name in author_full_names if name.strip()):
-        try:
-            author = find_author(full_name)
-        except InvalidDocumentError:
-            author = None
-        if author is None:
-            logger.warning("Author {!r} is not in the data warehouse; skipped.", full_name)
-            snapshot.missing_authors.append(full_name)
-            continue
-        snapshot.authors[full_name] = str(author.id)
-        documents, failed = fetch_author_documents(author.id)
+    for full_name, author_id in snapshot.authors.items():
+        documents, failed = fetch_author_documents(author_id)
         snapshot.documents.extend(documents)
         snapshot.failed_queries.extend(f"{full_name}/{collection}" for collection in failed)
-    if not snapshot.authors:
-        raise NoAuthorsFoundError(
-            f"None of the authors {list(author_full_names)} is in the data warehouse. Crawl them first "
-            "(tools.run --run-etl) or import a backup (tools.data_warehouse --import-raw-data)."
-        )
     return snapshot
 
 
-def prune_deleted_features(author_full_names: Sequence[str]) -> PruneReport:
-    """Remove features of the authors' documents that are no longer in the warehouse.
+def prune_deleted_features(author_full_names: Sequence[str] | None = None) -> PruneReport:
+    """Remove features of the authors' documents (all authors when none is named) no longer in the warehouse.
 
     The warehouse is listed afresh; if any collection cannot be read, nothing is pruned (a failed read
     must not look like deleted documents).

@@ -1,7 +1,10 @@
 """Query expansion: the original question plus n-1 LLM rewordings, validated.
 
-A weak model returns empty, repeated, echoed or rambling lines; those are dropped. When nothing usable
-remains, retrieval goes on with the original question alone and the report says so.
+A rewording is kept only when it is a complete question or request (ends with ?, . or !, at least four
+words), stays on topic, and differs from the original and from the other rewordings. A weak model's
+empty, repeated, echoed, cut-off or rambling lines are dropped. When nothing usable remains, retrieval
+goes on with the original question alone and the report says so. With the capability in `auto` mode a
+one-time probe decides whether the model is asked at all (see `capabilities.py`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,17 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from llm_engineering.application.errors import LLMError, LLMUnavailableError
+from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
 from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR, STOP_SEQUENCES, QueryExpansionPrompt
 from llm_engineering.domain.queries import Query
 
 _NUMBERING = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|q\d*:|question\s*\d*:|version\s*\d*:)\s*", re.IGNORECASE)
 MAX_VARIANT_CHARS = 400
+MIN_VARIANT_WORDS = 4
+# Word-set overlap above which a rewording counts as the same question.
+MAX_SIMILARITY = 0.8
+PROBE_QUESTION = "How do I choose a chunk size for a retrieval system?"
 
 
 @dataclass
@@ -42,6 +50,7 @@ def parse_variants(raw: str, original: str, wanted: int) -> tuple[list[str], lis
     """Usable rewordings from an LLM answer (at most `wanted`), and the rejected pieces."""
     pieces = raw.split(QUERY_EXPANSION_SEPARATOR) if QUERY_EXPANSION_SEPARATOR in raw else raw.splitlines()
     seen = {_normalise(original)}
+    kept_word_sets = [_content_words(original)]
     # A rewording keeps at least one content word of the question; anything else is off topic.
     original_words = _content_words(original)
     accepted: list[str] = []
@@ -59,22 +68,56 @@ def parse_variants(raw: str, original: str, wanted: int) -> tuple[list[str], lis
             or QUERY_EXPANSION_SEPARATOR in text
             or not re.search(r"[^\W\d_]{3}", text)
             or not _content_words(text) & original_words
+            or not _complete(text)
+            or any(_similarity(_content_words(text), other) > MAX_SIMILARITY for other in kept_word_sets)
         ):
             rejected.append(text[:80])
             continue
         seen.add(key)
+        kept_word_sets.append(_content_words(text))
         accepted.append(text)
         if len(accepted) == wanted:
             break
     return accepted, rejected
 
 
-class QueryExpansion:
-    """Expands a query to `expand_to_n` queries (the original first). `llm=None` returns the original only."""
+def _complete(text: str) -> bool:
+    """A whole question or request: ends like a sentence and is long enough to mean something."""
+    return text.rstrip()[-1:] in {"?", ".", "!"} and len(text.split()) >= MIN_VARIANT_WORDS
 
-    def __init__(self, llm: LLMClient | None, max_new_tokens_per_query: int = 32):
+
+def _similarity(first: set[str], second: set[str]) -> float:
+    return len(first & second) / len(first | second) if first and second else 0.0
+
+
+class QueryExpansion:
+    """Expands a query to `expand_to_n` queries (the original first). `llm=None` returns the original only.
+
+    `mode` is the capability setting (RAG_QUERY_EXPANSION): `auto` probes the model once, `on` always
+    asks it, `off` never does.
+    """
+
+    def __init__(self, llm: LLMClient | None, max_new_tokens_per_query: int = 32, mode: CapabilityMode = "on"):
         self.llm = llm
         self.max_new_tokens_per_query = max_new_tokens_per_query
+        self.capability = Capability("query expansion", mode, self.probe if llm is not None else None)
+
+    def probe(self) -> ProbeResult:
+        """Ask for two rewordings of a fixed question; the model passes when both are usable."""
+        raw = self._ask(PROBE_QUESTION, 2)
+        variants, rejected = parse_variants(raw, PROBE_QUESTION, 2)
+        detail = f"{len(variants)} of 2 rewordings usable"
+        if rejected:
+            detail += f"; rejected {rejected[0][:40]!r}"
+        return ProbeResult(passed=len(variants) == 2, detail=detail)
+
+    def _ask(self, question: str, n_variants: int) -> str:
+        assert self.llm is not None
+        prompt = QueryExpansionPrompt(n_variants=n_variants).render(question)
+        parameters = GenerationParameters(
+            max_new_tokens=self.max_new_tokens_per_query * n_variants, temperature=0.0, top_p=1.0, stop=STOP_SEQUENCES
+        )
+        return self.llm.chat([ChatMessage("user", prompt)], parameters).text
 
     def generate(self, query: Query, expand_to_n: int) -> tuple[list[Query], ExpansionReport]:
         """`[query, *variants]` (variants keep the author filter) and a report of what happened."""
@@ -87,21 +130,18 @@ class QueryExpansion:
         if self.llm is None:
             report.reason = "no LLM configured for query expansion"
             return [query], report
-        prompt = QueryExpansionPrompt(n_variants=expand_to_n - 1).render(query.content)
+        decision = self.capability.decide()
+        if not decision.enabled:
+            report.reason = decision.reason
+            return [query], report
         try:
-            parameters = GenerationParameters(
-                max_new_tokens=self.max_new_tokens_per_query * (expand_to_n - 1),
-                temperature=0.0,
-                top_p=1.0,
-                stop=STOP_SEQUENCES,
-            )
-            response = self.llm.chat([ChatMessage("user", prompt)], parameters)
+            raw = self._ask(query.content, expand_to_n - 1)
         except LLMError as error:
             report.status, report.reason = "fallback", f"LLM error: {error}"
             report.llm_unavailable = isinstance(error, LLMUnavailableError)
             logger.info("Query expansion fell back to the original query: {}", report.reason)
             return [query], report
-        variants, rejected = parse_variants(response.text, query.content, expand_to_n - 1)
+        variants, rejected = parse_variants(raw, query.content, expand_to_n - 1)
         report.generated, report.rejected = len(variants), rejected
         if not variants:
             report.status, report.reason = "fallback", "the LLM returned no usable rewording"

@@ -40,20 +40,6 @@ class ScoredChunk:
     chunk: EmbeddedChunk
     score: float
 
-    @property
-    def source(self) -> Source:
-        """What a user needs to check the passage: where it comes from and who wrote it."""
-        chunk = self.chunk
-        return Source(
-            chunk_id=str(chunk.id),
-            document_id=str(chunk.document_id),
-            category=chunk.get_category().value,
-            author=chunk.author_full_name,
-            platform=chunk.platform,
-            link=getattr(chunk, "link", None),
-            score=round(self.score, 4),
-        )
-
 
 @dataclass
 class RetrievalResult:
@@ -63,6 +49,36 @@ class RetrievalResult:
     @property
     def documents(self) -> list[EmbeddedChunk]:
         return [item.chunk for item in self.chunks]
+
+    def sources(self, passage_numbers: dict[str, int] | None = None) -> list[Source]:
+        """The retrieved chunks grouped per document, best document first (see `group_sources`)."""
+        return group_sources(self.chunks, passage_numbers)
+
+
+def group_sources(chunks: Sequence[ScoredChunk], passage_numbers: dict[str, int] | None = None) -> list[Source]:
+    """One `Source` per document: its best chunk's score, all its chunk ids (best first) and, when given,
+    the prompt numbers of its chunks (`passage_numbers`: chunk id -> number)."""
+    numbers = passage_numbers or {}
+    groups: dict[str, list[ScoredChunk]] = {}
+    for item in sorted(chunks, key=lambda scored: scored.score, reverse=True):
+        groups.setdefault(str(item.chunk.document_id), []).append(item)
+    sources = []
+    for document_id, items in groups.items():
+        best = items[0].chunk
+        chunk_ids = [str(item.chunk.id) for item in items]
+        sources.append(
+            Source(
+                document_id=document_id,
+                category=best.get_category().value,
+                author=best.author_full_name,
+                platform=best.platform,
+                link=getattr(best, "link", None),
+                score=round(items[0].score, 4),
+                chunk_ids=chunk_ids,
+                passages=sorted(numbers[chunk_id] for chunk_id in chunk_ids if chunk_id in numbers),
+            )
+        )
+    return sources
 
 
 class ContextRetriever:
@@ -83,6 +99,13 @@ class ContextRetriever:
         self.query_expansion = query_expansion
         self.searched_classes = tuple(searched_classes)
         self.collections = CollectionState(self.searched_classes, ttl_s=collections_ttl_s)
+
+    def probe_capabilities(self) -> dict[str, str]:
+        """Decide now (e.g. at service start) whether self-query and expansion run; returns the reasons."""
+        return {
+            "self_query": self.self_query.capability.decide().reason,
+            "query_expansion": self.query_expansion.capability.decide().reason,
+        }
 
     def search(self, query: str, k: int = 3, expand_to_n_queries: int = 3) -> list[EmbeddedChunk]:
         """The k best chunks for `query` (empty when the store holds nothing relevant)."""
@@ -135,9 +158,16 @@ class ContextRetriever:
             "collections": searched,
             "num_candidates": len(candidates),
             "num_unique_candidates": len(unique),
-            "num_documents": len(ranked),
+            "num_chunks": len(ranked),
+            "num_documents": len({chunk.document_id for chunk, _ in ranked}),
             "reranker": self.reranker.name,
             "embedding_model_id": self.embedder.model_id,
+            # Which retrieval paths ran, in one line each (the details are above).
+            "paths": {
+                "self_query": _path(self_query_report),
+                "query_expansion": _path(expansion),
+                "reranker": self.reranker.name,
+            },
             "timings": {key: round(value, 4) for key, value in timings.items()},
         }
         logger.info(
@@ -199,6 +229,12 @@ class ContextRetriever:
                 searched[item.chunk.get_collection_name()] += 1
             found.extend(best)
         return found, searched, vectors[0]
+
+
+def _path(report: dict) -> str:
+    """`status` or `status: reason` of a step's report, e.g. "skipped: disabled by configuration"."""
+    status = str(report.get("status", "unknown"))
+    return f"{status}: {report['reason']}" if report.get("reason") else status
 
 
 class CollectionState:

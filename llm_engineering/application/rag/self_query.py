@@ -2,7 +2,8 @@
 
 Unlike the book, the read path never creates users: an extracted name that is not in the warehouse
 simply means no filter. A small model's output is validated (a name must appear in the question);
-anything unusable falls back to the plain query and says why in `query.metadata["self_query"]`.
+anything unusable falls back to the plain query and says why in `query.metadata["self_query"]`. With the
+capability in `auto` mode a one-time probe decides whether the model is asked at all (`capabilities.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from loguru import logger
 
 from llm_engineering.application.errors import LLMError, LLMUnavailableError
+from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.exceptions import InvalidDocumentError
@@ -25,6 +27,11 @@ _NAME = re.compile(r"^[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){1,3}$")
 _PARAMETERS = GenerationParameters(max_new_tokens=12, temperature=0.0, top_p=1.0, stop=("\n", *STOP_SEQUENCES))
 
 UserLookup = Callable[[str, str], UserDocument | None]
+# Questions whose right answers are known: a name the writer gives, and no name at all.
+PROBE_CASES: tuple[tuple[str, tuple[str, str | None]], ...] = (
+    ("My name is Lena Fischer. Write a paragraph about unit tests.", ("name", "Lena Fischer")),
+    ("Write a paragraph about vector databases for beginners.", ("none", None)),
+)
 
 
 def find_user_by_name(first_name: str, last_name: str) -> UserDocument | None:
@@ -55,14 +62,30 @@ def parse_author(raw: str, question: str) -> tuple[str, str | None]:
 class SelfQuery:
     """Extracts the author from a query. With `llm=None` it is a pass-through (like the book's mock mode)."""
 
-    def __init__(self, llm: LLMClient | None, find_user: UserLookup = find_user_by_name):
+    def __init__(
+        self, llm: LLMClient | None, find_user: UserLookup = find_user_by_name, mode: CapabilityMode = "on"
+    ):
         self.llm = llm
         self.find_user = find_user
+        self.capability = Capability("self-query", mode, self.probe if llm is not None else None)
+
+    def probe(self) -> ProbeResult:
+        """Ask the fixed probe questions; the model passes when it names the writer and only then."""
+        assert self.llm is not None
+        for question, expected in PROBE_CASES:
+            response = self.llm.chat([ChatMessage("user", format_self_query_prompt(question))], _PARAMETERS)
+            got = parse_author(response.text, question)
+            if got != expected:
+                return ProbeResult(False, f"{question[:32]!r} gave {response.text.strip()[:40]!r}")
+        return ProbeResult(True, f"{len(PROBE_CASES)} of {len(PROBE_CASES)} probe questions right")
 
     def generate(self, query: Query) -> Query:
         """The query with `author_id`/`author_full_name` set when a known author is named; a report in metadata."""
         if self.llm is None:
             return self._report(query, status="skipped", reason="no LLM configured for self-query")
+        decision = self.capability.decide()
+        if not decision.enabled:
+            return self._report(query, status="skipped", reason=decision.reason)
         try:
             response = self.llm.chat([ChatMessage("user", format_self_query_prompt(query.content))], _PARAMETERS)
         except LLMError as error:

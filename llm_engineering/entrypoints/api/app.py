@@ -1,4 +1,4 @@
-"""The FastAPI app factory: `POST /rag`, `GET /health`, `GET /ready`.
+"""The FastAPI app factory: `POST /rag`, `POST /retrieve`, `GET /health`, `GET /ready`.
 
 Collaborators come from a `bootstrap.Container` built from settings (or handed in by a test), through
 the dependencies in `dependencies.py`. Creating the app opens no store and loads no model; a background
@@ -28,8 +28,12 @@ def warm_up(state: ServiceState) -> None:
     """Open the stores and load the embedding model before the first request (errors are only logged)."""
     try:
         container = state.bound_container()
-        container.retriever().embedder.embed(["warm-up"])
+        retriever = container.retriever()
+        retriever.embedder.embed(["warm-up"])
         logger.info("RAG service warmed up (reranker: {})", container.reranker().name)
+        # Decide once, before the first request, whether self-query and expansion can run on this model.
+        for step, reason in retriever.probe_capabilities().items():
+            logger.info("{}: {}", step, reason)
     except Exception as error:  # noqa: BLE001 - reported by /ready and by each request instead
         logger.warning("RAG service warm-up failed: {}", error)
 

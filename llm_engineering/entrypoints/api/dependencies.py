@@ -53,6 +53,11 @@ def get_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callabl
     return lambda: state.bound_container().retriever()
 
 
+def get_plain_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], ContextRetriever]:
+    """The retriever without LLM steps (no self-query, no expansion): retrieval that never calls the LLM."""
+    return lambda: state.bound_container().retriever(use_llm=False)
+
+
 def get_answer_generator(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], AnswerGenerator]:
     return lambda: state.bound_container().answer_generator()
 

@@ -30,11 +30,41 @@ class RAGRequest(BaseModel):
 
 class RAGResponse(BaseModel):
     answer: str
-    sources: list[Source]
+    sources: list[Source] = Field(description="The documents of the passages in the prompt, best first.")
     metadata: dict[str, Any]
 
 
-def check_query_length(request: RAGRequest, max_query_chars: int) -> None:
+class RetrieveRequest(BaseModel):
+    """Retrieval only: the passages the twin would read, without calling the LLM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="What to search the author's writing for.")
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages to return (default RAG_TOP_K).")
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is blank")
+        return value.strip()
+
+
+class Passage(BaseModel):
+    number: int = Field(description="Rank of the passage, from 1.")
+    chunk_id: str
+    document_id: str
+    score: float
+    content: str
+
+
+class RetrieveResponse(BaseModel):
+    passages: list[Passage]
+    sources: list[Source] = Field(description="The passages grouped per document, best first.")
+    metadata: dict[str, Any]
+
+
+def check_query_length(request: RAGRequest | RetrieveRequest, max_query_chars: int) -> None:
     """422 in FastAPI's own error shape when the query exceeds the configured limit (RAG_MAX_QUERY_CHARS)."""
     if len(request.query) > max_query_chars:
         raise RequestValidationError(

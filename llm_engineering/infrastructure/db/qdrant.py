@@ -5,6 +5,7 @@ qdrant-client errors are translated into the domain's exceptions here.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,6 +21,13 @@ from llm_engineering.domain.exceptions import (
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
     from qdrant_client.http import models
+
+
+def _qdrant_server_hint() -> str:
+    """How to start a Qdrant server on this machine: Docker when it is installed, the release binary otherwise."""
+    if shutil.which("docker"):
+        return " (`docker compose up -d qdrant`)"
+    return " (the qdrant release binary, or Docker's `qdrant/qdrant` image on a machine with Docker)"
 
 
 class QdrantVectorStore:
@@ -71,8 +79,9 @@ class QdrantVectorStore:
                 raise VectorStoreLockedError(
                     f"The embedded Qdrant store at {self.path} is open in another process "
                     "(for example the RAG API or a running pipeline). Embedded mode allows one process per "
-                    "folder: stop that process first, or run a Qdrant server (`docker compose up -d qdrant`) "
-                    "and set QDRANT_URL so several processes can share it."
+                    "folder: stop that process first (`poetry run poe local-infrastructure-status` shows what "
+                    "this project started), or run a Qdrant server and set QDRANT_URL so several processes "
+                    f"can share it{_qdrant_server_hint()}."
                 ) from error
             raise VectorStoreUnavailableError(
                 f"Cannot open the embedded Qdrant store at {self.path}: {error}"

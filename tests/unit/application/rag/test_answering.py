@@ -1,6 +1,6 @@
 import uuid
 
-from llm_engineering.application.rag.answering import AnswerGenerator, build_rag_messages
+from llm_engineering.application.rag.answering import AnswerGenerator, build_rag_messages, select_passages
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.domain.prompts import STOP_SEQUENCES
@@ -19,38 +19,78 @@ def _chunk(text: str) -> EmbeddedArticleChunk:
     )
 
 
-def test_the_prompt_numbers_the_passages_after_the_question():
-    messages = build_rag_messages("Write about reranking", [_chunk("first passage"), _chunk("second passage")])
+def _scored(*texts: str, document_id: uuid.UUID | None = None) -> list[ScoredChunk]:
+    chunks = []
+    for rank, text in enumerate(texts):
+        chunk = _chunk(text)
+        if document_id is not None:
+            chunk.document_id = document_id
+        chunks.append(ScoredChunk(chunk, 0.9 - rank / 10))
+    return chunks
+
+
+def test_the_prompt_numbers_the_passages_it_holds_and_asks_last():
+    messages = build_rag_messages("Write about reranking", _scored("first passage", "second passage"))
     assert [m.role for m in messages] == ["system", "user"]
     user = messages[1].content
-    assert user.startswith("Write about reranking")
-    assert "[1] first passage\n[2] second passage" in user
+    assert "[1] first passage\n\n[2] second passage" in user
+    assert user.index("[2] second passage") < user.index("Request: Write about reranking")
+    assert "Cite them as [1] to [2]." in user
 
 
 def test_no_passages_is_said_plainly():
     assert "No passages" in build_rag_messages("q", [])[1].content
 
 
-def test_answer_carries_sources_and_generation_metadata():
-    chunk = _chunk("passage")
-    retrieval = RetrievalResult(chunks=[ScoredChunk(chunk, 0.8123456)], trace={"reranker": "x"})
-    llm = ScriptedLLM("  The answer.  ")
+def test_passages_beyond_the_context_budget_are_left_out_and_not_numbered():
+    chunks = _scored("a" * 50, "b" * 40, "c" * 10)
+    assert [item.chunk.content[0] for item in select_passages(chunks, max_context_chars=60)] == ["a", "c"]
+    assert [item.chunk.content[0] for item in select_passages(chunks, max_context_chars=10)] == ["a"]
+
+
+def test_answer_groups_sources_per_document_with_the_prompt_numbers():
+    shared = uuid.uuid4()
+    passages = [*_scored("first of doc A", "second of doc A", document_id=shared), *_scored("doc B")]
+    passages[2] = ScoredChunk(passages[2].chunk, 0.85)
+    retrieval = RetrievalResult(chunks=passages, trace={"reranker": "x"})
+    llm = ScriptedLLM("  The answer [1], and [3].  ")
     answer = AnswerGenerator(llm).generate("q", retrieval)
-    assert answer.answer == "The answer."
+    assert answer.answer == "The answer [1], and [3]."
     assert [source.model_dump() for source in answer.sources] == [
         {
-            "chunk_id": str(chunk.id),
-            "document_id": str(chunk.document_id),
+            "document_id": str(shared),
             "category": "articles",
             "author": "Mara Quillon",
             "platform": "blog",
             "link": "https://blog.example/a",
-            "score": 0.8123,
-        }
+            "score": 0.9,
+            "chunk_ids": [str(passages[0].chunk.id), str(passages[1].chunk.id)],
+            "passages": [1, 2],
+        },
+        {
+            "document_id": str(passages[2].chunk.document_id),
+            "category": "articles",
+            "author": "Mara Quillon",
+            "platform": "blog",
+            "link": "https://blog.example/a",
+            "score": 0.85,
+            "chunk_ids": [str(passages[2].chunk.id)],
+            "passages": [3],
+        },
     ]
     generation = answer.trace["generation"]
     assert generation["model_id"] == "scripted"
-    assert generation["completion_tokens"] == 3
+    assert generation["passages_in_prompt"] == 3 and generation["cleanup"] == []
     assert answer.trace["retrieval"] == {"reranker": "x"}
     # A base model runs on into a new instruction block: the stop sequences end it.
     assert llm.parameters[0].stop == STOP_SEQUENCES
+
+
+def test_a_looping_reply_is_tidied_and_the_trace_says_so():
+    reply = "Rerank before you prompt [1]. It keeps context short [12].\n" * 3
+    answer = AnswerGenerator(ScriptedLLM(reply)).generate("q", RetrievalResult(chunks=_scored("p1", "p2")))
+    assert answer.answer == "Rerank before you prompt [1]. It keeps context short."
+    assert answer.trace["generation"]["cleanup"] == [
+        "removed 4 repeated sentence(s)",
+        "removed citations of passages not in the prompt: [12]",
+    ]

@@ -70,7 +70,7 @@ def _retriever(llm):
 def test_author_filter_expansion_dedup_and_rerank(store):
     llm = ScriptedLLM(
         "Mara Quillon",
-        f"why rerank retrieved passages {QUERY_EXPANSION_SEPARATOR} cross encoder scores for passages",
+        f"why rerank retrieved passages? {QUERY_EXPANSION_SEPARATOR} how do cross encoder scores rank passages?",
     )
     result = _retriever(llm).search_with_trace(
         "I am Mara Quillon: reranking retrieved passages with a cross encoder", k=3

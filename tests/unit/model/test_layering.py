@@ -1,0 +1,15 @@
+"""The model layer depends on the domain only: infrastructure may import it, never the reverse."""
+
+from tests.conftest import PROJECT_ROOT
+
+FORBIDDEN = ("llm_engineering.infrastructure", "llm_engineering.application", "llm_engineering.bootstrap")
+
+
+def test_model_imports_no_infrastructure_or_application():
+    offenders = []
+    for path in (PROJECT_ROOT / "llm_engineering" / "model").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            stripped = line.strip()
+            if stripped.startswith(("import ", "from ")) and any(name in stripped for name in FORBIDDEN):
+                offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {stripped}")
+    assert offenders == []
