@@ -6,7 +6,7 @@
    embedded Qdrant folder under LOCAL_DATA_DIR/bench-answers, filled once (import + feature pipeline).
 2. For each question of a fixed set (the quickstart's question and the README's examples), the RAG use
    case runs in-process with the configured LLM (start the local one: `poetry run poe local-llm-up`).
-3. Per answer, judge-free figures (`llm_engineering.model.evaluation.answer_text`):
+3. Per answer, judge-free figures (`llm_engineering.application.rag.answer_quality`):
    - repetition: share of word 4-grams repeating an earlier one (0 = no loop), and repeated sentences;
    - grounding: share of the answer's content words found in the passages it was given;
    - invalid citations: `[n]` naming no passage of the prompt; plus tokens, latency and LLM calls.
@@ -69,7 +69,7 @@ def fill_stores(corpus: Path, author: str) -> int:
 
 def run(questions: list[str], k: int, show_answers: bool) -> list[dict]:
     from llm_engineering import bootstrap
-    from llm_engineering.model.evaluation.answer_text import (
+    from llm_engineering.application.rag.answer_quality import (
         grounding_score,
         invalid_citations,
         repeated_sentences,
@@ -104,13 +104,16 @@ def run(questions: list[str], k: int, show_answers: bool) -> list[dict]:
             "self_query": retrieval.get("self_query", {}).get("status"),
             "expansion": retrieval.get("query_expansion", {}).get("status"),
             "sources": len(answer.sources),
+            "answer_source": answer.trace["generation"].get("answer_source", "model"),
+            "guard": answer.trace["generation"].get("guard", "-"),
         }
         rows.append(row)
         click.echo(
             f"  {row['seconds']:6.1f}s  rep={row['repetition']:.3f}  ground={row['grounding']:.3f}  "
-            f"llm_calls={row['llm_calls']}  tokens={row['tokens']}  {question[:60]}"
+            f"llm_calls={row['llm_calls']}  tokens={row['tokens']}  from={row['answer_source']}  {question[:60]}"
         )
         if show_answers:
+            click.echo(f"      guard: {row['guard']}")
             click.echo("      " + answer.answer.replace("\n", "\n      "))
     return rows
 
@@ -154,6 +157,8 @@ def main(k: int, show_answers: bool, corpus: Path, author: str) -> None:
     )
     click.echo(f"invalid citations          total={sum(len(r['invalid_citations']) for r in rows)}")
     click.echo(f"LLM calls per question     mean={statistics.mean(r['llm_calls'] for r in rows):.1f}")
+    extracted = sum(r["answer_source"] == "extractive" for r in rows)
+    click.echo(f"answers from the model     {len(rows) - extracted} of {len(rows)} (extractive fallback: {extracted})")
     click.echo(f"latency per question       mean={statistics.mean(r['seconds'] for r in rows):.1f}s")
 
 

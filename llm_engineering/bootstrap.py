@@ -276,12 +276,18 @@ class Container:
         )
 
     def answer_generator(self) -> AnswerGenerator:
-        from llm_engineering.application.rag.answering import AnswerGenerator
+        from llm_engineering.application.rag.answering import AnswerGenerator, AnswerGuard
 
         return self._get(
             "answer_generator",
             lambda: AnswerGenerator(
-                self.llm(), self.generation_parameters(), max_context_chars=self.settings.RAG_MAX_CONTEXT_CHARS
+                self.llm(),
+                self.generation_parameters(),
+                max_context_chars=self.settings.RAG_MAX_CONTEXT_CHARS,
+                guard=AnswerGuard(
+                    fallback=self.settings.RAG_ANSWER_FALLBACK, min_grounding=self.settings.RAG_MIN_GROUNDING
+                ),
+                embedder=self.embedder(),
             ),
         )
 

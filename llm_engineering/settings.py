@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     RAG_MAX_CONTEXT_CHARS: int = Field(
         default=6000, ge=200, le=200_000, description="Passage text put in one prompt; passages beyond it are left out."
     )
+    # The answer guard: a reply that loops or is not grounded in the passages is replaced by the author's
+    # own best-matching sentences (`extractive`), or shown as it is (`none`).
+    RAG_ANSWER_FALLBACK: Literal["extractive", "none"] = "extractive"
+    RAG_MIN_GROUNDING: float = Field(default=0.35, ge=0, le=1)
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(default=8000, ge=1, le=65535)
     API_REQUEST_TIMEOUT_S: float = Field(default=300.0, gt=0)

@@ -62,10 +62,11 @@ RAG_SYSTEM_PROMPT = (
 
 
 def format_rag_instruction(query: str, context: str, passages: int) -> str:
-    """The user turn of a RAG answer: the numbered passages first, then the request and how to answer it.
+    """The user turn of a RAG answer: the request, then the numbered passages it may cite.
 
-    The request comes last because small models continue from what they read last; `passages` is how
-    many numbered passages `context` holds, so the model is told exactly which numbers it may cite.
+    `passages` is how many numbered passages `context` holds, so the model is told exactly which numbers
+    exist. (Measured on the local 270M base model: with the request first it stays with the passages;
+    with the request last it drifts into invented text.)
     """
     if passages == 0 or not context.strip():
         return (
@@ -74,10 +75,8 @@ def format_rag_instruction(query: str, context: str, passages: int) -> str:
         )
     cite = "[1]" if passages == 1 else f"[1] to [{passages}]"
     return (
-        f"Passages from the author's writing:\n\n{context.strip()}\n\n"
-        f"Request: {query.strip()}\n"
-        f"Answer the request in three to five sentences of your own, in the author's voice, using only the "
-        f"passages above. Cite them as {cite}."
+        f"{query.strip()}\n\nPassages from the author's writing, to use as the main source (cite them as "
+        f"{cite}):\n\n{context.strip()}"
     )
 
 

@@ -51,13 +51,9 @@ def clean_answer(text: str, passages_in_prompt: int, truncated: bool) -> Cleaned
         cleaned = deduplicated
         actions.append(f"removed {removed} repeated sentence(s)")
 
-    phantom = sorted(
-        {int(n) for n in _CITATION.findall(cleaned) if not 1 <= int(n) <= passages_in_prompt}, key=int
-    )
+    phantom = sorted({int(n) for n in _CITATION.findall(cleaned) if not 1 <= int(n) <= passages_in_prompt}, key=int)
     if phantom:
-        cleaned = _CITATION.sub(
-            lambda m: m.group(0) if 1 <= int(m.group(1)) <= passages_in_prompt else "", cleaned
-        )
+        cleaned = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= passages_in_prompt else "", cleaned)
         actions.append(f"removed citations of passages not in the prompt: {phantom}")
 
     if truncated and not _TERMINAL.search(cleaned):

@@ -4,21 +4,54 @@ The prompt holds the best passages that fit `max_context_chars`, numbered [1]..[
 sources list the documents of exactly those passages, each with its passage numbers. The raw reply is
 tidied (`answer_cleanup`): loops, runaway template text, citations of passages not in the prompt and a
 sentence cut off by the token limit are removed, and the trace says what was removed.
+
+Then the answer guard checks what is left: a reply that still loops, is too short to say anything, or
+is not grounded in the passages (few of its content words occur in them) is replaced, when the guard's
+fallback is `extractive`, by the author's own best-matching sentences from the passages, cited; the
+trace's `answer_source` says `model` or `extractive` and why.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient, LLMResponse
+from llm_engineering.application.ports import Embedder
 from llm_engineering.application.rag.answer_cleanup import clean_answer
+from llm_engineering.application.rag.answer_quality import grounding_score, repetition_rate, words
+from llm_engineering.application.rag.extractive import extractive_answer
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk, group_sources
 from llm_engineering.domain.prompts import RAG_SYSTEM_PROMPT, STOP_SEQUENCES, format_rag_instruction
 from llm_engineering.domain.queries import Source
 
 # Enough for the default k passages of the book's chunk sizes; a small CPU model slows down on long prompts.
 DEFAULT_MAX_CONTEXT_CHARS = 6000
+
+
+@dataclass(frozen=True)
+class AnswerGuard:
+    """When a model reply is not worth showing, and what to show instead."""
+
+    fallback: Literal["extractive", "none"] = "extractive"
+    min_grounding: float = 0.35
+    max_repetition: float = 0.2
+    min_words: int = 8
+
+    def problem(self, answer: str, passages: list[str]) -> str | None:
+        """Why `answer` fails the guard, or None when it passes (no passages: nothing to check against)."""
+        if not passages:
+            return None
+        if len(words(answer)) < self.min_words:
+            return f"the reply has fewer than {self.min_words} words"
+        repetition = repetition_rate(answer)
+        if repetition > self.max_repetition:
+            return f"the reply repeats itself (repetition {repetition:.2f} > {self.max_repetition})"
+        grounding = grounding_score(answer, passages)
+        if grounding < self.min_grounding:
+            return f"the reply is not grounded in the passages (grounding {grounding:.2f} < {self.min_grounding})"
+        return None
 
 
 @dataclass
@@ -62,10 +95,14 @@ class AnswerGenerator:
         llm: LLMClient,
         defaults: GenerationParameters | None = None,
         max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,
+        guard: AnswerGuard | None = None,
+        embedder: Embedder | None = None,
     ):
         self.llm = llm
         self.defaults = defaults or GenerationParameters()
         self.max_context_chars = max_context_chars
+        self.guard = guard or AnswerGuard()
+        self.embedder = embedder  # ranks sentences for the extractive fallback (word overlap without it)
 
     def generate(
         self, query: str, retrieval: RetrievalResult, parameters: GenerationParameters | None = None
@@ -80,6 +117,13 @@ class AnswerGenerator:
             response.completion_tokens is not None and response.completion_tokens >= chosen.max_new_tokens
         )
         cleaned = clean_answer(response.text, passages_in_prompt=len(passages), truncated=truncated)
+        texts = [item.chunk.content for item in passages]
+        answer, answer_source = cleaned.text, "model"
+        problem = self.guard.problem(cleaned.text, texts)
+        if problem and self.guard.fallback == "extractive":
+            extracted = extractive_answer(query, texts, self.embedder)
+            if extracted:
+                answer, answer_source = extracted, "extractive"
         generation = {
             "model_id": response.model_id,
             "endpoint": self.llm.endpoint,
@@ -95,10 +139,12 @@ class AnswerGenerator:
             "passages_in_prompt": len(passages),
             "passages_left_out": len(retrieval.chunks) - len(passages),
             "cleanup": cleaned.actions,
+            "answer_source": answer_source,
+            "guard": problem or "passed",
         }
         numbers = {str(item.chunk.id): number for number, item in enumerate(passages, start=1)}
         return RAGAnswer(
-            answer=cleaned.text,
+            answer=answer,
             sources=group_sources(passages, numbers),
             trace={"retrieval": retrieval.trace, "generation": generation},
         )

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from llm_engineering.application.errors import LLMError, LLMUnavailableError
-from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
+from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR, STOP_SEQUENCES, QueryExpansionPrompt
 from llm_engineering.domain.queries import Query
 

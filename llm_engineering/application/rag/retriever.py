@@ -210,9 +210,7 @@ class ContextRetriever:
             with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:
                 results = list(
                     pool.map(
-                        lambda task: task[1].search_with_scores(
-                            task[2], limit=per_query, with_vectors=True, **filters
-                        ),
+                        lambda task: task[1].search_with_scores(task[2], limit=per_query, with_vectors=True, **filters),
                         tasks,
                     )
                 )

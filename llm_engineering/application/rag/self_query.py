@@ -15,8 +15,8 @@ from collections.abc import Callable
 from loguru import logger
 
 from llm_engineering.application.errors import LLMError, LLMUnavailableError
-from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
+from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.exceptions import InvalidDocumentError
 from llm_engineering.domain.names import split_user_full_name
@@ -62,9 +62,7 @@ def parse_author(raw: str, question: str) -> tuple[str, str | None]:
 class SelfQuery:
     """Extracts the author from a query. With `llm=None` it is a pass-through (like the book's mock mode)."""
 
-    def __init__(
-        self, llm: LLMClient | None, find_user: UserLookup = find_user_by_name, mode: CapabilityMode = "on"
-    ):
+    def __init__(self, llm: LLMClient | None, find_user: UserLookup = find_user_by_name, mode: CapabilityMode = "on"):
         self.llm = llm
         self.find_user = find_user
         self.capability = Capability("self-query", mode, self.probe if llm is not None else None)

@@ -27,7 +27,9 @@ def answer_query(
     counts and latency. Errors propagate as the typed errors of the stores and the LLM.
     """
     tracer = tracer or NoTracing()
-    return tracer.call("rag", _answer, build_retriever, build_generator, query, k, expand_to_n_queries, parameters, tracer)
+    return tracer.call(
+        "rag", _answer, build_retriever, build_generator, query, k, expand_to_n_queries, parameters, tracer
+    )
 
 
 def _answer(

@@ -1,6 +1,6 @@
 import uuid
 
-from llm_engineering.application.rag.answering import AnswerGenerator, build_rag_messages, select_passages
+from llm_engineering.application.rag.answering import AnswerGenerator, AnswerGuard, build_rag_messages, select_passages
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.domain.prompts import STOP_SEQUENCES
@@ -29,13 +29,13 @@ def _scored(*texts: str, document_id: uuid.UUID | None = None) -> list[ScoredChu
     return chunks
 
 
-def test_the_prompt_numbers_the_passages_it_holds_and_asks_last():
+def test_the_prompt_numbers_the_passages_it_holds_after_the_request():
     messages = build_rag_messages("Write about reranking", _scored("first passage", "second passage"))
     assert [m.role for m in messages] == ["system", "user"]
     user = messages[1].content
-    assert "[1] first passage\n\n[2] second passage" in user
-    assert user.index("[2] second passage") < user.index("Request: Write about reranking")
-    assert "Cite them as [1] to [2]." in user
+    assert user.startswith("Write about reranking")
+    assert user.endswith("[1] first passage\n\n[2] second passage")
+    assert "cite them as [1] to [2]" in user
 
 
 def test_no_passages_is_said_plainly():
@@ -94,3 +94,35 @@ def test_a_looping_reply_is_tidied_and_the_trace_says_so():
         "removed 4 repeated sentence(s)",
         "removed citations of passages not in the prompt: [12]",
     ]
+
+
+PASSAGES = (
+    "Rerank before you prompt. A cross-encoder reads the question and each passage together and scores them.",
+    "Keep the prompt short: three strong passages beat nine weak ones for a small model.",
+)
+
+
+def test_an_ungrounded_reply_is_replaced_by_the_authors_own_sentences():
+    reply = "I am sorry, I do not have any good examples, but look at the following link for more."
+    answer = AnswerGenerator(ScriptedLLM(reply)).generate(
+        "Why rerank before prompting?", RetrievalResult(_scored(*PASSAGES))
+    )
+    generation = answer.trace["generation"]
+    assert generation["answer_source"] == "extractive"
+    assert generation["guard"].startswith("the reply is not grounded in the passages")
+    assert "A cross-encoder reads the question and each passage together and scores them [1]." in answer.answer
+    assert "[2]" in answer.answer
+    assert all(sentence.split(" [")[0] in " ".join(PASSAGES) for sentence in answer.answer.split(". ") if sentence)
+
+
+def test_a_grounded_reply_is_kept_and_the_guard_can_be_switched_off():
+    reply = "Rerank before you prompt: a cross-encoder scores the question and each passage together [1]."
+    retrieval = RetrievalResult(_scored(*PASSAGES))
+    kept = AnswerGenerator(ScriptedLLM(reply)).generate("Why rerank?", retrieval)
+    assert kept.answer == reply and kept.trace["generation"]["answer_source"] == "model"
+    assert kept.trace["generation"]["guard"] == "passed"
+    loop = "I am sorry, I was wrong. " * 10
+    raw = AnswerGenerator(ScriptedLLM(loop), guard=AnswerGuard(fallback="none")).generate("Why rerank?", retrieval)
+    assert raw.answer == "I am sorry, I was wrong."  # tidied, but not replaced
+    assert raw.trace["generation"]["answer_source"] == "model"
+    assert raw.trace["generation"]["guard"].startswith("the reply has fewer than")

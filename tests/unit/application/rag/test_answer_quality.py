@@ -1,4 +1,4 @@
-from llm_engineering.model.evaluation.answer_text import (
+from llm_engineering.application.rag.answer_quality import (
     grounding_score,
     invalid_citations,
     repeated_sentences,

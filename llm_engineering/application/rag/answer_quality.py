@@ -1,6 +1,7 @@
 """Judge-free measures of a generated answer's text: does it loop, does it stay with its sources.
 
-Pure functions over strings, used by `bench/answer_quality.py` and the evaluation reports. Words are
+Pure functions over strings, used by the answer guard (`answering.py`), `bench/answer_quality.py` and
+the evaluation reports (`model/evaluation/`). Words are
 lower-cased letter/digit runs; "content words" drop a small stop-word list so grounding is not
 inflated by "the", "and", "is".
 """
