@@ -44,6 +44,7 @@ def peak_rss_mb() -> float:
 def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
     from loguru import logger
 
+    from llm_engineering import bootstrap
     from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
     from llm_engineering.application.preprocessing.feature_engineering import (
         chunk_documents,
@@ -53,29 +54,27 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
     )
     from llm_engineering.application.preprocessing.feature_store import load_documents
     from llm_engineering.application.warehouse.backup import import_warehouse
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
     from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
-    from llm_engineering.settings import get_settings
+    from llm_engineering.settings import get_settings, load_settings
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    settings = get_settings()
-    batch = batch_size or settings.EMBEDDING_BATCH_SIZE
-    embedder = SentenceTransformerEmbedder(
-        settings.TEXT_EMBEDDING_MODEL_ID, device=device or settings.RAG_MODEL_DEVICE, batch_size=batch
-    )
+    defaults = get_settings()
+    batch = batch_size or defaults.EMBEDDING_BATCH_SIZE
     setup: dict[str, float] = {}
     stages: dict[str, float] = {}
     rerun: dict[str, float] = {}
     with embedded_warehouse() as uri, tempfile.TemporaryDirectory(prefix="bench-features-qdrant-") as qdrant_dir:
-        warehouse = MongoWarehouse(uri, f"bench_{uuid.uuid4().hex[:8]}", timeout_s=10)
-        store = QdrantVectorStore(path=Path(qdrant_dir) / "qdrant")
-        bind_warehouse(warehouse)
-        bind_vector_store(store)
+        settings = load_settings(
+            DATABASE_HOST=uri,
+            DATABASE_NAME=f"bench_{uuid.uuid4().hex[:8]}",
+            DATABASE_TIMEOUT_S=10,
+            QDRANT_LOCAL_PATH=Path(qdrant_dir) / "qdrant",
+            EMBEDDING_BATCH_SIZE=batch,
+            RAG_MODEL_DEVICE=device or defaults.RAG_MODEL_DEVICE,
+        )
+        container = bootstrap.configure(settings)
+        embedder = container.embedder()
         try:
             timed(setup, "import warehouse", lambda: import_warehouse(HANDBOOK_WAREHOUSE))
             timed(setup, "load model", lambda: embedder.embed(["warm-up"]))
@@ -107,10 +106,7 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
             again_cleaned = timed(rerun, "clean", lambda: clean_documents(again.documents)).documents
             skipped = timed(rerun, "plan+chunk", lambda: chunk_documents(again_cleaned, embedder, incremental=True))
         finally:
-            bind_warehouse(None)
-            bind_vector_store(None)
-            store.close()
-            warehouse.close()
+            bootstrap.reset()
     return {
         "documents": len(cleaned),
         "characters": sum(len(document.content) for document in cleaned),

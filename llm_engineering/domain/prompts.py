@@ -70,8 +70,7 @@ def format_rag_instruction(query: str, context: str, passages: int) -> str:
     """
     if passages == 0 or not context.strip():
         return (
-            f"{query.strip()}\n\n(No passages from the author's writing matched this request: say so in one "
-            "sentence.)"
+            f"{query.strip()}\n\n(No passages from the author's writing matched this request: say so in one sentence.)"
         )
     cite = "[1]" if passages == 1 else f"[1] to [{passages}]"
     return (

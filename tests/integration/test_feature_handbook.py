@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.preprocessing.feature_engineering import chunk_and_embed, clean_documents, query_warehouse
-from llm_engineering.application.preprocessing.feature_store import load_documents
 from llm_engineering.application.preprocessing.chunking_data_handlers import text_to_embed
+from llm_engineering.application.preprocessing.feature_engineering import (
+    chunk_and_embed,
+    clean_documents,
+    query_warehouse,
+)
+from llm_engineering.application.preprocessing.feature_store import load_documents
 from llm_engineering.application.preprocessing.operations.chunking import TextChunk, uncovered_text
 from llm_engineering.application.warehouse.backup import import_warehouse
 from llm_engineering.domain.base.nosql import bind_warehouse

@@ -2,8 +2,8 @@
 
 import pytest
 
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
 from tests.conftest import free_port

@@ -128,5 +128,5 @@ def test_crawler_dispatcher_tries_a_config_route_before_the_defaults(settings):
 
 def test_building_the_container_opens_nothing(settings):
     container = bootstrap.Container(settings)
-    container.warehouse(), container.vector_store(), container.llm()  # noqa: B018 - built, not used
+    container.warehouse(), container.vector_store(), container.llm()
     assert container.vector_store()._client is None  # type: ignore[attr-defined]

@@ -37,7 +37,8 @@ class AnswerGuard:
     fallback: Literal["extractive", "none"] = "extractive"
     min_grounding: float = 0.35
     max_repetition: float = 0.2
-    min_words: int = 8
+    # A request for a post or an explanation is not answered in a dozen words.
+    min_words: int = 15
 
     def problem(self, answer: str, passages: list[str]) -> str | None:
         """Why `answer` fails the guard, or None when it passes (no passages: nothing to check against)."""

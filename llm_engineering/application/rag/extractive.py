@@ -20,6 +20,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
 _NOT_PROSE = re.compile(r"^\s*(?:#|```|\||[-*]\s*$)")
 MIN_SENTENCE_WORDS = 5
 MAX_SENTENCE_CHARS = 400
+# A sentence far less similar to the request than the best one drifts off topic: leave it out.
+MIN_RELATIVE_SCORE = 0.6
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ def split_sentences(passage: str) -> list[str]:
         text = " ".join(line.strip().lstrip("-* ").strip() for line in lines)
         for sentence in _SENTENCE.split(text):
             sentence = sentence.strip()
-            if len(sentence.split()) >= MIN_SENTENCE_WORDS and len(sentence) <= MAX_SENTENCE_CHARS:
+            # Prose ends like a sentence; titles and headings without a mark (as chunks carry them) do not.
+            complete = sentence.rstrip("\"')]").endswith((".", "!", "?"))
+            if complete and len(sentence.split()) >= MIN_SENTENCE_WORDS and len(sentence) <= MAX_SENTENCE_CHARS:
                 sentences.append(sentence)
     return sentences
 
@@ -51,8 +55,9 @@ def extractive_answer(
 ) -> str:
     """Up to `max_sentences` sentences of the passages most similar to `query`, each cited `[n]`.
 
-    Similarity is cosine with `embedder` when given (the retrieval model), else shared content words.
-    Chosen sentences keep the passages' order, so the note reads in the author's sequence.
+    Similarity is cosine with `embedder` when given (the retrieval model), else shared content words; a
+    sentence scoring under `MIN_RELATIVE_SCORE` of the best one is left out. Chosen sentences keep the
+    passages' order, so the note reads in the author's sequence.
     """
     candidates = [
         Candidate(number, position, sentence)
@@ -63,10 +68,11 @@ def extractive_answer(
         return ""
     scores = _scores(query, [candidate.text for candidate in candidates], embedder)
     ranked = sorted(zip(candidates, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+    best = ranked[0][1]
     chosen: list[Candidate] = []
     used = 0
-    for candidate, _ in ranked:
-        if len(chosen) == max_sentences:
+    for candidate, score in ranked:
+        if len(chosen) == max_sentences or (chosen and best > 0 and score < MIN_RELATIVE_SCORE * best):
             break
         if chosen and used + len(candidate.text) > max_chars:
             continue

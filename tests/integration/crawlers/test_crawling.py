@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
-from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.crawl_run import crawl_links
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher

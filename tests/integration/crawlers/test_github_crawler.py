@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
-from llm_engineering.application.errors import AlreadyCrawledError
 from llm_engineering.application.crawlers.github import GithubCrawler
+from llm_engineering.application.errors import AlreadyCrawledError
 from llm_engineering.domain.crawling import CrawlErrorKind
-from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.domain.documents import RepositoryDocument, UserDocument
+from llm_engineering.domain.exceptions import CrawlError
 from tests.fixtures.crawl_server import GIT_FIXTURE_MAX_FILE_BYTES
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from llm_engineering.application.ports import Embedder
-from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.bootstrap import build_embedder
+from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder, resolve_model_source
 from llm_engineering.settings import load_settings
 from tests.conftest import PROJECT_ROOT

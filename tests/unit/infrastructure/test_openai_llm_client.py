@@ -3,8 +3,8 @@ import json
 import httpx
 import pytest
 
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.bootstrap import build_llm_client
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient, cut_at_stop

@@ -6,8 +6,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.errors import LLMResponseError, LLMUnavailableError
+from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.domain.prompts import RESPONSE_HEADER
 from llm_engineering.infrastructure.llm.sagemaker import SageMakerTGIClient

@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
+from llm_engineering.application.errors import UnsupportedCategoryError
 from llm_engineering.application.preprocessing.cleaning_data_handlers import (
     ArticleCleaningHandler,
     PostCleaningHandler,
     content_hash,
     text_fields,
 )
-from llm_engineering.application.errors import UnsupportedCategoryError
 from llm_engineering.application.preprocessing.dispatchers import CleaningDispatcher
 from llm_engineering.application.preprocessing.operations.chunking import paragraph_spans
 from llm_engineering.application.preprocessing.operations.cleaning import (

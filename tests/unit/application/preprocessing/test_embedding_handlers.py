@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from llm_engineering.application.preprocessing.feature_store import feature_hash
 from llm_engineering.application.preprocessing.dispatchers import EmbeddingDispatcher
+from llm_engineering.application.preprocessing.feature_store import feature_hash
 from llm_engineering.domain.chunks import ArticleChunk, PostChunk, RepositoryChunk
 from llm_engineering.domain.cleaned_documents import CleanedArticleDocument
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedPostChunk, EmbeddedRepositoryChunk
