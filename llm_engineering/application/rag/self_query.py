@@ -23,6 +23,10 @@ from llm_engineering.domain.names import split_user_full_name
 from llm_engineering.domain.prompts import SELF_QUERY_NONE, STOP_SEQUENCES, format_self_query_prompt
 from llm_engineering.domain.queries import Query
 
+_SELF_INTRODUCTION = re.compile(
+    r"^\s*(?:I am|I'm|I\u2019m|My name is|This is)\s+(?P<name>[A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){1,3})\s*[.,:;!-]+\s*(?P<rest>.*)$",
+    re.DOTALL,
+)
 _NAME = re.compile(r"^[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){1,3}$")
 _PARAMETERS = GenerationParameters(max_new_tokens=12, temperature=0.0, top_p=1.0, stop=("\n", *STOP_SEQUENCES))
 
@@ -37,6 +41,14 @@ PROBE_CASES: tuple[tuple[str, tuple[str, str | None]], ...] = (
 def find_user_by_name(first_name: str, last_name: str) -> UserDocument | None:
     """The warehouse user with this name, or None; never creates one."""
     return UserDocument.find(first_name=first_name, last_name=last_name)
+
+
+def split_self_introduction(question: str) -> tuple[str, str] | None:
+    """("Jane Doe", the rest) when the question opens with "I am Jane Doe." or "My name is Jane Doe,"; else None."""
+    match = _SELF_INTRODUCTION.match(question)
+    if match is None or not match.group("rest").strip():
+        return None
+    return match.group("name"), match.group("rest").strip()
 
 
 def parse_author(raw: str, question: str) -> tuple[str, str | None]:
@@ -78,12 +90,16 @@ class SelfQuery:
         return ProbeResult(True, f"{len(PROBE_CASES)} of {len(PROBE_CASES)} probe questions right")
 
     def generate(self, query: Query) -> Query:
-        """The query with `author_id`/`author_full_name` set when a known author is named; a report in metadata."""
+        """The query with `author_id`/`author_full_name` set when a known author is named; a report in metadata.
+
+        Without a capable LLM, a plain self-introduction at the start ("I am Jane Doe. ...") still names the
+        author: it is matched by a rule, looked up, and removed from the text that is searched.
+        """
         if self.llm is None:
-            return self._report(query, status="skipped", reason="no LLM configured for self-query")
+            return self._without_llm(query, "no LLM configured for self-query")
         decision = self.capability.decide()
         if not decision.enabled:
-            return self._report(query, status="skipped", reason=decision.reason)
+            return self._without_llm(query, decision.reason)
         try:
             response = self.llm.chat([ChatMessage("user", format_self_query_prompt(query.content))], _PARAMETERS)
         except LLMError as error:
@@ -104,6 +120,23 @@ class SelfQuery:
         query.author_id = user.id
         query.author_full_name = user.full_name
         return self._report(query, status="author", author=user.full_name)
+
+    def _without_llm(self, query: Query, why: str) -> Query:
+        introduction = split_self_introduction(query.content)
+        if introduction is None:
+            return self._report(query, status="skipped", reason=why)
+        name, remainder = introduction
+        user = self._lookup("name", name)
+        if user is None:
+            return self._report(
+                query, status="skipped", reason=f"{why}; {name!r} (self-introduction) is not in the warehouse"
+            )
+        query.author_id = user.id
+        query.author_full_name = user.full_name
+        query.content = remainder
+        return self._report(
+            query, status="author", author=user.full_name, reason=f"self-introduction, no LLM call ({why})"
+        )
 
     def _lookup(self, kind: str, value: str) -> UserDocument | None:
         if kind == "id":

@@ -27,38 +27,29 @@ def answer_query(
     counts and latency. Errors propagate as the typed errors of the stores and the LLM.
     """
     tracer = tracer or NoTracing()
-    return tracer.call(
-        "rag", _answer, build_retriever, build_generator, query, k, expand_to_n_queries, parameters, tracer
-    )
 
+    def answer() -> RAGAnswer:
+        started = time.perf_counter()
+        retriever = build_retriever()
+        retrieval: RetrievalResult = tracer.call(
+            "retrieval", retriever.search_with_trace, query, k=k, expand_to_n_queries=expand_to_n_queries
+        )
+        result: RAGAnswer = tracer.call("generation", build_generator().generate, query, retrieval, parameters)
+        generation = result.trace["generation"]
+        result.trace["latency_s"] = round(time.perf_counter() - started, 4)
+        tracer.annotate(
+            {
+                "model_id": generation["model_id"],
+                "embedding_model_id": retrieval.trace["embedding_model_id"],
+                "reranker": retrieval.trace["reranker"],
+                "temperature": generation["temperature"],
+                "prompt_tokens": generation["prompt_tokens"],
+                "completion_tokens": generation["completion_tokens"],
+                "total_tokens": generation["total_tokens"],
+                "answer_source": generation.get("answer_source"),
+                "latency_s": result.trace["latency_s"],
+            }
+        )
+        return result
 
-def _answer(
-    build_retriever: Callable[[], ContextRetriever],
-    build_generator: Callable[[], AnswerGenerator],
-    query: str,
-    k: int,
-    expand_to_n_queries: int,
-    parameters: GenerationParameters,
-    tracer: Tracer,
-) -> RAGAnswer:
-    started = time.perf_counter()
-    retriever = build_retriever()
-    retrieval: RetrievalResult = tracer.call(
-        "retrieval", retriever.search_with_trace, query, k=k, expand_to_n_queries=expand_to_n_queries
-    )
-    answer: RAGAnswer = tracer.call("generation", build_generator().generate, query, retrieval, parameters)
-    generation = answer.trace["generation"]
-    answer.trace["latency_s"] = round(time.perf_counter() - started, 4)
-    tracer.annotate(
-        {
-            "model_id": generation["model_id"],
-            "embedding_model_id": retrieval.trace["embedding_model_id"],
-            "reranker": retrieval.trace["reranker"],
-            "temperature": generation["temperature"],
-            "prompt_tokens": generation["prompt_tokens"],
-            "completion_tokens": generation["completion_tokens"],
-            "total_tokens": generation["total_tokens"],
-            "latency_s": answer.trace["latency_s"],
-        }
-    )
-    return answer
+    return tracer.call("rag", answer)

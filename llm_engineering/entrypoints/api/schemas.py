@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from llm_engineering.domain.queries import Source
+
+
+def _strip_query(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the query is blank")
+    return value.strip()
+
+
+# A query: at least one character that is not white space, stored stripped.
+QueryText = Annotated[str, Field(min_length=1), AfterValidator(_strip_query)]
 
 
 class RAGRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, description="What to ask or ask for (in the author's voice).")
+    query: QueryText = Field(description="What to ask or ask for (in the author's voice).")
     k: int | None = Field(default=None, ge=1, le=50, description="Passages in the prompt (default RAG_TOP_K).")
     expand_to_n_queries: int | None = Field(default=None, ge=1, le=10)
     max_new_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the query is blank")
-        return value.strip()
 
 
 class RAGResponse(BaseModel):
@@ -39,15 +42,8 @@ class RetrieveRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, description="What to search the author's writing for.")
+    query: QueryText = Field(description="What to search the author's writing for.")
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to return (default RAG_TOP_K).")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the query is blank")
-        return value.strip()
 
 
 class Passage(BaseModel):

@@ -158,9 +158,11 @@ def test_every_project_error_derives_from_the_base_error():
     from llm_engineering.application import errors as application_errors
     from llm_engineering.domain import exceptions as domain_errors
     from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.entrypoints.api import errors as api_errors
     from llm_engineering.infrastructure import errors as infrastructure_errors
+    from llm_engineering.model import errors as model_errors
 
-    for module in (domain_errors, application_errors, infrastructure_errors):
+    for module in (domain_errors, application_errors, model_errors, infrastructure_errors, api_errors):
         classes = [value for value in vars(module).values() if isinstance(value, type) and issubclass(value, Exception)]
         assert classes, module.__name__
         assert all(issubclass(cls, LLMTwinError) for cls in classes), module.__name__

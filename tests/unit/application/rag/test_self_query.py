@@ -83,7 +83,7 @@ def test_llm_errors_fall_back_and_flag_unavailability():
 
 
 def test_without_llm_it_is_a_pass_through():
-    query = SelfQuery(None).generate(Query.from_str(QUESTION))
+    query = SelfQuery(None, find_user=lambda first, last: None).generate(Query.from_str(QUESTION))
     assert query.author_id is None
     assert query.metadata["self_query"]["status"] == "skipped"
 
@@ -92,3 +92,32 @@ def test_the_prompt_carries_the_question():
     llm = ScriptedLLM("none")
     SelfQuery(llm, find_user=_Users()).generate(Query.from_str(QUESTION))
     assert QUESTION in llm.prompts[0]
+
+
+def test_without_a_capable_llm_a_self_introduction_still_names_the_author():
+    from llm_engineering.application.rag.self_query import split_self_introduction
+
+    assert split_self_introduction("I am Mara Quillon. Write a post on reranking.") == (
+        "Mara Quillon",
+        "Write a post on reranking.",
+    )
+    assert split_self_introduction("My name is Paul Iusztin, draft a post about RAG") == (
+        "Paul Iusztin",
+        "draft a post about RAG",
+    )
+    assert split_self_introduction("I am sure reranking helps.") is None
+    assert split_self_introduction("Write about Mara Quillon's notes.") is None
+
+    mara = UserDocument(first_name="Mara", last_name="Quillon")
+    found = SelfQuery(None, find_user=lambda first, last: mara if (first, last) == ("Mara", "Quillon") else None)
+    query = found.generate(Query.from_str("I am Mara Quillon. Write a post on reranking."))
+    assert (query.author_id, query.author_full_name, query.content) == (
+        mara.id,
+        "Mara Quillon",
+        "Write a post on reranking.",
+    )
+    assert query.metadata["self_query"]["status"] == "author"
+    assert "no LLM call" in query.metadata["self_query"]["reason"]
+    stranger = found.generate(Query.from_str("I am Jane Doe. Write a post."))
+    assert stranger.author_id is None and stranger.content == "I am Jane Doe. Write a post."
+    assert stranger.metadata["self_query"]["status"] == "skipped"
