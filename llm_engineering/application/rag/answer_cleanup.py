@@ -19,6 +19,7 @@ _RUNAWAY = re.compile(
 _CITATION = re.compile(r"\s?\[(\d{1,3})\]")
 _PASSAGE_LINE_PREFIX = re.compile(r"^\s*\[\d{1,3}\]\s*", re.MULTILINE)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|\n|$)")
+_GLUED_SENTENCE = re.compile(r"([a-z][.!?])([A-Z][a-z])")
 _TERMINAL = re.compile(r"[.!?][\"')\]]*\s*$")
 # Keep a trailing fragment rather than cut everything when the answer is only one unfinished sentence.
 MIN_KEPT_CHARS = 40
@@ -34,7 +35,8 @@ def clean_answer(text: str, passages_in_prompt: int, truncated: bool) -> Cleaned
     """The answer with runaway text, repeated sentences, phantom citations and (when the generation hit
     its token limit) a trailing cut-off sentence removed; `actions` lists what was done."""
     actions: list[str] = []
-    cleaned = text.strip()
+    # "word.Next" (a sentence glued to the next by the model) is two sentences.
+    cleaned = _GLUED_SENTENCE.sub(r"\1 \2", text.strip())
 
     runaway = _RUNAWAY.search(cleaned)
     if runaway and runaway.start() > 0:

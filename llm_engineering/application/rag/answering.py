@@ -39,9 +39,14 @@ class AnswerGuard:
     max_repetition: float = 0.2
     # A request for a post or an explanation is not answered in a dozen words.
     min_words: int = 15
+    # The reply must be about the request about as much as the best passage is (cosine with the embedder).
+    min_relative_relevance: float = 0.6
 
-    def problem(self, answer: str, passages: list[str]) -> str | None:
-        """Why `answer` fails the guard, or None when it passes (no passages: nothing to check against)."""
+    def problem(self, answer: str, passages: list[str], relevance: tuple[float, float] | None = None) -> str | None:
+        """Why `answer` fails the guard, or None when it passes (no passages: nothing to check against).
+
+        `relevance` is (reply vs request, best passage vs request), cosine with the embedder, when known.
+        """
         if not passages:
             return None
         if len(words(answer)) < self.min_words:
@@ -52,6 +57,10 @@ class AnswerGuard:
         grounding = grounding_score(answer, passages)
         if grounding < self.min_grounding:
             return f"the reply is not grounded in the passages (grounding {grounding:.2f} < {self.min_grounding})"
+        if relevance is not None:
+            reply, best = relevance
+            if best > 0 and reply < self.min_relative_relevance * best:
+                return f"the reply is off the request's topic (relevance {reply:.2f}, best passage {best:.2f})"
         return None
 
 
@@ -120,7 +129,7 @@ class AnswerGenerator:
         cleaned = clean_answer(response.text, passages_in_prompt=len(passages), truncated=truncated)
         texts = [item.chunk.content for item in passages]
         answer, answer_source = cleaned.text, "model"
-        problem = self.guard.problem(cleaned.text, texts)
+        problem = self.guard.problem(cleaned.text, texts, self._relevance(query, cleaned.text, texts))
         if problem and self.guard.fallback == "extractive":
             extracted = extractive_answer(query, texts, self.embedder)
             if extracted:
@@ -149,3 +158,14 @@ class AnswerGenerator:
             sources=group_sources(passages, numbers),
             trace={"retrieval": retrieval.trace, "generation": generation},
         )
+
+    def _relevance(self, query: str, answer: str, passages: list[str]) -> tuple[float, float] | None:
+        """(reply vs request, best passage vs request) as cosine with the embedder; None without one."""
+        if self.embedder is None or not passages or not answer.strip():
+            return None
+        query_vector, answer_vector, *passage_vectors = self.embedder.embed([query, answer, *passages])
+
+        def cosine(vector: list[float]) -> float:
+            return float(sum(a * b for a, b in zip(query_vector, vector, strict=True)))
+
+        return round(cosine(answer_vector), 4), round(max(cosine(vector) for vector in passage_vectors), 4)

@@ -126,3 +126,25 @@ def test_a_grounded_reply_is_kept_and_the_guard_can_be_switched_off():
     assert raw.answer == "I am sorry, I was wrong."  # tidied, but not replaced
     assert raw.trace["generation"]["answer_source"] == "model"
     assert raw.trace["generation"]["guard"].startswith("the reply has fewer than")
+
+
+def test_a_grounded_reply_about_something_else_is_replaced():
+    from tests.unit.application.rag.fakes import BagOfWordsEmbedder
+
+    passages = (
+        "Rerank the retrieved passages against the question before you prompt the model with them.",
+        "Overlap is a patch, not a strategy, and large overlap stores the same sentence three times over.",
+    )
+    reply = "Overlap is a patch, not a strategy, and large overlap stores the same sentence three times over [2]."
+    generator = AnswerGenerator(ScriptedLLM(reply), embedder=BagOfWordsEmbedder())
+    answer = generator.generate("rerank retrieved passages before the prompt", RetrievalResult(_scored(*passages)))
+    assert answer.trace["generation"]["guard"].startswith("the reply is off the request's topic")
+    assert answer.trace["generation"]["answer_source"] == "extractive"
+    assert answer.answer.startswith("Rerank the retrieved passages")
+
+
+def test_sentences_glued_without_a_space_are_split_and_deduplicated():
+    from llm_engineering.application.rag.answer_cleanup import clean_answer
+
+    text = "Overlap is a patch, not a strategy. It fills the results.Overlap is a patch, not a strategy."
+    assert clean_answer(text, 3, truncated=False).text == "Overlap is a patch, not a strategy. It fills the results."
