@@ -26,11 +26,14 @@ def main() -> None:
 @click.option("--no-docker", is_flag=True, help="Use the embedded nx-27017 server even when Docker answers.")
 @click.option("--no-zenml", is_flag=True, help="Do not start the ZenML dashboard.")
 def up(no_docker: bool, no_zenml: bool) -> None:
-    """Start the warehouse and the ZenML dashboard (safe to run twice)."""
+    """Start the warehouse and the ZenML dashboard (safe to run twice).
+
+    The dashboard takes about 30 s to start; progress is printed while it does, then where the runs are.
+    """
     infrastructure = _infrastructure()
     click.echo(infrastructure.start_warehouse(prefer_docker=not no_docker))
     if not no_zenml:
-        click.echo(infrastructure.start_zenml())
+        click.echo(infrastructure.start_zenml(progress=click.echo))
 
 
 @main.command()
@@ -43,7 +46,7 @@ def down() -> None:
 
 @main.command()
 def status() -> None:
-    """Print what runs where."""
+    """Print what runs where, one line per service: UP or DOWN, and what started it."""
     for line in _infrastructure().status():
         click.echo(line)
 

@@ -209,6 +209,15 @@ class ChromiumBrowser:
                 return False
             time.sleep(_WAIT_POLL_S)
 
+    # --- Pictures -----------------------------------------------------------------------------
+    def screenshot(self, path: Path) -> Path:
+        """Save the visible part of the page (the window size) as a PNG at `path`; return `path`."""
+        with self._translated("take a screenshot"):
+            png = self._driver.get_screenshot_as_png()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return path
+
     def _find(self, css_selector: str) -> Any:
         from selenium.webdriver.common.by import By
 

@@ -129,9 +129,11 @@ class AnswerGenerator:
         cleaned = clean_answer(response.text, passages_in_prompt=len(passages), truncated=truncated)
         texts = [item.chunk.content for item in passages]
         answer, answer_source = cleaned.text, "model"
-        problem = self.guard.problem(cleaned.text, texts, self._relevance(query, cleaned.text, texts))
+        # What was searched: the request without a self-introduction the retriever already used as a filter.
+        focus = str(retrieval.trace.get("query") or query)
+        problem = self.guard.problem(cleaned.text, texts, self._relevance(focus, cleaned.text, texts))
         if problem and self.guard.fallback == "extractive":
-            extracted = extractive_answer(query, texts, self.embedder)
+            extracted = extractive_answer(focus, texts, self.embedder)
             if extracted:
                 answer, answer_source = extracted, "extractive"
         generation = {

@@ -1,9 +1,9 @@
 """An extractive answer: the author's own sentences from the prompt's passages that best fit the request.
 
-Used when the model's reply fails the answer guard (it loops, or it is not grounded in the passages),
-which is what a small base model does most of the time. Every sentence is the author's, cited with the
-number of its passage, in passage order, so the answer reads as a short note built from their writing
-and the trace says it was extracted rather than generated.
+Used when the model's reply fails the answer guard (it loops, is off topic, or is not grounded in the
+passages), which is what a small base model does most of the time. Every sentence is the author's,
+cited with the number of its passage, so the answer reads as a short note built from their writing and
+the trace says it was extracted rather than generated.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _NOT_PROSE = re.compile(r"^\s*(?:#|```|\||[-*]\s*$)")
 MIN_SENTENCE_WORDS = 5
 MAX_SENTENCE_CHARS = 400
 # A sentence far less similar to the request than the best one drifts off topic: leave it out.
-MIN_RELATIVE_SCORE = 0.6
+MIN_RELATIVE_SCORE = 0.7
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def extractive_answer(
     """Up to `max_sentences` sentences of the passages most similar to `query`, each cited `[n]`.
 
     Similarity is cosine with `embedder` when given (the retrieval model), else shared content words; a
-    sentence scoring under `MIN_RELATIVE_SCORE` of the best one is left out. Chosen sentences keep the
-    passages' order, so the note reads in the author's sequence.
+    sentence scoring under `MIN_RELATIVE_SCORE` of the best one is left out. The best sentence leads and
+    the others keep the passages' order, so the note opens on the request and reads in the author's sequence.
     """
     candidates = [
         Candidate(number, position, sentence)
@@ -78,7 +78,9 @@ def extractive_answer(
             continue
         chosen.append(candidate)
         used += len(candidate.text)
-    chosen.sort(key=lambda candidate: (candidate.passage, candidate.position))
+    # The best sentence leads; the others follow in the author's order (passage, then position).
+    lead, rest = chosen[0], sorted(chosen[1:], key=lambda candidate: (candidate.passage, candidate.position))
+    chosen = [lead, *rest]
     return " ".join(f"{_with_citation(candidate.text, candidate.passage)}" for candidate in chosen)
 
 

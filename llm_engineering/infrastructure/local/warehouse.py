@@ -8,28 +8,56 @@ safe to run twice.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.local.processes import (
     LOOPBACK_HOSTS,
     free_port,
     http_ok,
+    pid_alive,
     port_open,
+    read_pid_file,
     stop_pid,
     stop_process,
     venv_executable,
     wait_for_port,
 )
+from llm_engineering.infrastructure.local.zenml_dashboard import (
+    DEFAULT_ZENML_PORT,
+    DashboardSetup,
+    ZenMLDashboard,
+    prepare_dashboard,
+)
 from llm_engineering.settings import Settings
 
-ZENML_DASHBOARD_URL = "http://127.0.0.1:8237"
+ZENML_DASHBOARD_URL = ZenMLDashboard().url
+UP_TOOL = "local-infrastructure-up"
+# Environment of the `zenml` commands run here: no usage analytics from the CLI nor from the server daemon
+# (which copies the CLI's setting), and no browser tab opened on a dashboard not prepared yet.
+ZENML_ENV = {"ZENML_ANALYTICS_OPT_IN": "false", "ZENML_AUTO_OPEN_DASHBOARD": "false"}
+ZENML_START_TIMEOUT_S = 180.0
+PROGRESS_EVERY_S = 10.0
+
+
+def describe_service(up: bool, kind: str | None = None, started_by: str | None = None) -> str:
+    """The state part of a status line: `UP (nx-27017, started by local-infrastructure-up)`,
+    `UP (not started by this project)`, `DOWN`, or, for something recorded as started that no longer answers,
+    `DOWN (nx-27017 started by local-infrastructure-up is not answering)`."""
+    if up:
+        return f"UP ({kind}, started by {started_by})" if started_by else "UP (not started by this project)"
+    if started_by:
+        return f"DOWN ({kind} started by {started_by} is not answering)"
+    return "DOWN"
 
 
 @dataclass(frozen=True)
@@ -106,13 +134,15 @@ def docker_available() -> bool:
 class LocalInfrastructure:
     """The local warehouse and ZenML dashboard, started and stopped as one unit."""
 
-    def __init__(self, settings: Settings, project_root: Path | None = None):
+    def __init__(self, settings: Settings, project_root: Path | None = None, zenml_port: int = DEFAULT_ZENML_PORT):
         self.settings = settings
         self.project_root = project_root or Path.cwd()
+        self.dashboard = ZenMLDashboard(port=zenml_port)
         self.run_dir = settings.LOCAL_DATA_DIR / "run"
         self.state_file = self.run_dir / "infrastructure.json"
         self.nx_pid_file = self.run_dir / "nx-27017.pid"
         self.nx_log_file = self.run_dir / "nx-27017.log"
+        self.zenml_log_file = self.run_dir / "zenml-login.log"
 
     # --- State -----------------------------------------------------------------------------
     def _read_state(self) -> dict:
@@ -167,7 +197,7 @@ class LocalInfrastructure:
         state = self._read_state()
         started = state.pop("warehouse", None)
         if not started:
-            return "warehouse: nothing started by local-infrastructure-up"
+            return f"warehouse: nothing started by {UP_TOOL}"
         if started["kind"] == "docker":
             subprocess.run(["docker", "compose", "stop"], cwd=self.project_root, check=False)
             message = "warehouse: docker compose stop"
@@ -177,51 +207,168 @@ class LocalInfrastructure:
         return message
 
     # --- ZenML dashboard -------------------------------------------------------------------
-    def start_zenml(self) -> str:
-        if http_ok(f"{ZENML_DASHBOARD_URL}/health", timeout_s=1.0):
-            return f"zenml: dashboard already up at {ZENML_DASHBOARD_URL}"
-        result = subprocess.run(
-            [venv_executable("zenml"), "login", "--local"], capture_output=True, text=True, timeout=180, check=False
-        )
-        if result.returncode != 0:
-            return f"zenml: `zenml login --local` failed: {result.stderr.strip()[-400:]}"
+    def start_zenml(self, progress: Callable[[str], None] = lambda line: None) -> str:
+        """Start the local ZenML server (`zenml login --local`, about 30 s) with analytics off, skip the
+        dashboard's first-visit survey, and return where things are (several lines).
+
+        `progress` receives a line when the start begins, every 10 s while it runs, and when it is ready.
+        """
+        dashboard = self.dashboard
         state = self._read_state()
-        state["zenml"] = True
+        if http_ok(dashboard.health_url, timeout_s=1.0):
+            if not state.get("zenml"):
+                return f"zenml: a dashboard is already up at {dashboard.url} (not started by this project)"
+            return "\n".join(
+                [f"zenml: already up at {dashboard.url}", *self._dashboard_guide(prepare_dashboard(dashboard))]
+            )
+        progress(f"zenml: starting the local ZenML server on {dashboard.host}:{dashboard.port} (about 30 s)...")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with self.zenml_log_file.open("w") as log:
+            process = subprocess.Popen(
+                [venv_executable("zenml"), "login", "--local", "--port", str(dashboard.port)],
+                stdin=subprocess.DEVNULL,  # a question from the CLI fails instead of waiting for an answer
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **ZENML_ENV},
+            )
+            exit_code = _wait_reporting(process, ZENML_START_TIMEOUT_S, progress, started)
+        if exit_code is None:
+            stop_process(process, timeout_s=10)
+            return (
+                f"zenml: `zenml login --local` did not finish within {ZENML_START_TIMEOUT_S:.0f} s; "
+                f"see {self.zenml_log_file}"
+            )
+        if exit_code != 0:
+            return (
+                f"zenml: `zenml login --local` failed (exit code {exit_code}); see {self.zenml_log_file}:\n"
+                f"{_tail(self.zenml_log_file)}"
+            )
+        state["zenml"] = {"port": dashboard.port}
         self._write_state(state)
-        return f"zenml: dashboard at {ZENML_DASHBOARD_URL}"
+        progress(f"zenml: ready in {time.monotonic() - started:.0f} s")
+        return "\n".join(self._dashboard_guide(prepare_dashboard(dashboard)))
+
+    def _dashboard_guide(self, setup: DashboardSetup) -> list[str]:
+        """Where the runs are, and what the first visit looks like, after `prepare_dashboard`."""
+        lines = [
+            f"zenml: pipeline runs at {self.dashboard.runs_url}",
+            "       no login locally (every page acts as the user 'default'); usage analytics off",
+            "       a run opens its DAG; click a step or an artifact in it, then its Metadata tab",
+        ]
+        if setup.ok:
+            lines.insert(2, "       the first-visit survey is marked answered: pages open directly")
+        else:
+            lines.extend(f"       note: {problem}" for problem in setup.problems)
+            lines.append(
+                "       if a first visit shows 'Add your account details': type any name, untick the newsletter box, "
+                "Continue, and answer the two questions"
+            )
+        return lines
 
     def stop_zenml(self) -> str:
         state = self._read_state()
+        dashboard = self.dashboard
         if not state.pop("zenml", None):
-            return "zenml: dashboard not started by local-infrastructure-up"
-        subprocess.run([venv_executable("zenml"), "logout", "--local"], capture_output=True, timeout=120, check=False)
+            if http_ok(dashboard.health_url, timeout_s=1.0):
+                return (
+                    f"zenml: the dashboard at {dashboard.url} was not started by {UP_TOOL}; "
+                    "`zenml logout --local` stops it"
+                )
+            return f"zenml: dashboard not started by {UP_TOOL}"
+        subprocess.run(
+            [venv_executable("zenml"), "logout", "--local"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, **ZENML_ENV},
+        )
         self._write_state(state)
+        # The CLI returns while the daemon is still shutting down: report what the port says once it closed.
+        deadline = time.monotonic() + 15
+        while http_ok(dashboard.health_url, timeout_s=1.0):
+            if time.monotonic() >= deadline:
+                return f"zenml: `zenml logout --local` ran, but the dashboard still answers at {dashboard.url}"
+            time.sleep(0.5)
         return "zenml: dashboard stopped"
 
     # --- Status ----------------------------------------------------------------------------
     def status(self) -> list[str]:
-        endpoint = warehouse_endpoint(self.settings)
+        """One line per service: where it is, `UP`/`DOWN`, and what started it (see `describe_service`)."""
         state = self._read_state()
-        started = state.get("warehouse", {}).get("kind", "not started by this project")
-        up = port_open(endpoint.host, endpoint.port)
+        endpoint = warehouse_endpoint(self.settings)
+        warehouse = state.get("warehouse") or {}
+        kind = {"docker": "docker compose"}.get(warehouse.get("kind"), warehouse.get("kind"))
         lines = [
             (
                 f"warehouse   {self.settings.DATABASE_HOST.split('@')[-1]}  db={self.settings.DATABASE_NAME}  "
-                f"{'UP' if up else 'DOWN'}  ({started})"
+                + describe_service(port_open(endpoint.host, endpoint.port), kind, UP_TOOL if kind else None)
             ),
         ]
         if self.settings.qdrant_mode == "local":
             lines.append(f"vector DB   embedded Qdrant in {self.settings.qdrant_local_path} (opened by each process)")
         else:
             url = self.settings.qdrant_server_url or ""
+            # `docker compose up` starts Qdrant beside MongoDB, on the loopback port the compose file publishes.
+            ours = warehouse.get("kind") == "docker" and urlparse(url).hostname in LOOPBACK_HOSTS
+            up = http_ok(url + "/readyz", timeout_s=1.0)
             lines.append(
-                f"vector DB   Qdrant server {url}  {'UP' if http_ok(url + '/readyz', timeout_s=1.0) else 'DOWN'}"
+                f"vector DB   Qdrant server {url}  "
+                + describe_service(up, "docker compose" if ours else None, UP_TOOL if ours else None)
             )
-        zenml_up = http_ok(f"{ZENML_DASHBOARD_URL}/health", timeout_s=1.0)
-        lines.append(f"zenml       {ZENML_DASHBOARD_URL}  {'UP' if zenml_up else 'DOWN'}")
+        zenml_ours = bool(state.get("zenml"))
+        zenml_up = http_ok(self.dashboard.health_url, timeout_s=1.0)
+        lines.append(
+            f"zenml       {self.dashboard.url}  "
+            + describe_service(zenml_up, "ZenML local daemon" if zenml_ours else None, UP_TOOL if zenml_ours else None)
+        )
         llm_url = self.settings.LLM_BASE_URL
-        lines.append(f"llm         {llm_url}  {'UP' if http_ok(llm_url + '/models', timeout_s=1.0) else 'DOWN'}")
+        llm_ours = self._local_llm_running()
+        lines.append(
+            f"llm         {llm_url}  "
+            + describe_service(
+                http_ok(llm_url + "/models", timeout_s=1.0),
+                "transformers serve" if llm_ours else None,
+                "local-llm-up" if llm_ours else None,
+            )
+        )
         return lines
+
+    def _local_llm_running(self) -> bool:
+        """True when LLM_BASE_URL is the local server and the pid `local-llm-up` recorded is alive."""
+        from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+
+        if not uses_local_llm(self.settings):
+            return False
+        try:
+            pid = read_pid_file(LocalLLMServer.from_settings(self.settings).pid_file)
+        except ImproperlyConfigured:
+            return False
+        return pid is not None and pid_alive(pid)
+
+
+def _wait_reporting(
+    process: subprocess.Popen, timeout_s: float, progress: Callable[[str], None], started: float
+) -> int | None:
+    """Wait for `process`, calling `progress` every PROGRESS_EVERY_S seconds; its exit code, None on timeout."""
+    next_report = started + PROGRESS_EVERY_S
+    while True:
+        try:
+            return process.wait(timeout=max(0.05, min(next_report, started + timeout_s) - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            if now - started >= timeout_s:
+                return None
+            if now >= next_report:
+                progress(f"zenml: still starting ({now - started:.0f} s)")
+                next_report += PROGRESS_EVERY_S
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def _nx_executable() -> str:
