@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
+from loguru import logger
 
 DEFAULT_DATA_DIR = Path("data/data_warehouse_raw_data")
 HANDBOOK_REPOSITORY = "https://github.com/PacktPublishing/LLM-Engineers-Handbook"
 HANDBOOK_BACKUP_FOLDER = "data/data_warehouse_raw_data"
+# Logs each class as it goes (for pipelines and notebooks); this tool prints the same counts as one table.
+BACKUP_MODULE = "llm_engineering.application.warehouse.backup"
+
+
+def print_summary_only() -> None:
+    """Drop the backup module's per-class INFO lines from the log, so every count is printed once: in the
+    table below. Its warnings and errors, and every other module's logs, still show."""
+
+    def keep(record: dict) -> bool:
+        return not (record["name"] == BACKUP_MODULE and record["level"].no < logger.level("WARNING").no)
+
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ.get("LOGURU_LEVEL", "DEBUG"), filter=keep)
 
 
 def handbook_backup_dir(folder: Path) -> Path | None:
@@ -86,6 +101,7 @@ def main(export_raw_data: bool, import_raw_data: bool, import_handbook: bool, da
     from llm_engineering.application.warehouse.backup import export_warehouse, import_warehouse
     from llm_engineering.domain.exceptions import LLMTwinError
 
+    print_summary_only()
     bootstrap.container()
     try:
         if export_raw_data:

@@ -35,9 +35,14 @@ def print_answer(payload: dict) -> None:
         click.echo("\nRetrieval paths:")
         for name, outcome in paths.items():
             click.echo(f"  {name:<16} {outcome}")
-    cleanup = metadata.get("generation", {}).get("cleanup")
-    if cleanup:
-        click.echo("Answer tidied: " + "; ".join(cleanup))
+    generation = metadata.get("generation", {})
+    if generation.get("cleanup"):
+        click.echo("Answer tidied: " + "; ".join(generation["cleanup"]))
+    if generation.get("answer_source") == "extractive":
+        click.echo(
+            "Answer source: extractive, the author's own sentences from the passages (the model's reply failed "
+            f"the answer guard: {generation.get('guard')})"
+        )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

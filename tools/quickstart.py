@@ -47,7 +47,11 @@ def _done(started: float, message: str = "") -> None:
 @click.option("--keep-api", is_flag=True, help="Leave the API running (it then holds the embedded Qdrant folder).")
 def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> None:
     """Run the whole system once on this machine, offline, and answer one question through the REST API."""
+    import logging
+
     import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise in this summary
 
     from llm_engineering import bootstrap
     from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus

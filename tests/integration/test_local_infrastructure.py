@@ -36,11 +36,14 @@ def test_up_down_status_are_idempotent(tmp_path):
     try:
         assert "nx-27017 started" in run("up", "--no-docker", "--no-zenml")
         assert "already answering" in run("up", "--no-docker", "--no-zenml")
-        status = run("status")
-        assert f"127.0.0.1:{port}" in status and " UP " in status and "(nx-27017)" in status
+        warehouse_line = run("status").splitlines()[0]
+        assert warehouse_line.startswith("warehouse") and f"127.0.0.1:{port}" in warehouse_line
+        assert warehouse_line.endswith("UP (nx-27017, started by local-infrastructure-up)")
         assert (tmp_path / "local" / "warehouse").is_dir()
     finally:
         first_down = run("down")
     assert "stopped process" in first_down
-    assert "nothing started" in run("down")
-    assert " DOWN " in run("status")
+    second_down = run("down")
+    assert "warehouse: nothing started by local-infrastructure-up" in second_down
+    assert "not started by local-infrastructure-up" in second_down.splitlines()[0]  # zenml: nothing to stop
+    assert run("status").splitlines()[0].endswith("  DOWN")  # not "DOWN (not started by this project)"
