@@ -54,7 +54,10 @@ def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_s
 
     answer = AnswerGenerator(llm).generate("Why rerank?", result)
     assert isinstance(answer.answer, str)
-    assert [source.link for source in answer.sources] == [item.chunk.link for item in result.chunks]
+    # One source per document, best first, holding every prompt passage once with its number.
+    assert [source.link for source in answer.sources] == list(dict.fromkeys(item.chunk.link for item in result.chunks))
+    assert sorted(n for source in answer.sources for n in source.passages) == [1, 2, 3]
+    assert answer.trace["generation"]["answer_source"] in {"model", "extractive"}
     assert answer.trace["generation"]["completion_tokens"] >= 1
 
 
