@@ -2,7 +2,7 @@
 
 Concurrency is a bounded thread pool with a per-domain cap (politeness, and Medium/Substack rate limits).
 Crawler instances are pooled for the whole run: a worker checks one out per link and returns it, so a
-Selenium crawler's browser starts once per concurrent slot and is reused across links; browser links
+browser crawler's browser starts once per concurrent slot and is reused across links; browser links
 have their own, smaller cap. Every link ends with a `CrawlOutcome`; one bad link
 never stops the run.
 """
