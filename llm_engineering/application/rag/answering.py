@@ -37,8 +37,8 @@ class AnswerGuard:
     fallback: Literal["extractive", "none"] = "extractive"
     min_grounding: float = 0.35
     max_repetition: float = 0.2
-    # A request for a post or an explanation is not answered in a dozen words.
-    min_words: int = 15
+    # Fewer words than this says nothing (a strong model's short factual answer still passes).
+    min_words: int = 8
     # The reply must be about the request about as much as the best passage is (cosine with the embedder).
     min_relative_relevance: float = 0.6
 
