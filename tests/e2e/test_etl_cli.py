@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.cli import run_module
 from tests.fixtures.crawl_server import crawl_site  # noqa: F401  (fixture found by name)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,28 +34,20 @@ def test_run_etl_cli_crawls_a_config_into_the_configured_warehouse(
     )
     environment = {**os.environ, "DATABASE_HOST": mongo_uri, "DATABASE_NAME": database, "ENV_FILE": os.devnull}
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.run",
-            "--run-etl",
-            "--no-cache",
-            "--etl-config-filename",
-            "etl.yaml",
-            "--config-dir",
-            str(tmp_path),
-        ],
-        cwd=PROJECT_ROOT,
+    output = run_module(
+        "tools.run",
+        "--run-etl",
+        "--no-cache",
+        "--etl-config-filename",
+        "etl.yaml",
+        "--config-dir",
+        str(tmp_path),
         env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        timeout_s=300,
+        with_stderr=True,
     )
 
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Crawled 3 links: 2 succeeded, 0 skipped (already crawled), 1 failed" in result.stdout + result.stderr
+    assert "Crawled 3 links: 2 succeeded, 0 skipped (already crawled), 1 failed" in output
     warehouse = MongoWarehouse(mongo_uri, database)
     bind_warehouse(warehouse)
     try:

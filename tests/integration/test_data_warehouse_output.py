@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.cli import run_module
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +26,7 @@ def test_import_and_export_print_one_summary(tmp_path, mongo_uri):
     }
 
     def run(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.data_warehouse", *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout + result.stderr
+        return run_module("tools.data_warehouse", *args, env=env, with_stderr=True)
 
     imported = run("--import-raw-data", "--data-dir", str(backup))
     exported = run("--export-raw-data", "--data-dir", str(tmp_path / "export"))

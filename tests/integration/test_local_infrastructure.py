@@ -1,11 +1,9 @@
 """`local-infrastructure-up/down/status` with the embedded nx-27017 warehouse (no Docker engine here)."""
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.cli import run_module
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +19,7 @@ def test_up_down_status_are_idempotent(tmp_path):
     }
 
     def run(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.local_infrastructure", *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return run_module("tools.local_infrastructure", *args, env=env)
 
     try:
         assert "nx-27017 started" in run("up", "--no-docker", "--no-zenml")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.domain.exceptions import CrawlError
-from llm_engineering.infrastructure.local.processes import pid_alive, port_open, read_pid_file, stop_pid
+from llm_engineering.infrastructure.local.processes import port_open, read_pid_file, stop_pid, wait_gone
 from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
 from llm_engineering.settings import load_settings
 from tests.conftest import PROJECT_ROOT, free_port
@@ -48,16 +48,6 @@ def _run_pipeline_against(zenml_config: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-
-
-def _gone(pid: int, timeout_s: float) -> bool:
-    """The daemon closes its port before it exits: wait for the process itself."""
-    deadline = time.monotonic() + timeout_s
-    while pid_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def _screenshot_path(tmp_path: Path) -> Path:
@@ -112,7 +102,7 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
         assert picture.read_bytes().startswith(b"\x89PNG")
     finally:
         stopped = infrastructure.stop_zenml()
-        leftover = daemon_pid is not None and not _gone(daemon_pid, timeout_s=15)
+        leftover = daemon_pid is not None and not wait_gone(daemon_pid, timeout_s=15)
         if leftover:
             stop_pid(daemon_pid, timeout_s=10)
     assert stopped == "zenml: dashboard stopped"

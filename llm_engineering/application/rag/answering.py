@@ -131,7 +131,7 @@ class AnswerGenerator:
         answer, answer_source = cleaned.text, "model"
         # What was searched: the request without a self-introduction the retriever already used as a filter.
         focus = str(retrieval.trace.get("query") or query)
-        problem = self.guard.problem(cleaned.text, texts, self._relevance(focus, cleaned.text, texts))
+        problem = self.guard.problem(cleaned.text, texts, self._relevance(focus, cleaned.text, passages))
         if problem and self.guard.fallback == "extractive":
             extracted = extractive_answer(focus, texts, self.embedder)
             if extracted:
@@ -161,11 +161,17 @@ class AnswerGenerator:
             trace={"retrieval": retrieval.trace, "generation": generation},
         )
 
-    def _relevance(self, query: str, answer: str, passages: list[str]) -> tuple[float, float] | None:
-        """(reply vs request, best passage vs request) as cosine with the embedder; None without one."""
+    def _relevance(self, query: str, answer: str, passages: list[ScoredChunk]) -> tuple[float, float] | None:
+        """(reply vs request, best passage vs request) as cosine with the embedder; None without one.
+
+        The passages' vectors come with them from the search; only passages without one are embedded here.
+        """
         if self.embedder is None or not passages or not answer.strip():
             return None
-        query_vector, answer_vector, *passage_vectors = self.embedder.embed([query, answer, *passages])
+        query_vector, answer_vector = self.embedder.embed([query, answer])
+        stored = [item.chunk.embedding for item in passages if len(item.chunk.embedding or []) == len(query_vector)]
+        missing = [item.chunk.content for item in passages if len(item.chunk.embedding or []) != len(query_vector)]
+        passage_vectors = [*stored, *(self.embedder.embed(missing) if missing else [])]
 
         def cosine(vector: list[float]) -> float:
             return float(sum(a * b for a, b in zip(query_vector, vector, strict=True)))

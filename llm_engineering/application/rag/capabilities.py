@@ -70,11 +70,6 @@ class Capability:
         logger.info("{}: skipped, the model failed the capability probe ({})", self.step, result.detail)
         return Decision(False, f"model failed the capability probe ({result.detail})")
 
-    def forget(self) -> None:
-        """Probe again on next use (e.g. after the LLM endpoint changed)."""
-        with self._lock:
-            self._decision = None
-
     @property
     def probed(self) -> bool:
         return self._decision is not None

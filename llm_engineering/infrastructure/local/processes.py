@@ -191,10 +191,10 @@ def stop_pid(target: int | Path, timeout_s: float = 10.0) -> PidStop:
         if not pid_alive(pid):
             return PidStop(pid, StopOutcome.ALREADY_EXITED)
         _signal(pid, signal.SIGTERM)
-        if _wait_gone(pid, timeout_s):
+        if wait_gone(pid, timeout_s):
             return PidStop(pid, StopOutcome.STOPPED)
         _signal(pid, signal.SIGKILL)
-        _wait_gone(pid, 5.0)  # SIGKILL cannot be ignored; this only lets the kernel finish
+        wait_gone(pid, 5.0)  # SIGKILL cannot be ignored; this only lets the kernel finish
         return PidStop(pid, StopOutcome.KILLED)
     finally:
         if pid_file is not None:
@@ -212,10 +212,11 @@ def _signal(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
 
 
-def _wait_gone(pid: int, timeout_s: float) -> bool:
+def wait_gone(pid: int, timeout_s: float, interval_s: float = 0.05) -> bool:
+    """True once process `pid` has exited; False if it is still alive after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while pid_alive(pid):
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(interval_s)
     return True

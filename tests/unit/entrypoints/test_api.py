@@ -149,30 +149,12 @@ def test_ready_names_each_dependency_from_the_injected_container(tmp_path):
 def test_retrieve_returns_passages_and_documents_and_never_calls_the_llm(tmp_path):
     from llm_engineering.domain.base.vector import bind_vector_store
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from tests.unit.application.rag.fakes import BagOfWordsEmbedder
-
-    class NoLLM(ScriptedLLM):
-        def chat(self, messages, parameters=None):
-            raise AssertionError("/retrieve must not call the LLM")
+    from tests.unit.application.rag.fakes import RERANK_TEXTS, BagOfWordsEmbedder, NoLLM, insert_rerank_chunks
 
     embedder = BagOfWordsEmbedder()
     store = QdrantVectorStore(path=":memory:")
-    document = uuid.uuid4()
-    texts = ["rerank the retrieved passages", "rerank before the prompt", "sourdough bread"]
-    chunks = [
-        EmbeddedArticleChunk(
-            content=text,
-            embedding=vector,
-            platform="blog",
-            document_id=document if i < 2 else uuid.uuid4(),
-            author_id=uuid.uuid4(),
-            author_full_name="Mara Quillon",
-            link=f"https://quillon.example/{i}",
-        )
-        for i, (text, vector) in enumerate(zip(texts, embedder.embed(texts), strict=True))
-    ]
     bind_vector_store(store)
-    EmbeddedArticleChunk.bulk_insert(chunks)
+    insert_rerank_chunks(embedder)
     settings = load_settings(env_file=tmp_path / "none.env", RERANKER="bi-encoder", RAG_SELF_QUERY="on")
     container = Container(settings, vector_store=store, warehouse=object(), embedder=embedder, llm=NoLLM("x"))
     client = TestClient(create_app(settings, container=container, warm_up_on_start=False))
@@ -185,7 +167,7 @@ def test_retrieve_returns_passages_and_documents_and_never_calls_the_llm(tmp_pat
     assert response.status_code == 200, response.text
     body = response.json()
     assert [p["number"] for p in body["passages"]] == [1, 2]
-    assert {p["content"] for p in body["passages"]} == set(texts[:2])
+    assert {p["content"] for p in body["passages"]} == set(RERANK_TEXTS[:2])
     assert len(body["sources"]) == 1 and len(body["sources"][0]["chunk_ids"]) == 2
     paths = body["metadata"]["retrieval"]["paths"]
     assert paths["self_query"].startswith("skipped") and paths["query_expansion"].startswith("skipped")

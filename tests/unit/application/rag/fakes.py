@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import uuid
 from collections.abc import Sequence
 
 from llm_engineering.application.errors import LLMError
@@ -64,3 +65,36 @@ class BagOfWordsEmbedder:
             norm = math.sqrt(sum(v * v for v in vector)) or 1.0
             vectors.append([v / norm for v in vector])
         return vectors
+
+
+class NoLLM(ScriptedLLM):
+    """An LLM that fails the test when called: for paths that must never reach the model."""
+
+    def chat(self, messages, parameters=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("this path must not call the LLM")
+
+
+# Two passages of one document about reranking and one unrelated document, for retrieval-only paths.
+RERANK_TEXTS = ("rerank the retrieved passages", "rerank before the prompt", "sourdough bread")
+
+
+def insert_rerank_chunks(embedder) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    """Store `RERANK_TEXTS` as embedded article chunks in the bound vector store; returns the shared document id."""
+    from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+
+    document = uuid.uuid4()
+    EmbeddedArticleChunk.bulk_insert(
+        [
+            EmbeddedArticleChunk(
+                content=text,
+                embedding=vector,
+                platform="blog",
+                document_id=document if i < 2 else uuid.uuid4(),
+                author_id=uuid.uuid4(),
+                author_full_name="Mara Quillon",
+                link=f"https://quillon.example/{i}",
+            )
+            for i, (text, vector) in enumerate(zip(RERANK_TEXTS, embedder.embed(list(RERANK_TEXTS)), strict=True))
+        ]
+    )
+    return document
