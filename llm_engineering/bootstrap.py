@@ -37,9 +37,10 @@ if TYPE_CHECKING:
     from llm_engineering.application.rag.reranking import Reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
+    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher
 
 # What a test (or an entry point) may hand in instead of the adapter built from settings.
-INJECTABLE = ("warehouse", "vector_store", "embedder", "reranker", "llm")
+INJECTABLE = ("warehouse", "vector_store", "embedder", "reranker", "llm", "teacher")
 
 
 # --- Builders: settings -> one adapter each -------------------------------------------------------------
@@ -142,6 +143,40 @@ def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -
         retry_policy=retry_policy,
         defaults=defaults,
     )
+
+
+def teacher_configured(settings: Settings) -> bool:
+    """Whether a dataset-generation teacher is set (DATASET_GENERATOR_BASE_URL)."""
+    return bool(settings.DATASET_GENERATOR_BASE_URL)
+
+
+def build_dataset_teacher(settings: Settings) -> LLMClient | None:
+    """The teacher model for dataset generation (any OpenAI-compatible server), or None when not configured.
+
+    The model id and key fall back to OPENAI_MODEL_ID and OPENAI_API_KEY, so an OpenAI setup needs only
+    DATASET_GENERATOR_BASE_URL=https://api.openai.com/v1 beside the key it already has.
+    """
+    if not teacher_configured(settings):
+        return None
+    from llm_engineering.application.llm.retry import RetryPolicy
+    from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
+
+    key = settings.DATASET_GENERATOR_API_KEY or settings.OPENAI_API_KEY
+    return OpenAICompatibleClient(
+        base_url=str(settings.DATASET_GENERATOR_BASE_URL),
+        model_id=settings.DATASET_GENERATOR_MODEL_ID or settings.OPENAI_MODEL_ID,
+        api_key=(key.get_secret_value() or None) if key else None,
+        timeout_s=settings.DATASET_GENERATOR_TIMEOUT_S,
+        # Rate limits (429) and overloads are retried with backoff before an extract is given up.
+        retry_policy=RetryPolicy(max_retries=max(settings.LLM_MAX_RETRIES, 3)),
+    )
+
+
+def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
+    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher
+
+    token = settings.HUGGINGFACE_ACCESS_TOKEN
+    return HuggingFaceDatasetPublisher(token=(token.get_secret_value() or None) if token else None)
 
 
 def crawl_limits(settings: Settings) -> CrawlLimits:
@@ -253,6 +288,13 @@ class Container:
 
     def llm(self) -> LLMClient:
         return self._get("llm", lambda: build_llm_client(self.settings))
+
+    def teacher(self) -> LLMClient | None:
+        """The dataset-generation teacher, or None when DATASET_GENERATOR_BASE_URL is not set."""
+        return self._get("teacher", lambda: build_dataset_teacher(self.settings))
+
+    def dataset_publisher(self) -> HuggingFaceDatasetPublisher:
+        return build_dataset_publisher(self.settings)
 
     def generation_parameters(self) -> GenerationParameters:
         return generation_parameters(self.settings)

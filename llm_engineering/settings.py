@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     OPENAI_MODEL_ID: str = "gpt-4o-mini"
     OPENAI_API_KEY: SecretStr | None = None
 
+    # --- Dataset generation teacher (any OpenAI-compatible server; unset = offline generation) --
+    DATASET_GENERATOR_BASE_URL: str | None = None
+    # Empty = OPENAI_MODEL_ID.
+    DATASET_GENERATOR_MODEL_ID: str | None = None
+    # Empty = OPENAI_API_KEY.
+    DATASET_GENERATOR_API_KEY: SecretStr | None = None
+    DATASET_GENERATOR_MAX_WORKERS: int = Field(default=4, ge=1, le=64)
+    # The teacher's context window; prompts are cut to 90% of it (minus the answer's tokens).
+    DATASET_GENERATOR_CONTEXT_TOKENS: int = Field(default=16384, ge=1024)
+    DATASET_GENERATOR_TIMEOUT_S: float = Field(default=180.0, gt=0)
+
     # --- Hugging Face ---------------------------------------------------------------------
     HUGGINGFACE_ACCESS_TOKEN: SecretStr | None = None
     HF_MODEL_ID: str = "mlabonne/TwinLlama-3.1-8B-DPO"
@@ -151,14 +162,21 @@ class Settings(BaseSettings):
             raise ValueError("must be a MongoDB URI starting with mongodb:// or mongodb+srv://")
         return value
 
-    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "LLM_BASE_URL")
+    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "LLM_BASE_URL", "DATASET_GENERATOR_BASE_URL")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
 
-    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "QDRANT_DATABASE_HOST", mode="before")
+    @field_validator(
+        "QDRANT_URL",
+        "QDRANT_CLOUD_URL",
+        "QDRANT_DATABASE_HOST",
+        "DATASET_GENERATOR_BASE_URL",
+        "DATASET_GENERATOR_MODEL_ID",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

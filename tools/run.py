@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ class PipelineEntry:
     help: str
     # The pipeline parameter that `--authors` overrides, for pipelines that take an author list.
     author_parameter: str | None = None
+    # Offline dataset generation calls the local LLM: it is started for the run when it is down.
+    uses_local_llm: bool = False
 
 
 # Order matters: when several flags are given, pipelines run in this order.
@@ -40,6 +43,7 @@ PIPELINES: tuple[PipelineEntry, ...] = (
         "end_to_end_data",
         "end_to_end_data.yaml",
         "Crawl, build features and generate datasets in one run.",
+        uses_local_llm=True,
     ),
     PipelineEntry(
         "run_etl",
@@ -68,14 +72,18 @@ PIPELINES: tuple[PipelineEntry, ...] = (
         "pipelines.generate_datasets",
         "generate_datasets",
         "generate_instruct_datasets.yaml",
-        "Generate the instruction dataset.",
+        "Generate the instruction dataset (configs/generate_instruct_datasets.yaml).",
+        author_parameter="author_full_names",
+        uses_local_llm=True,
     ),
     PipelineEntry(
         "run_generate_preference_datasets",
         "pipelines.generate_datasets",
         "generate_datasets",
         "generate_preference_datasets.yaml",
-        "Generate the preference dataset.",
+        "Generate the preference dataset (configs/generate_preference_datasets.yaml).",
+        author_parameter="author_full_names",
+        uses_local_llm=True,
     ),
     PipelineEntry("run_training", "pipelines.training", "training", "training.yaml", "Fine-tune the LLM (SFT/DPO)."),
     PipelineEntry("run_evaluation", "pipelines.evaluating", "evaluating", "evaluating.yaml", "Evaluate the LLM."),
@@ -190,7 +198,7 @@ def _options(function):  # type: ignore[no-untyped-def]
     "authors_option",
     multiple=True,
     metavar="NAMES",
-    help='Authors for the feature pipeline, comma-separated, repeatable (e.g. "Jane Doe,Paul Iusztin"); '
+    help='Authors for the feature and dataset pipelines, comma-separated, repeatable (e.g. "Jane Doe,Paul Iusztin"); '
     "overrides the config's list. Default: with --run-etl the crawled author, else the config's list if it "
     "has one, else every author in the warehouse.",
 )
@@ -235,16 +243,53 @@ def main(
         for entry in chosen
     }
     crawled_author = etl_author(configs["run_etl"]) if "run_etl" in configs else None
+    local_llm_checked = False
     if export_settings:
         from llm_engineering.infrastructure.zenml_secrets import export_settings_to_zenml
 
         click.echo(export_settings_to_zenml())
-    with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder:
+    with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder, contextlib.ExitStack() as stack:
         for entry in chosen:
             config_path = configs[entry.flag]
             if entry.author_parameter:
                 config_path = _with_authors(entry, config_path, authors, crawled_author, Path(folder))
+            if entry.uses_local_llm and not local_llm_checked:
+                local_llm_checked = True
+                stack.enter_context(local_llm_for_offline_generation())
             run_pipeline(entry, config_path, no_cache)
+
+
+@contextlib.contextmanager
+def local_llm_for_offline_generation() -> Iterator[None]:
+    """Offline dataset generation asks the local LLM for instructions and rejected answers. When no teacher
+    is configured and the settings point at the local server but it is down, start it for this call and
+    stop it afterwards; a server that was already up is left alone."""
+    from llm_engineering import bootstrap
+    from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+    from llm_engineering.model.gguf_conversion import convert_gguf_model
+    from llm_engineering.settings import get_settings
+
+    settings = get_settings()
+    if bootstrap.teacher_configured(settings) or not uses_local_llm(settings):
+        yield
+        return
+    server = LocalLLMServer.from_settings(settings)
+    if server.status().healthy:
+        yield
+        return
+    click.echo("Offline dataset generation: starting the local LLM for this run (poe local-llm-up keeps it up).")
+    try:
+        convert_gguf_model(server.model_dir)
+        click.echo(server.start(timeout_s=600))
+    except LLMTwinError as error:
+        click.echo(f"warning: the local LLM did not start ({error}); instructions will come from templates.")
+        yield
+        return
+    try:
+        yield
+    finally:
+        click.echo(server.stop())
 
 
 def _with_authors(

@@ -62,3 +62,12 @@ class BackupValidationError(LLMTwinError):
         shown = "\n".join(f"  - {problem}" for problem in self.problems[:20])
         more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         super().__init__(f"{len(self.problems)} invalid record(s); nothing was imported:\n{shown}{more}")
+
+
+# --- Datasets -------------------------------------------------------------------------------------------
+class DatasetGenerationError(LLMTwinError):
+    """A dataset cannot be generated as configured (no source documents, no generator, nothing left)."""
+
+
+class DatasetFileError(LLMTwinError, ValueError):
+    """A dataset file or folder is missing or not in a format we read."""

@@ -115,3 +115,91 @@ SELF_QUERY_PROMPT = (
 
 def format_self_query_prompt(question: str) -> str:
     return SELF_QUERY_PROMPT.replace("{question}", question.strip())
+
+
+# --- Dataset generation ----------------------------------------------------------------------------------
+# Teacher prompts ask for JSON; the parser also accepts a bare list or prose around the JSON, because
+# servers without JSON mode (and smaller teachers) do not follow output formats reliably.
+DATASET_INSTRUCT_SYSTEM_PROMPT = (
+    "You turn an author's writing into training data for a model that should write like that author. "
+    "You answer with one JSON object and nothing else."
+)
+
+DATASET_INSTRUCT_PROMPT = """Read the excerpt of the author's writing at the end and write {count} instruction-answer pairs from it.
+
+Rules:
+- Each instruction is a self-contained request a reader could ask with no excerpt at hand, e.g. "Explain why
+  rerankers help retrieval." Never refer to an excerpt, a context, a text, an article or a course.
+- Each answer is one paragraph that fulfils its instruction using only facts from the excerpt, written in the
+  author's voice: keep their tone, vocabulary and sentence rhythm. Prefer reusing the author's own sentences.
+- Cover different topics of the excerpt; do not repeat an instruction.
+
+Reply with this JSON shape:
+{{"instruction_answer_pairs": [{{"instruction": "...", "answer": "..."}}]}}
+
+Excerpt:
+{extract}
+"""
+
+DATASET_PREFERENCE_SYSTEM_PROMPT = (
+    "You build preference data that teaches a model an author's voice: for each request, the author's own "
+    "words are preferred over a generic answer. You answer with one JSON object and nothing else."
+)
+
+DATASET_PREFERENCE_PROMPT = """Read the excerpt of the author's writing at the end and write {count} triples from it.
+
+Each triple has:
+- "instruction": a self-contained request about one topic of the excerpt that never refers to an excerpt,
+  a context, a text, an article or a course;
+- "generated_answer": the answer a generic assistant would write to the instruction;
+- "extracted_answer": the sentences of the excerpt that answer the instruction, copied exactly: same words,
+  punctuation and apostrophes, no ellipses ("..." or "[...]"). When the answer spans separate places, copy
+  two whole sentences rather than skipping words.
+
+Reply with this JSON shape:
+{{"preference_triples": [{{"instruction": "...", "generated_answer": "...", "extracted_answer": "..."}}]}}
+
+Excerpt:
+{extract}
+"""
+
+# Back-translation with a small base model: a few-shot completion, one line out. The examples are ours.
+BACK_TRANSLATION_PROMPT = """Each passage below comes from an engineer's blog. After each passage is the request a reader would type to get exactly that passage as the answer.
+
+Passage: Chunk size is a product decision, not a tuning knob. Small chunks give precise matches but lose the surrounding argument; large chunks keep the argument but dilute the embedding.
+Request: Explain how chunk size changes what a retrieval system finds.
+
+Passage: A reranker reads the query and each candidate together, so it catches relevance that two separate embeddings miss. Run it on the top fifty hits, not on the whole index.
+Request: Why should you rerank retrieved documents before prompting the model?
+
+Passage: {passage}
+Request:"""
+
+DATASET_JUDGE_PROMPT = """You review training data. Judge how well the answer fulfils the instruction: is it relevant, correct and complete, and is it written as a direct answer?
+
+Scores:
+1: irrelevant or wrong
+2: partly relevant, misses important parts
+3: helpful, could be more relevant, accurate or complete
+4: excellent, fully answers the instruction
+
+Instruction: {instruction}
+
+Answer: {answer}
+
+Reply in exactly this format:
+Feedback: (one or two sentences on strengths and weaknesses)
+Score: (1, 2, 3 or 4)"""
+
+
+def format_teacher_prompt(template: str, extract: str, count: int) -> str:
+    """A teacher prompt for one extract (templates above, with `{count}` and `{extract}`)."""
+    return template.format(count=count, extract=extract.strip())
+
+
+def format_back_translation_prompt(passage: str) -> str:
+    return BACK_TRANSLATION_PROMPT.format(passage=" ".join(passage.split()))
+
+
+def format_judge_prompt(instruction: str, answer: str) -> str:
+    return DATASET_JUDGE_PROMPT.format(instruction=instruction.strip(), answer=answer.strip())

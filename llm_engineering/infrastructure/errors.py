@@ -15,3 +15,7 @@ class EmbeddingError(LLMTwinError):
 
 class LocalLLMError(LLMTwinError):
     """The local model server could not be started or stopped."""
+
+
+class DatasetPublishError(LLMTwinError):
+    """A dataset could not be pushed to the Hugging Face Hub (no token, no access, network)."""

@@ -26,6 +26,8 @@ class GenerationParameters:
     top_p: float = 0.9
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    # Ask for a JSON object (OpenAI's JSON mode); servers without it get a plain request, so parse tolerantly.
+    json_output: bool = False
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

@@ -45,6 +45,8 @@ class OpenAICompatibleClient:
         self._transport = transport
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        # Set when the server rejects `response_format`; later calls then go without it.
+        self.json_mode_supported = True
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(base_url={self.base_url!r}, model_id={self._model_id!r})"
@@ -117,6 +119,8 @@ class OpenAICompatibleClient:
             body["frequency_penalty"] = round(chosen.repetition_penalty - 1.0, 4)
         if chosen.stop:
             body["stop"] = list(chosen.stop)[:4]  # OpenAI accepts at most four stop sequences
+        if chosen.json_output and self.json_mode_supported:
+            body["response_format"] = {"type": "json_object"}
         return body
 
     def _generate(self, path: str, body: dict[str, Any], chat: bool) -> LLMResponse:
@@ -126,6 +130,11 @@ class OpenAICompatibleClient:
         except httpx.HTTPError as error:
             raise self._transport_error(error) from error
         latency = time.perf_counter() - started
+        if response.status_code in (400, 422) and "response_format" in body and "response_format" in response.text:
+            # A server without JSON mode: ask again without it (the caller parses tolerantly).
+            self.json_mode_supported = False
+            body = {key: value for key, value in body.items() if key != "response_format"}
+            return self._generate(path, body, chat)
         if response.status_code >= 400:
             detail = response.text[:300]
             message = f"LLM server at {self.base_url}{path} answered {response.status_code}: {detail}"

@@ -1,0 +1,209 @@
+"""Instructions for samples whose answer is the author's own text: templates, and the gate for a model's.
+
+`template_instruction` writes one without a model, from the document's title, the section heading and
+the extract's key phrases. `validate_instruction` cleans what a (small, local) model wrote and rejects
+junk; `instruction_rejection_reason` says why, for the generation report. Like the book's prompt asks
+of the teacher, an instruction never mentions the extract, passage or context it was written from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from string import Formatter
+
+from llm_engineering.application.datasets.extracts import Extract
+from llm_engineering.application.datasets.topics import STOPWORDS, headings, key_phrases, words
+
+# Each template needs the fields it names; one missing a field is skipped for the next.
+TEMPLATES: tuple[str, ...] = (
+    "Explain the role of {phrase} in {topic}.",
+    "Write a paragraph about {phrase} in the context of {title}.",
+    "What should an engineer know about {phrase}?",
+    "Describe how {phrase} relates to {phrase2}.",
+    "Summarize the key ideas behind {phrase}.",
+    "Why does {phrase} matter when working on {topic}?",
+    "How would you apply {phrase} in practice?",
+    "Explain what {phrase} is and why it is useful.",
+)
+_FIELDS = tuple(frozenset(name for _, name, _, _ in Formatter().parse(template) if name) for template in TEMPLATES)
+
+REJECTION_REASONS: tuple[str, ...] = (
+    "empty",
+    "too_short",
+    "too_long",
+    "not_a_request",
+    "mentions_source",
+    "off_topic",
+    "copies_text",
+    "repetitive",
+)
+MIN_WORDS = 4
+MAX_WORDS = 40
+COPY_WORDS = 8
+
+_REQUEST_WORD_LIST = """
+    explain describe write summarize summarise compare contrast list outline discuss define illustrate
+    analyze analyse evaluate assess identify give provide show tell detail elaborate suggest propose
+    draft create imagine
+    how what why when where which who whom whose can could should would will is are do does did
+"""
+REQUEST_WORDS: frozenset[str] = frozenset(_REQUEST_WORD_LIST.split())
+# Words of a request that say nothing about its topic, so they never count as sharing it with the extract.
+_GENERIC_WORD_LIST = """
+    paragraph paragraphs briefly detail details example examples concept concepts idea ideas main role
+    important importance explanation overview summary short
+"""
+_GENERIC_WORDS: frozenset[str] = REQUEST_WORDS | frozenset(_GENERIC_WORD_LIST.split())
+
+_SOURCE_NOUNS = r"(?:passage|extract|excerpt|context(?!\s+of\b)|text|article|author|paragraph|document|snippet|post)s?"
+_SOURCE_NOUN = re.compile(_SOURCE_NOUNS, re.IGNORECASE)
+_MENTIONS_SOURCE = re.compile(
+    r"\b(?:the|this|that|these|those|given|provided|following|above|previous|preceding|original)\s+"
+    + _SOURCE_NOUNS
+    + r"\b|\b(?:mentioned|described|stated|discussed|shown|listed|explained|given|written)\s+above\b"
+    + r"|\bthe\s+above\b|\bauthor's\b",
+    re.IGNORECASE,
+)
+_PREFIX = re.compile(r"^(?:instruction|question|prompt|task|request|q)\s*\d*\s*[:.)]\s*", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"^(?:[-*•+]|\(?\d{1,3}[.)])\s+")
+_QUOTES = "\"'`*\u2018\u2019\u201c\u201d"
+_FIRST_SENTENCE = re.compile(r"(?<=[.?!])\s")
+
+
+# --- Templates -----------------------------------------------------------------------------------
+def template_instruction(extract: Extract, seed: int = 0) -> str:
+    """A deterministic instruction about the extract's topic, phrased by one of the `TEMPLATES`.
+
+    The phrasing and the key phrase are chosen by a stable hash of (document id, start, seed); a
+    phrasing the extract gives no field for (no title, a single key phrase) is skipped for the next,
+    and so is one `instruction_rejection_reason` rejects. With no key phrase, the phrase is the title,
+    else the section heading, else the topic of the extract's first sentence.
+    """
+    text = extract.text
+    document = extract.document
+    digest = hashlib.sha256(f"{document.id}\x00{extract.start}\x00{seed}".encode()).digest()
+    # A bare "article" or "context" makes no topic (and reads as a mention of the source).
+    phrases = [phrase for phrase in key_phrases(text, top_k=5) if not _SOURCE_NOUN.fullmatch(phrase)]
+    section = _section_heading(extract)
+    if not phrases:
+        phrases = [document.title or section or _first_sentence_topic(text)]
+    first_phrase = digest[4] % min(len(phrases), 3)
+    first_template = int.from_bytes(digest[:4], "big") % len(TEMPLATES)
+    candidates = []
+    # Phrases in turn from the chosen one, each with the templates in turn from the chosen one.
+    for phrase_offset in range(len(phrases)):
+        index = (first_phrase + phrase_offset) % len(phrases)
+        values = {
+            "phrase": _natural_case(phrases[index], text),
+            "phrase2": _natural_case(phrases[(index + 1) % len(phrases)], text) if len(phrases) > 1 else None,
+            "title": document.title,
+            "topic": section or document.title,
+        }
+        if values["topic"] and values["topic"].lower() == values["phrase"].lower():
+            values["topic"] = None
+        for template_offset in range(len(TEMPLATES)):
+            template = (first_template + template_offset) % len(TEMPLATES)
+            if all(values[name] for name in _FIELDS[template]):
+                candidate = TEMPLATES[template].format(**values)
+                if instruction_rejection_reason(candidate, text) is None:
+                    return candidate
+                candidates.append(candidate)
+    return candidates[0]
+
+
+def _section_heading(extract: Extract) -> str | None:
+    """The last heading that starts before the extract ends (the section it sits in), if any."""
+    content = extract.document.content
+    section, section_position = None, -1
+    for heading in headings(content):
+        position = content.find(heading)
+        if section_position < position < extract.end and heading != extract.document.title:
+            section, section_position = heading, position
+    return section
+
+
+def _first_sentence_topic(text: str) -> str:
+    """The first sentence's opening content words (up to four), or its first words."""
+    sentence = _FIRST_SENTENCE.split(text, maxsplit=1)[0]
+    tokens = words(sentence)
+    content = [token for token in tokens if token.lower() not in STOPWORDS]
+    return " ".join((content or tokens)[:4]) or sentence.strip()[:60]
+
+
+def _natural_case(phrase: str, text: str) -> str:
+    """Lower a capital that only comes from a sentence start ("Quantization" when "quantization" also occurs)."""
+    first, _, rest = phrase.partition(" ")
+    if first[:1].isupper() and first[1:].islower():
+        lowered = first.lower()
+        if re.search(rf"\b{re.escape(lowered)}\b", text):
+            return f"{lowered} {rest}".strip()
+    return phrase
+
+
+# --- Validation ----------------------------------------------------------------------------------
+def clean_instruction(candidate: str) -> str:
+    """The first line that holds anything once list markers, "Instruction:"-like prefixes and quotes go."""
+    for line in candidate.splitlines():
+        cleaned, previous = line, None
+        while cleaned != previous:
+            previous = cleaned
+            cleaned = cleaned.strip().strip(_QUOTES).strip()
+            cleaned = _PREFIX.sub("", _LIST_MARKER.sub("", cleaned))
+        if cleaned:
+            return cleaned
+    return ""
+
+
+def instruction_rejection_reason(candidate: str, extract_text: str) -> str | None:
+    """Why the cleaned candidate is no usable instruction for extract_text (one of `REJECTION_REASONS`), or None."""
+    instruction = clean_instruction(candidate)
+    if not instruction:
+        return "empty"
+    tokens = [token.lower() for token in words(instruction)]
+    if len(tokens) < MIN_WORDS:
+        return "too_short"
+    if len(tokens) > MAX_WORDS:
+        return "too_long"
+    if not instruction.endswith("?") and tokens[0] not in REQUEST_WORDS:
+        return "not_a_request"
+    if _MENTIONS_SOURCE.search(instruction):
+        return "mentions_source"
+    extract_tokens = [token.lower() for token in words(extract_text)]
+    if not _topic_words(tokens, exclude=_GENERIC_WORDS) & _topic_words(extract_tokens):
+        return "off_topic"
+    if _ngrams(tokens, COPY_WORDS) & _ngrams(extract_tokens, COPY_WORDS):
+        return "copies_text"
+    if _is_repetitive(tokens):
+        return "repetitive"
+    return None
+
+
+def validate_instruction(candidate: str, extract_text: str) -> str | None:
+    """The cleaned instruction (see `clean_instruction`), or None when `instruction_rejection_reason` rejects it."""
+    if instruction_rejection_reason(candidate, extract_text) is not None:
+        return None
+    return clean_instruction(candidate)
+
+
+def _topic_words(tokens: list[str], exclude: frozenset[str] = frozenset()) -> set[str]:
+    """Content words of 4+ letters, a plural "s" dropped so "models" meets "model"."""
+    return {
+        token[:-1] if token.endswith("s") and len(token) > 4 else token
+        for token in tokens
+        if sum(char.isalpha() for char in token) >= 4 and token not in STOPWORDS and token not in exclude
+    }
+
+
+def _ngrams(tokens: list[str], size: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[index : index + size]) for index in range(len(tokens) - size + 1)}
+
+
+def _is_repetitive(tokens: list[str]) -> bool:
+    """A content word four or more times, or a word trigram twice."""
+    counts: dict[str, int] = {}
+    for token in tokens:
+        if token not in STOPWORDS:
+            counts[token] = counts.get(token, 0) + 1
+    trigrams = [tuple(tokens[index : index + 3]) for index in range(len(tokens) - 2)]
+    return max(counts.values(), default=0) >= 4 or len(set(trigrams)) < len(trigrams)
