@@ -163,17 +163,28 @@ Excerpt:
 {extract}
 """
 
-# Back-translation with a small base model: a few-shot completion, one line out. The examples are ours.
-BACK_TRANSLATION_PROMPT = """Each passage below comes from an engineer's blog. After each passage is the request a reader would type to get exactly that passage as the answer.
+# Back-translation with a small base model: a few-shot completion, one line out. The examples are ours;
+# a model that copies one back instead of writing its own request is rejected by validation.
+BACK_TRANSLATION_EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "Chunk size is a product decision, not a tuning knob. Small chunks give precise matches but lose the "
+        "surrounding argument; large chunks keep the argument but dilute the embedding.",
+        "Explain how chunk size changes what a retrieval system finds.",
+    ),
+    (
+        "A reranker reads the query and each candidate together, so it catches relevance that two separate "
+        "embeddings miss. Run it on the top fifty hits, not on the whole index.",
+        "Why should you rerank retrieved documents before prompting the model?",
+    ),
+)
+BACK_TRANSLATION_EXAMPLE_REQUESTS: tuple[str, ...] = tuple(request for _, request in BACK_TRANSLATION_EXAMPLES)
 
-Passage: Chunk size is a product decision, not a tuning knob. Small chunks give precise matches but lose the surrounding argument; large chunks keep the argument but dilute the embedding.
-Request: Explain how chunk size changes what a retrieval system finds.
-
-Passage: A reranker reads the query and each candidate together, so it catches relevance that two separate embeddings miss. Run it on the top fifty hits, not on the whole index.
-Request: Why should you rerank retrieved documents before prompting the model?
-
-Passage: {passage}
-Request:"""
+BACK_TRANSLATION_PROMPT = (
+    "Each passage below comes from an engineer's blog. After each passage is the request a reader would type "
+    "to get exactly that passage as the answer.\n\n"
+    + "".join(f"Passage: {passage}\nRequest: {request}\n\n" for passage, request in BACK_TRANSLATION_EXAMPLES)
+    + "Passage: {passage}\nRequest:"
+)
 
 DATASET_JUDGE_PROMPT = """You review training data. Judge how well the answer fulfils the instruction: is it relevant, correct and complete, and is it written as a direct answer?
 

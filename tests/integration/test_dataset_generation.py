@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 from llm_engineering.application.datasets.extracts import SourceDocument, extract_passages
-from llm_engineering.application.datasets.generation import BackTranslationGenerator, LLMBudget, TeacherGenerator
+from llm_engineering.application.datasets.generation import (
+    BackTranslationGenerator,
+    LLMBudget,
+    TeacherGenerator,
+    passage_answer,
+)
 from llm_engineering.application.datasets.service import CurationOptions, curate_samples, split_dataset
 from llm_engineering.domain.datasets import DatasetSamples, DatasetType, GenerationMethod, InstructionSource
 from llm_engineering.domain.types import DataCategory
@@ -56,7 +61,7 @@ def test_offline_instruct_answers_are_the_authors_text_and_every_instruction_is_
         assert provenance.method == GenerationMethod.BACK_TRANSLATION
         content = documents[provenance.document_id].content
         # Any sample traces back to the author's words: the answer IS the extract's span.
-        assert " ".join(content[provenance.extract_start : provenance.extract_end].split()) == sample.answer
+        assert passage_answer(content[provenance.extract_start : provenance.extract_end]) == sample.answer
         assert provenance.document_link == documents[provenance.document_id].link
         assert (provenance.model_id == client.model_id) == (provenance.instruction_source == InstructionSource.MODEL)
         assert sample.instruction.strip() and "extract" not in sample.instruction.lower()
@@ -73,7 +78,7 @@ def test_offline_preference_pairs_the_authors_passage_with_the_local_models_answ
     for sample in samples:
         content = documents[sample.document_id].content
         start, end = sample.provenance.extract_start, sample.provenance.extract_end
-        assert sample.chosen == " ".join(content[start:end].split())
+        assert sample.chosen == passage_answer(content[start:end])
         assert sample.rejected.strip() and sample.rejected != sample.chosen
         assert sample.provenance.model_id == client.model_id
 

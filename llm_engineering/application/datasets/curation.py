@@ -158,11 +158,13 @@ def _mentions(phrases: tuple[str, ...], *texts: str) -> bool:
 
 
 def _well_formed(answer: str) -> bool:
-    """Starts with an uppercase letter, a digit or a quote; ends with a sentence mark (maybe then a closing
-    quote or bracket)."""
+    """Starts with an uppercase letter, a digit, a quote, a code fence or a list item; ends with a sentence
+    mark (maybe then a closing quote or bracket) or a closed code fence."""
     first = answer[:1]
+    # Technical writing also opens with a code block or a list, and may close with a code block.
     starts_well = first.isupper() or first.isdigit() or (first != "" and first in _OPENING_QUOTES)
-    return starts_well and bool(_ANSWER_END.search(answer))
+    starts_well = starts_well or answer.startswith(("```", "- ", "* ", "1. "))
+    return starts_well and (bool(_ANSWER_END.search(answer)) or answer.endswith("```"))
 
 
 def _squash(text: str) -> str:

@@ -7,6 +7,7 @@ generation is counted and skipped; no sample is ever invented to fill the gap.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -294,8 +295,11 @@ class BackTranslationGenerator:
 
     def _one(self, extract: Extract) -> _Outcome:
         outcome = _Outcome()
-        answer = " ".join(extract.text.split())
-        instruction, source = self._instruction(extract, outcome)
+        answer = passage_answer(extract.text)
+        if not answer:
+            outcome.failures["passage_empty_after_cleanup"] += 1
+            return outcome
+        instruction, source = self._instruction(extract, answer, outcome)
         model_id = self.llm.model_id if self.llm and source == InstructionSource.MODEL else None
         if self.dataset_type == DatasetType.INSTRUCTION:
             provenance = extract.provenance(GenerationMethod.BACK_TRANSLATION, source, model_id)
@@ -313,7 +317,7 @@ class BackTranslationGenerator:
         outcome.sources[source] += 1
         return outcome
 
-    def _instruction(self, extract: Extract, outcome: _Outcome) -> tuple[str, InstructionSource]:
+    def _instruction(self, extract: Extract, passage: str, outcome: _Outcome) -> tuple[str, InstructionSource]:
         fallback = template_instruction(extract, seed=self.seed), InstructionSource.TEMPLATE
         if self.llm is None:
             outcome.failures["instruction_template:no_llm"] += 1
@@ -328,13 +332,13 @@ class BackTranslationGenerator:
         outcome.requests += 1
         try:
             # Only the passage's opening is shown: enough for its topic, and short prompts are fast on CPU.
-            candidate = self.llm.complete(prompts.format_back_translation_prompt(extract.text[:700]), parameters).text
+            candidate = self.llm.complete(prompts.format_back_translation_prompt(passage[:700]), parameters).text
         except LLMError as error:
             outcome.failures[f"instruction_template:{_llm_failure(error)}"] += 1
             return fallback
-        cleaned = validate_instruction(candidate, extract.text)
+        cleaned = validate_instruction(candidate, passage)
         if cleaned is None:
-            reason = instruction_rejection_reason(candidate, extract.text) or "invalid"
+            reason = instruction_rejection_reason(candidate, passage) or "invalid"
             outcome.failures[f"instruction_template:{reason}"] += 1
             return fallback
         return cleaned, InstructionSource.MODEL
@@ -361,6 +365,28 @@ class BackTranslationGenerator:
             outcome.failures[f"rejected_failed:{reason}"] += 1
             return None
         return " ".join(text.split())
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_MARKS = (".", "!", "?", ":", ";", ")", '"', "'")
+
+
+def passage_answer(text: str) -> str:
+    """The author's passage as an answer: paragraphs and code lines kept, trailing spaces trimmed, and short
+    lines without a sentence mark outside code blocks dropped (page chrome such as "Share this post")."""
+    kept: list[str] = []
+    in_code = False
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        block = "\n".join(line.rstrip() for line in paragraph.strip("\n").splitlines()).strip()
+        if not block:
+            continue
+        fences = block.count("```")
+        is_chrome = not in_code and not fences and len(block.split()) <= 4 and not block.endswith(_SENTENCE_MARKS)
+        if fences % 2:
+            in_code = not in_code
+        if not is_chrome:
+            kept.append(block)
+    return "\n\n".join(kept)
 
 
 def rejected_answer_problem(text: str, chosen: str) -> str | None:
