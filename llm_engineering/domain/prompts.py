@@ -167,13 +167,17 @@ Excerpt:
 # a model that copies one back instead of writing its own request is rejected by validation.
 BACK_TRANSLATION_EXAMPLES: tuple[tuple[str, str], ...] = (
     (
-        "Chunk size is a product decision, not a tuning knob. Small chunks give precise matches but lose the "
-        "surrounding argument; large chunks keep the argument but dilute the embedding.",
+        (
+            "Chunk size is a product decision, not a tuning knob. Small chunks give precise matches but lose the "
+            "surrounding argument; large chunks keep the argument but dilute the embedding."
+        ),
         "Explain how chunk size changes what a retrieval system finds.",
     ),
     (
-        "A reranker reads the query and each candidate together, so it catches relevance that two separate "
-        "embeddings miss. Run it on the top fifty hits, not on the whole index.",
+        (
+            "A reranker reads the query and each candidate together, so it catches relevance that two separate "
+            "embeddings miss. Run it on the top fifty hits, not on the whole index."
+        ),
         "Why should you rerank retrieved documents before prompting the model?",
     ),
 )
