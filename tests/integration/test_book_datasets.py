@@ -74,3 +74,31 @@ def test_book_dataset_export_round_trip(book_dataset, tmp_path):
     from_parquet = load_split_folder(folder)
     assert from_parquet == original
     assert (from_parquet.dataset_type, from_parquet.num_samples("test")) == (dataset_type, test)
+
+
+def test_book_datasets_pass_through_curation_with_every_removal_counted(book_dataset):
+    """The book's GPT-4o-mini datasets, curated as ours are: what goes is counted by reason, the rest kept.
+
+    Its preference set refers to "the extract" in 63 prompts or answers and has 41 rejected answers equal
+    to the chosen one; its instruct set is clean but for 2 samples that mention their source."""
+    from llm_engineering.application.datasets.curation import FilterConfig
+    from llm_engineering.application.datasets.service import CurationOptions, curate_samples, split_dataset
+
+    path, dataset_type, train, test, *_ = book_dataset
+    split = load_book_dataset(path)
+    options = CurationOptions(filters=FilterConfig.for_dataset(dataset_type))
+
+    kept, reports = curate_samples(split.samples("train"), options)
+    resplit, _, decontamination = split_dataset(dataset_type, {DataCategory.ARTICLES: kept}, 0.1, options)
+
+    assert [report.name for report in reports] == ["rule_filters", "exact_dedup", "near_dedup"]
+    assert reports[0].kept + reports[0].removed_total == train
+    for before, after in zip(reports, reports[1:], strict=False):
+        assert after.kept + after.removed_total == before.kept
+    assert reports[-1].kept == len(kept)
+    if dataset_type == DatasetType.PREFERENCE:
+        assert reports[0].removed == {"mentions_source": 63, "rejected_equals_chosen": 41}
+    else:
+        assert reports[0].removed == {"mentions_source": 2}
+    # Imported samples have no source document: each is its own group, so the re-split still works.
+    assert resplit.num_samples("train") + resplit.num_samples("test") + decontamination.removed_total == len(kept)

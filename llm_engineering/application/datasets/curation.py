@@ -106,6 +106,8 @@ SOURCE_PHRASES: tuple[str, ...] = (
     "the given extract",
     "the extract above",
     "this extract",
+    # Bare "the extract" is rare in technical prose ("extract" is mostly a verb there), common in bad samples.
+    "the extract",
     "the provided passage",
     "the given passage",
     "the passage above",
