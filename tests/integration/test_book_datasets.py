@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_book_datasets_pass_through_curation_with_every_removal_counted(book_dat
     from llm_engineering.application.datasets.curation import FilterConfig
     from llm_engineering.application.datasets.service import CurationOptions, curate_samples, split_dataset
 
-    path, dataset_type, train, test, *_ = book_dataset
+    path, dataset_type, train, *_ = book_dataset
     split = load_book_dataset(path)
     options = CurationOptions(filters=FilterConfig.for_dataset(dataset_type))
 
@@ -93,7 +94,7 @@ def test_book_datasets_pass_through_curation_with_every_removal_counted(book_dat
 
     assert [report.name for report in reports] == ["rule_filters", "exact_dedup", "near_dedup"]
     assert reports[0].kept + reports[0].removed_total == train
-    for before, after in zip(reports, reports[1:], strict=False):
+    for before, after in itertools.pairwise(reports):
         assert after.kept + after.removed_total == before.kept
     assert reports[-1].kept == len(kept)
     if dataset_type == DatasetType.PREFERENCE:
