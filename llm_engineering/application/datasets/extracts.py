@@ -137,6 +137,7 @@ def extract_passages(
             continue
         units, oversized = _units(document.content, max_chars)
         report.oversized_sentences_split += oversized
+        units = _glue(document.content, units, max_chars)
         spans = _merge_short(_pack(units, max_chars), min_chars, max_chars + min_chars)
         extracts.extend(Extract(document, start, end) for start, end in spans)
     report.extracts = len(extracts)
@@ -159,6 +160,48 @@ def _units(content: str, max_chars: int) -> tuple[list[Span], int]:
                 oversized += 1
                 units.extend(_word_pieces(content, sentence_start, sentence_end, max_chars))
     return units, oversized
+
+
+_FENCE = "```"
+_SENTENCE_END = (".", "!", "?", '"', "'", ")")
+
+
+def _leads_in(text: str) -> bool:
+    """A heading or a lead-in ("... as follows:") belongs with the text after it, not at an extract's end."""
+    stripped = text.rstrip()
+    if _FENCE in stripped:
+        return False
+    return stripped.endswith(":") or (len(stripped.split()) <= 12 and not stripped.endswith(_SENTENCE_END))
+
+
+def _glue(content: str, units: list[Span], max_chars: int) -> list[Span]:
+    """Join units that should not be cut apart, while the joined span fits max_chars: the paragraphs of one
+    fenced code block (code has blank lines), and a heading or lead-in with the unit that follows it."""
+    glued: list[Span] = []
+    index = 0
+    while index < len(units):
+        start, end = units[index]
+        last = index
+        while True:
+            if content[start:end].count(_FENCE) % 2 == 1:  # an open code block: reach its closing fence
+                close = last + 1
+                while close < len(units) and content[start : units[close][1]].count(_FENCE) % 2 == 1:
+                    close += 1
+                if close < len(units) and units[close][1] - start <= max_chars:
+                    last, end = close, units[close][1]
+                    continue
+            unit_start, unit_end = units[last]
+            if (
+                last + 1 < len(units)
+                and _leads_in(content[unit_start:unit_end])
+                and units[last + 1][1] - start <= max_chars
+            ):
+                last, end = last + 1, units[last + 1][1]
+                continue
+            break
+        glued.append((start, end))
+        index = last + 1
+    return glued
 
 
 def _word_pieces(content: str, start: int, end: int, max_chars: int) -> list[Span]:

@@ -369,6 +369,12 @@ class BackTranslationGenerator:
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_MARKS = (".", "!", "?", ":", ";", ")", '"', "'")
+# Site chrome that crawls of blog platforms leave in the text (notices, share and subscribe bars).
+_CHROME = re.compile(
+    r"requires JavaScript to run|turn on JavaScript|Substack is the home for|^Privacy \W+ Terms"
+    r"|^(Subscribe|Sign in|Share this post|Copy link|Thanks for reading|Ready for more\?)",
+    re.IGNORECASE,
+)
 
 
 def passage_answer(text: str) -> str:
@@ -381,7 +387,11 @@ def passage_answer(text: str) -> str:
         if not block:
             continue
         fences = block.count("```")
-        is_chrome = not in_code and not fences and len(block.split()) <= 4 and not block.endswith(_SENTENCE_MARKS)
+        is_chrome = (
+            not in_code
+            and not fences
+            and ((len(block.split()) <= 4 and not block.endswith(_SENTENCE_MARKS)) or bool(_CHROME.search(block)))
+        )
         if fences % 2:
             in_code = not in_code
         if not is_chrome:

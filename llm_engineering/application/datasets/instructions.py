@@ -13,23 +13,52 @@ import re
 from string import Formatter
 
 from llm_engineering.application.datasets.extracts import Extract
-from llm_engineering.application.datasets.topics import STOPWORDS, headings, key_phrases, words
-
-# Each template needs the fields it names; one missing a field is skipped for the next.
-TEMPLATES: tuple[str, ...] = (
-    "Explain the role of {phrase} in {topic}.",
-    "Write a paragraph about {phrase} in the context of {title}.",
-    "What should an engineer know about {phrase}?",
-    "Describe how {phrase} relates to {phrase2}.",
-    "Summarize the key ideas behind {phrase}.",
-    "Why does {phrase} matter when working on {topic}?",
-    "How would you apply {phrase} in practice?",
-    "Explain what {phrase} is and why it is useful.",
+from llm_engineering.application.datasets.topics import (
+    STOPWORDS,
+    headings,
+    key_phrases,
+    prose,
+    section_topic,
+    title_topic,
+    words,
 )
-_FIELDS = tuple(frozenset(name for _, name, _, _ in Formatter().parse(template) if name) for template in TEMPLATES)
+from llm_engineering.domain.prompts import BACK_TRANSLATION_EXAMPLE_REQUESTS
+
+# Each template needs the fields it names; one missing a field is skipped for the next. {phrase} and
+# {phrase2} are noun phrases, singular or plural, so no wording makes a verb agree with them. {title} is
+# the document's title as a noun phrase, {goal} what an imperative title sets out to do ("quantize Llama
+# models with GGML"), {topic} the section heading, else the title.
+TEMPLATES: tuple[str, ...] = (
+    "Explain {phrase} in the context of {topic}.",
+    "Write a paragraph about {phrase}.",
+    "What should an engineer know about {phrase}?",
+    "How do {phrase} and {phrase2} relate to each other?",
+    "What role does {phrase} play in {title}?",
+    "Give a practical overview of {phrase}.",
+    "I want to {goal}. What should I know about {phrase}?",
+    "Can you walk me through {phrase}?",
+    "Explain {phrase} as you would to a new team member.",
+    "Summarize what matters about {phrase} when working on {title}.",
+    "When you {goal}, what is the role of {phrase}?",
+    "What is the purpose of {phrase} in {topic}?",
+)
+# For an extract that is mostly code, whose answer shows how rather than says what.
+CODE_TEMPLATES: tuple[str, ...] = (
+    "Show the code for {phrase}.",
+    "How would you implement {phrase} in code?",
+    "Show me the code to {goal}.",
+    "Write the code for {phrase} in the context of {topic}.",
+)
+CODE_SHARE = 0.5  # an extract with more of its words in code than this gets a `CODE_TEMPLATES` phrasing
+
+
+def _fields(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+
 
 REJECTION_REASONS: tuple[str, ...] = (
     "empty",
+    "copies_example",
     "too_short",
     "too_long",
     "not_a_request",
@@ -75,51 +104,84 @@ _FIRST_SENTENCE = re.compile(r"(?<=[.?!])\s")
 def template_instruction(extract: Extract, seed: int = 0) -> str:
     """A deterministic instruction about the extract's topic, phrased by one of the `TEMPLATES`.
 
-    The phrasing and the key phrase are chosen by a stable hash of (document id, start, seed); a
-    phrasing the extract gives no field for (no title, a single key phrase) is skipped for the next,
-    and so is one `instruction_rejection_reason` rejects. With no key phrase, the phrase is the title,
-    else the section heading, else the topic of the extract's first sentence.
+    The phrases are the extract's `key_phrases`, weighed by how often they recur in the whole document
+    and whether the title names them, with the author's name left out. The phrasing and the key phrase
+    are chosen by a stable hash of (document id, start, seed); a phrasing the extract gives no field for
+    (no usable title or section heading, a single key phrase) is skipped for the next, and so is one
+    `instruction_rejection_reason` rejects. An extract mostly of code gets a `CODE_TEMPLATES` phrasing.
+    With no key phrase, the phrases are the section heading, the title's topic and the topic of the
+    extract's first sentence, in turn.
     """
     text = extract.text
     document = extract.document
     digest = hashlib.sha256(f"{document.id}\x00{extract.start}\x00{seed}".encode()).digest()
+    title = title_topic(document.title, document.content, document.author_full_name)
+    names = [document.author_full_name] if document.author_full_name else []
+    found = key_phrases(text, top_k=5, document=document.content, title=document.title, names=names)
     # A bare "article" or "context" makes no topic (and reads as a mention of the source).
-    phrases = [phrase for phrase in key_phrases(text, top_k=5) if not _SOURCE_NOUN.fullmatch(phrase)]
+    phrases = [phrase for phrase in found if not _SOURCE_NOUN.fullmatch(phrase)]
     section = _section_heading(extract)
+    prose_words = len(words(prose(text, document.content)))
+    templates = CODE_TEMPLATES if prose_words < (1 - CODE_SHARE) * len(words(text)) else TEMPLATES
     if not phrases:
-        phrases = [document.title or section or _first_sentence_topic(text)]
+        fallbacks = (section, title.noun, _first_sentence_topic(text))
+        phrases = list(dict.fromkeys(phrase for phrase in fallbacks if phrase))
     first_phrase = digest[4] % min(len(phrases), 3)
-    first_template = int.from_bytes(digest[:4], "big") % len(TEMPLATES)
+    first_template = int.from_bytes(digest[:4], "big") % len(templates)
     candidates = []
     # Phrases in turn from the chosen one, each with the templates in turn from the chosen one.
     for phrase_offset in range(len(phrases)):
         index = (first_phrase + phrase_offset) % len(phrases)
+        phrase = phrases[index]
         values = {
-            "phrase": _natural_case(phrases[index], text),
-            "phrase2": _natural_case(phrases[(index + 1) % len(phrases)], text) if len(phrases) > 1 else None,
-            "title": document.title,
-            "topic": section or document.title,
+            "phrase": phrase,
+            "phrase2": _partner(phrases, index),
+            "title": _unless_overlapping(title.noun, phrase),
+            "goal": _unless_overlapping(title.goal, phrase),
+            "topic": _unless_overlapping(section or title.noun, phrase),
         }
-        if values["topic"] and values["topic"].lower() == values["phrase"].lower():
-            values["topic"] = None
-        for template_offset in range(len(TEMPLATES)):
-            template = (first_template + template_offset) % len(TEMPLATES)
-            if all(values[name] for name in _FIELDS[template]):
-                candidate = TEMPLATES[template].format(**values)
+        for template_offset in range(len(templates)):
+            template = templates[(first_template + template_offset) % len(templates)]
+            if all(values[name] for name in _fields(template)):
+                candidate = template.format(**values)
                 if instruction_rejection_reason(candidate, text) is None:
                     return candidate
                 candidates.append(candidate)
     return candidates[0]
 
 
+def _partner(phrases: list[str], index: int) -> str | None:
+    """The next phrase after phrases[index] that shares no word with it ("LoRA" is no partner of "LoRA rank")."""
+    own = {word.lower() for word in words(phrases[index])}
+    for offset in range(1, len(phrases)):
+        other = phrases[(index + offset) % len(phrases)]
+        if not own & {word.lower() for word in words(other)}:
+            return other
+    return None
+
+
+def _unless_overlapping(context: str | None, phrase: str) -> str | None:
+    """The context, unless it holds every content word of the phrase ("greedy search" in "Greedy Search")."""
+    if not context:
+        return None
+    phrase_words = {word.lower() for word in words(phrase)} - STOPWORDS
+    return None if phrase_words <= {word.lower() for word in words(context)} else context
+
+
 def _section_heading(extract: Extract) -> str | None:
-    """The last heading that starts before the extract ends (the section it sits in), if any."""
-    content = extract.document.content
+    """The topic of the last usable heading that starts before the extract ends (the section it sits in).
+
+    Chrome, captions and question headings are skipped for the heading before them (see `section_topic`).
+    """
+    document = extract.document
+    content = document.content
     section, section_position = None, -1
     for heading in headings(content):
         position = content.find(heading)
-        if section_position < position < extract.end and heading != extract.document.title:
-            section, section_position = heading, position
+        if section_position < position < extract.end and heading != document.title:
+            topic = section_topic(heading, content, document.author_full_name)
+            if topic:
+                section, section_position = topic, position
     return section
 
 
@@ -129,16 +191,6 @@ def _first_sentence_topic(text: str) -> str:
     tokens = words(sentence)
     content = [token for token in tokens if token.lower() not in STOPWORDS]
     return " ".join((content or tokens)[:4]) or sentence.strip()[:60]
-
-
-def _natural_case(phrase: str, text: str) -> str:
-    """Lower a capital that only comes from a sentence start ("Quantization" when "quantization" also occurs)."""
-    first, _, rest = phrase.partition(" ")
-    if first[:1].isupper() and first[1:].islower():
-        lowered = first.lower()
-        if re.search(rf"\b{re.escape(lowered)}\b", text):
-            return f"{lowered} {rest}".strip()
-    return phrase
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -160,6 +212,8 @@ def instruction_rejection_reason(candidate: str, extract_text: str) -> str | Non
     instruction = clean_instruction(candidate)
     if not instruction:
         return "empty"
+    if _copies_example(instruction):
+        return "copies_example"
     tokens = [token.lower() for token in words(instruction)]
     if len(tokens) < MIN_WORDS:
         return "too_short"
@@ -184,6 +238,20 @@ def validate_instruction(candidate: str, extract_text: str) -> str | None:
     if instruction_rejection_reason(candidate, extract_text) is not None:
         return None
     return clean_instruction(candidate)
+
+
+def _copies_example(instruction: str) -> bool:
+    """Whether the instruction repeats, whole, a few-shot example request of the back-translation prompt."""
+    normalised = f" {_normalised(instruction)} "
+    return any(f" {example} " in normalised for example in _EXAMPLE_REQUESTS)
+
+
+def _normalised(text: str) -> str:
+    """Lowercase words only, one space apart."""
+    return " ".join(word.lower() for word in words(text))
+
+
+_EXAMPLE_REQUESTS = tuple(filter(None, map(_normalised, BACK_TRANSLATION_EXAMPLE_REQUESTS)))
 
 
 def _topic_words(tokens: list[str], exclude: frozenset[str] = frozenset()) -> set[str]:

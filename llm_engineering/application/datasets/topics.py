@@ -1,20 +1,39 @@
-"""What a piece of the author's text is about, without a model: RAKE key phrases and section headings.
+"""What a piece of the author's text is about, without a model: key phrases, section headings and titles.
 
 Template instructions are written from these, and instruction validation uses the same words and
-stopwords to check that a model's instruction is on the extract's topic.
+stopwords to check that a model's instruction is on the extract's topic. Everything here is plain
+string work on short word lists and suffix rules (no tagger), so it is deterministic and fast.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from fractions import Fraction
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import lru_cache
 
 # Letters and digits, with inner hyphens kept ("fine-tuning"); apostrophes split ("model's" -> model, s).
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _MAX_PHRASE_WORDS = 3
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _CODE_CHARACTERS = frozenset("=(){}[]<>;#/\\|`*_$@")
 _HEADING_END_PUNCTUATION = ".,;:!"
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
+# A line of code: a statement keyword, a comment, a prompt or a closing bracket first ...
+_CODE_LINE = re.compile(
+    r"^(?:def|class|import|return|raise|elif|else:|try:|except|pip|print\(|from\s+\S+\s+import|for\s+\w+(?:,\s*\w+)*\s+in\s"
+    r"|if\s|with\s.*:$|@\w|#|>>>|\$\s|[}\])'\"])"
+)
+_CODE_SYMBOLS = frozenset("=(){}[]<>;_\\|`$@")  # ... or dense in these (a call, an assignment, a literal)
+_SENTENCE_PIECE = re.compile(r"[^.!?\n]+[.!?]*")
+_SENTENCE_END = frozenset(".!?:\n\u2022\u2192|")  # what a capital after it may only mark
 
 _STOPWORD_LIST = """
     a able about above across actually add after again against all allow allows almost along already also
@@ -40,73 +59,475 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORD_LIST.split())
 """A compact English stopword list (function words, common verbs and adverbs), plus contraction pieces,
 the cleaner's `[URL]` placeholder and URL leftovers."""
 
+# Verbs that are rarely nouns in technical prose: their base and -s forms end a phrase wherever they stand.
+_VERB_LIST = """
+    accept achieve adjust analyse analyze appear arrive ask assume attach avoid begin believe belong bring build
+    calculate choose collect combine compare consist contain continue convert create decide decode define
+    delete demonstrate depend deploy describe determine discover discuss divide download enable encode
+    encounter enhance ensure evaluate exceed execute exist expect explain explore extend fail feel fetch
+    fine-tune forget gather generate grow guarantee happen hold identify ignore illustrate imagine implement
+    improve indicate ingest initialize insert install integrate introduce invoke involve launch lead learn
+    leverage lose maintain manage matter maximize mean minimize modify move notice obtain occur offer optimize
+    outperform parse perform pick play prefer prepare prevent produce propose prove provide publish put
+    quantize reach realize receive recommend reduce refer reflect rely remain remember remove render replace
+    represent require rerank reside resolve respond restrict retrieve return reuse reveal rewrite save scrape
+    seem select send serve simplify skip solve specify spend stay struggle submit succeed suffer suggest
+    suppose teach tell tend think tokenize train translate treat trust turn understand upload utilize
+    validate verify wait walk wish wonder wrap write exclude
+"""
+# Gerunds that name a practice ("training", "fine-tuning") rather than act on an object ("removing samples").
+_NOUN_GERUND_LIST = """
+    building decoding embedding encoding fine-tuning learning programming quantization reranking serving
+    training
+"""
+# Words as often nouns as verbs ("search", "test"): only a verb right after "to", a modal or a pronoun,
+# or at a sentence start (an imperative), where they are dropped from the phrase's start.
+_AMBIGUOUS_VERB_LIST = """
+    access answer batch benchmark cache call cause change check chunk control crawl deal design display embed
+    experiment export feed filter fit fix focus format group guide host index label limit list load log
+    map match measure merge monitor order output pass plan point process prompt query rank release report
+    request result route run sample scale schedule score search set shift sort split start step stop store
+    stream structure support switch target test track transform trigger update view work
+"""
+_IRREGULAR_PAST_LIST = """
+    began begun bought brought built came found chose chosen dealt did done drew drawn drove driven fed felt forgot
+    forgotten gave given grew grown had held kept knew known led lost made meant met paid ran said saw seen
+    sent shown sold sought spent stood struck taught thought threw thrown told took taken understood went
+    wrote written
+"""
+# Adjectival participles that may start a phrase anywhere ("the quantized model", "a fine-tuned model").
+_PARTICIPLE_LIST = """
+    abliterated advanced annotated automated balanced batched cached chosen compressed connected curated
+    dedicated detailed distributed embedded fine-tuned fixed hosted labeled labelled managed masked merged
+    mixed nested normalized pre-trained pretrained quantized rejected scaled self-hosted shared structured
+    supervised tokenized trained uncensored unstructured unsupervised weighted
+"""
+_ADVERB_LIST = """
+    afterwards ahead anyway back else here maybe meanwhile nowadays perhaps rather soon there yes
+"""
+# Words ending in -ly that are no adverbs.
+_LY_NOUN_LIST = "anomaly apply assembly butterfly daily early family fly friendly hourly italy july monthly " + (
+    "poly reply supply weekly yearly"
+)
+# Adjectives that never end a noun phrase ("the model is useful"), besides the suffix rules below.
+_ADJECTIVE_LIST = """
+    accurate additional available bad basic big cheap clear common complex considerable correct costly crucial
+    current deep difficult due easy efficient entire essential expensive false fast final fine free full
+    general hard heavy high huge important interesting large latest long low main modern multiple necessary
+    nice optimal original overall particular popular potential powerful previous proper quick ready recent
+    relevant reliable robust scalable short significant similar simple single slow small specific strong
+    true typical useful weak whole wrong
+    bigger cheaper deeper easier faster greater harder higher larger longer lower newer older shorter simpler
+    slower smaller stronger wider
+"""
+# Modifiers that say nothing about a topic: never the first word of a phrase.
+_VAGUE_LIST = """
+    actual additional amazing awesome bad basic big certain considerable cool current different entire
+    following good great huge important interesting main multiple necessary nice numerous original overall
+    particular potential powerful previous proper quick significant similar simple single specific typical
+    useful usual whole
+"""
+# Nouns that are no topic on their own.
+_GENERIC_NOUN_LIST = """
+    amount amounts answer answers approach argument arguments aspect aspects attribute attributes beginning bit
+    case cases class code component components content data day days entry entries field fields item items key
+    keys level line lines name names piece pieces size term terms word words
+    detail details end example examples fact file files function functions hour hours idea ideas information
+    input issue issues kind kinds lesson lessons limit list method methods minute minutes model models number
+    numbers object option options output part parts people point points problem problems process question
+    questions reason reasons result results section sections solution solutions start step steps stuff
+    system systems task tasks time times today tool tools topic topics type types user users value values
+    version versions week weeks world year years
+"""
+# Page chrome of the crawled platforms (Medium, Substack, LinkedIn) and code tokens.
+_CHROME_LIST = """
+    ago app apr aug author authors clap claps comment comments cookie cookies copy dec discussion editor email
+    facebook feb follow followed followers follows founder highlight highlights jan jul jun listen login mar
+    medium member membership min newsletter recommended nov oct paid paywall privacy published reply replies sep sept share
+    shares sign signin signup subscribe subscribed subscriber subscribers subscription substack terms twitter
+    unsubscribe written january february march april june july august september october november december
+    pip def self import kwargs args elif print none true false
+"""
+_CAMEL_ALLOWLIST = frozenset({"youtube", "linkedin", "whatsapp", "iphone"})
+
+
+def _inflected(bases: str, third_person: bool = True, past: bool = False, gerund: bool = False) -> frozenset[str]:
+    """The base forms with their -s, -ed or -ing forms (over-generated: "stoped" beside "stopped" is harmless)."""
+    forms: set[str] = set()
+    for base in bases.split():
+        if gerund:
+            stem = base[:-1] if base.endswith("e") and not base.endswith(("ee", "ye")) else base
+            forms.update({stem + "ing", base + base[-1] + "ing"})
+            continue
+        forms.add(base)
+        if third_person:
+            if base.endswith(("s", "x", "z", "ch", "sh")):
+                forms.add(base + "es")
+            elif base.endswith("y") and base[-2] not in "aeiou":
+                forms.add(base[:-1] + "ies")
+            else:
+                forms.add(base + "s")
+        if past:
+            if base.endswith("e"):
+                forms.add(base + "d")
+            elif base.endswith("y") and base[-2] not in "aeiou":
+                forms.add(base[:-1] + "ied")
+            else:
+                forms.add(base + "ed")
+                if re.search(r"[^aeiou][aeiou][bdgklmnprt]$", base):
+                    forms.add(base + base[-1] + "ed")  # stop -> stopped
+    return frozenset(forms)
+
+
+_VERB_FORMS = _inflected(_VERB_LIST)
+_AMBIGUOUS_VERBS = frozenset(_AMBIGUOUS_VERB_LIST.split())
+_VERB_BASES = frozenset(_VERB_LIST.split()) | _AMBIGUOUS_VERBS | {"architect", "uncensor", "upskill"}
+_PAST_FORMS = (_inflected(_VERB_LIST + _AMBIGUOUS_VERB_LIST, third_person=False, past=True) - _VERB_BASES) | frozenset(
+    _IRREGULAR_PAST_LIST.split()
+)
+_PARTICIPLES = frozenset(_PARTICIPLE_LIST.split())
+_GERUNDS = _inflected(_VERB_LIST, third_person=False, gerund=True) - frozenset(_NOUN_GERUND_LIST.split())
+_ADVERBS = frozenset(_ADVERB_LIST.split())
+_LY_NOUNS = frozenset(_LY_NOUN_LIST.split())
+_ADJECTIVES = frozenset(_ADJECTIVE_LIST.split())
+_VAGUE = frozenset(_VAGUE_LIST.split())
+_GENERIC_NOUNS = frozenset(_GENERIC_NOUN_LIST.split())
+_CHROME = frozenset(_CHROME_LIST.split())
+_NOT_PAST = frozenset({"embed", "hundred", "shred", "unembed"})
+_ADJECTIVE_SUFFIXES = ("ous", "ful", "able", "ible", "less")
+_NOUN_EXCEPTIONS = _word_set(
+    "variable variables table tables cable executable deliverable objective alternative directive primitive "
+    "derivative initiative incentive perspective archive executive narrative representative"
+)
+# The stopword just before a word that makes it a verb ("to merge", "we merge") ...
+_VERB_CONTEXT = _word_set(
+    "to can could will would should must may might shall cannot we you they i he she it not t ll please let lets "
+    "also then just simply always never often usually easily directly"
+)
+# ... or an adjective ("the merged model", "of quantized weights").
+_MODIFIER_CONTEXT = _word_set(
+    "a an the this these those its their our your my his her each every some any all no both many few several more "
+    "most other such of in on with for from by into onto over under about between via per within across "
+    "through"
+)
+_DIGITS_GLUED = re.compile(r"^\d+[^\W\d_]{4,}")  # "92mBASELINE", "15601See": a number run into a word
+_TRAILING_CAPITAL = re.compile(r"[a-z]{3}[A-Z]$|[a-z]{4}\d{2,}$")  # "DatabasesA Step", "Learning10 stories"
+_AFTER_LOWERCASE_WORD = re.compile(r"(?<![\w-])[a-z][\w-]*[,;]? $")
+_CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_MEDIUM_PUBLICATION = re.compile(r"[a-z]{2}in[A-Z][a-z]")  # "Paul IusztininDecoding ML": name + "in" + publication
+
 
 def words(text: str) -> list[str]:
     """The words of text: runs of letters and digits, inner hyphens kept."""
     return _WORD.findall(text)
 
 
-def key_phrases(text: str, top_k: int = 5) -> list[str]:
-    """The top_k key phrases of text, best first (RAKE: Rapid Automatic Keyword Extraction).
+# --- Key phrases ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Candidate:
+    words: tuple[str, ...]
+    sentence_start: bool  # its first word opens a sentence or a line, so its capital may mean nothing
 
-    Candidates are runs of up to three words not broken by a stopword, a number, punctuation or a line break;
-    a word scores its degree over its frequency among the candidates, a phrase the sum of its words.
-    Ties go alphabetically. Phrases made only of numbers or 1-2 character tokens are ignored; each
-    phrase keeps the casing of its first occurrence. Deterministic.
+
+def key_phrases(
+    text: str, top_k: int = 5, *, document: str | None = None, title: str | None = None, names: Collection[str] = ()
+) -> list[str]:
+    """The top_k noun-phrase-like key phrases of text, best first.
+
+    Candidates are runs of up to three words not broken by a stopword, a verb, an adverb, a number,
+    punctuation, a line break, page chrome ("SubscribeSign", "Copy link"), a URL or code fragment or a
+    word of `names` (the author's name); code fences are skipped. A phrase never starts with a vague
+    modifier ("main", "following") or a verb in verb position, never ends with an adjective, a participle
+    or an adverb, and is not made only of generic nouns ("amount", "example"), numbers or 1-2 character
+    tokens. A word scores its degree over its frequency among the candidates (RAKE: Rapid Automatic
+    Keyword Extraction), a phrase the sum of its words, times 1 + ln(how often the phrase occurs in
+    `document`, text by default, at most 20), times 1.5 for a phrase all in `title` and 1.25 for a
+    technical term (an acronym, CamelCase, a hyphenated or digit-bearing word). Ties go alphabetically;
+    a singular/plural twin of a better phrase is left out. A phrase keeps the casing of its first
+    occurrence, except capitals that only open a sentence or a Title Case heading where the document
+    also writes it in lower case. Deterministic.
     """
     if top_k <= 0:
         return []
-    candidates = _candidate_phrases(text)
+    excluded = {word.lower() for name in names for word in words(name)}
+    candidates = _candidate_phrases(prose(text, document), excluded)
     frequency: Counter[str] = Counter()
     degree: Counter[str] = Counter()
-    for phrase in candidates:
-        for word in phrase:
+    for candidate in candidates:
+        for word in candidate.words:
             frequency[word.lower()] += 1
-            degree[word.lower()] += len(phrase)
-    first_casing: dict[str, str] = {}
-    scores: dict[str, Fraction] = {}
-    for phrase in candidates:
-        key = " ".join(phrase).lower()
-        if key not in first_casing:
-            first_casing[key] = " ".join(phrase)
-            # Fractions, so equal scores tie exactly and the alphabetical order decides.
-            scores[key] = sum((Fraction(degree[w.lower()], frequency[w.lower()]) for w in phrase), Fraction(0))
-    ranked = sorted(scores, key=lambda key: (-scores[key], key))
-    return [first_casing[key] for key in ranked[:top_k]]
+            degree[word.lower()] += len(candidate.words)
+    occurrences = _ngram_counts(document if document is not None else text)
+    title_words = {_singular(word.lower()) for word in words(title or "")}
+    surface: dict[str, _Candidate] = {}
+    scores: dict[str, float] = {}
+    for candidate in candidates:
+        key = " ".join(candidate.words).lower()
+        if key in surface:
+            if surface[key].sentence_start and not candidate.sentence_start:
+                surface[key] = candidate
+            continue
+        surface[key] = candidate
+        rake = sum(degree[word.lower()] / frequency[word.lower()] for word in candidate.words)
+        plain_word = len(candidate.words) == 1 and not _is_technical(candidate.words[0], not candidate.sentence_start)
+        # A single plain word recurs because it is common ("layer"), a phrase or a name because it is the topic.
+        recurrence = 0.5 if plain_word else 1 + math.log(min(max(occurrences[key], 1), 20))
+        in_title = 1.5 if all(_singular(word.lower()) in title_words for word in candidate.words) else 1.0
+        technical = (
+            1.25
+            if any(
+                _is_technical(word, index or not candidate.sentence_start) for index, word in enumerate(candidate.words)
+            )
+            else 1.0
+        )
+        # Rounded, so scores equal up to float noise tie exactly and the alphabetical order decides.
+        scores[key] = round(rake * recurrence * in_title * technical, 9)
+    ranked: list[str] = []
+    seen: set[str] = set()
+    for key in sorted(scores, key=lambda key: (-scores[key], key)):
+        twin = " ".join(_singular(word) for word in key.split())
+        if twin not in seen:
+            seen.add(twin)
+            ranked.append(_natural_phrase(surface[key], document if document is not None else text))
+        if len(ranked) == top_k:
+            break
+    return ranked
 
 
-def _candidate_phrases(text: str) -> list[list[str]]:
-    phrases: list[list[str]] = []
+def prose(text: str, document: str | None = None) -> str:
+    """Text with code (fenced blocks, code-shaped lines) and chrome-dense sentences blanked to line breaks.
+
+    With the document text comes from, a text that starts inside a fenced block is known to.
+    """
+    position = document.find(text) if document else -1
+    in_code = position > 0 and len(_FENCE.findall(document or "", 0, position)) % 2 == 1
+    lines = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if _FENCE.match(line):
+            in_code = not in_code
+            line = ""
+        elif in_code or _CODE_LINE.match(stripped) or _symbol_dense(stripped):
+            line = ""
+        lines.append(_SENTENCE_PIECE.sub(_unless_chrome, line))
+    return "\n".join(lines)
+
+
+def _symbol_dense(line: str) -> bool:
+    symbols = sum(char in _CODE_SYMBOLS for char in line.replace("[URL]", ""))
+    return symbols >= 3 and symbols >= 0.04 * len(line)
+
+
+def _unless_chrome(piece: re.Match[str]) -> str:
+    # Crawled pages glue their menus and recommendation lists into one run ("Sign upSign inWriteSign up").
+    glued = sum(_is_glued(word) for word in words(piece.group()))
+    return "\n" if glued >= 3 or (glued == 2 and glued * 5 >= len(words(piece.group()))) else piece.group()
+
+
+def _candidate_phrases(text: str, excluded: Collection[str] = ()) -> list[_Candidate]:
+    phrases: list[_Candidate] = []
     run: list[str] = []
+    run_start = {"sentence": True, "before": ""}
 
     def flush() -> None:
-        # A run longer than the phrase limit is cut into consecutive phrases rather than dropped.
-        for index in range(0, len(run), _MAX_PHRASE_WORDS):
-            phrase = run[index : index + _MAX_PHRASE_WORDS]
-            if any(not word.isdigit() and len(word) > 2 for word in phrase):
-                phrases.append(phrase)
+        if run:
+            phrases.extend(_noun_phrases(run, run_start["before"], bool(run_start["sentence"])))
         run.clear()
 
     previous_end: int | None = None
+    before, sentence = "", True
     for match in _WORD.finditer(text):
+        word, lowered = match.group(), match.group().lower()
+        gap = text[previous_end if previous_end is not None else 0 : match.start()]
         # Anything but spaces between two words (punctuation, a line break) ends the phrase.
-        if previous_end is not None and text[previous_end : match.start()].strip(" \t"):
+        if gap.strip(" \t") or previous_end is None:
             flush()
+            before = ""
+            sentence = previous_end is None or bool(_SENTENCE_END & set(gap))
         previous_end = match.end()
-        word = match.group()
-        if word.lower() in STOPWORDS or _breaks_phrase(word):
+        if (
+            lowered in STOPWORDS
+            or lowered in excluded
+            or _breaks_phrase(word)
+            or _is_fragment(text, match.start(), match.end())
+        ):
             flush()
-        else:
-            run.append(word)
+            before, sentence = lowered, False
+            continue
+        if not run:
+            run_start["sentence"], run_start["before"] = sentence, before
+        run.append(word)
     flush()
     return phrases
 
 
+def _noun_phrases(run: list[str], before: str, sentence_start: bool) -> list[_Candidate]:
+    """The noun-phrase-like pieces of a run of non-stopwords, at most three words each."""
+    segments: list[tuple[list[str], bool]] = []
+    current: list[str] = []
+    current_start = sentence_start
+    for index, word in enumerate(run):
+        lowered = word.lower()
+        first = index == 0
+        if first and lowered in _AMBIGUOUS_VERBS and (before in _VERB_CONTEXT or sentence_start):
+            verb = True  # "to merge models", "Merge the models": a verb, not "merge method"
+        elif lowered in _GERUNDS and index + 1 < len(run):
+            verb = True  # "removing duplicate samples": the samples are the topic
+        elif lowered in _PAST_FORMS or _looks_past(lowered):
+            # A participle before its noun is an adjective ("the quantized model", "4-bit quantized weights");
+            # elsewhere, a finite verb ("tensors outperformed arrays", "is called depth-up scaling").
+            verb = not (lowered in _PARTICIPLES or (first and (before in _MODIFIER_CONTEXT or sentence_start)))
+        else:
+            verb = False
+        if verb:
+            if current:
+                segments.append((current, current_start))
+            current, current_start = [], False
+            continue
+        if not current:
+            current_start = sentence_start and first
+        current.append(word)
+    if current:
+        segments.append((current, current_start))
+    phrases = []
+    for segment, starts_sentence in segments:
+        # A run longer than the phrase limit is cut from its end, where an English noun phrase keeps its head.
+        cuts = list(range(len(segment), 0, -_MAX_PHRASE_WORDS))
+        for end in reversed(cuts):
+            start = max(0, end - _MAX_PHRASE_WORDS)
+            piece = _trimmed(segment[start:end])
+            if piece and _is_topic(piece):
+                opens = starts_sentence and start == 0 and piece[0] == segment[0]
+                phrases.append(_Candidate(tuple(piece), opens))
+    return phrases
+
+
+def _trimmed(phrase: list[str]) -> list[str]:
+    """Without vague modifiers at the start and adjectives, participles or adverbs at the end."""
+    start, end = 0, len(phrase)
+    while start < end and phrase[start].lower() in _VAGUE:
+        start += 1
+    while end > start and _cannot_end(phrase[end - 1].lower()):
+        end -= 1
+    return phrase[start:end]
+
+
+def _cannot_end(word: str) -> bool:
+    if word in _ADJECTIVES or word in _PARTICIPLES or word in _PAST_FORMS or _looks_past(word):
+        return True
+    return (word.endswith(_ADJECTIVE_SUFFIXES) and word not in _NOUN_EXCEPTIONS) or _is_ive_adjective(word)
+
+
+def _is_ive_adjective(word: str) -> bool:
+    return len(word) > 5 and word.endswith("ive") and word not in _NOUN_EXCEPTIONS
+
+
+def _looks_past(word: str) -> bool:
+    """An -ed form by its spelling ("answered", not "speed" or "embed")."""
+    return len(word) > 4 and word.endswith("ed") and not word.endswith("eed") and word not in _NOT_PAST
+
+
+def _is_topic(phrase: list[str]) -> bool:
+    lowered = [word.lower() for word in phrase]
+    if not any(not word.isdigit() and len(word) > 2 for word in phrase):
+        return False
+    return not all(word in _GENERIC_NOUNS or word in _VAGUE or word.isdigit() for word in lowered)
+
+
 def _breaks_phrase(word: str) -> bool:
-    """Numbers, digit-heavy ids and hashes, and single lowercase letters (code variables) end a phrase."""
-    return 2 * sum(char.isdigit() for char in word) > len(word) or (len(word) == 1 and word.islower())
+    """Numbers, ids and hashes, code variables, verbs, adverbs, chrome and glued chrome end a phrase."""
+    lowered = word.lower()
+    if 2 * sum(char.isdigit() for char in word) > len(word) or (len(word) == 1 and word.islower()):
+        return True
+    if lowered in _VERB_FORMS or lowered in _ADVERBS or lowered in _CHROME or _DIGITS_GLUED.match(word):
+        return True
+    if lowered.endswith("ly") and lowered not in _LY_NOUNS and "-" not in lowered:
+        return True
+    return _is_glued(word)
 
 
+def _is_glued(word: str) -> bool:
+    """Words the crawler glued together ("FollowPublished", "pipelineThe", "agoVishal"), not CamelCase names."""
+    if _MEDIUM_PUBLICATION.search(word) or _TRAILING_CAPITAL.search(word):
+        return True
+    if word.lower() in _CAMEL_ALLOWLIST:
+        return False
+    for piece in word.split("-"):
+        parts = _CAMEL_PART.findall(piece)
+        if len(parts) < 2:
+            continue
+        if parts[0].islower() and parts[0] in STOPWORDS | _CHROME:
+            return True
+        if any(len(part) >= 3 and part.lower() in STOPWORDS | _CHROME for part in parts):
+            return True
+    return False
+
+
+def _is_fragment(text: str, start: int, end: int) -> bool:
+    """A piece of a URL, a handle, a file name or a code call ("decodingml.substack", "@user", "load(")."""
+    previous = text[start - 1] if start else ""
+    following = text[end] if end < len(text) else ""
+    after_next = text[end + 1] if end + 1 < len(text) else ""
+    if previous in "@/#\\_" or following in "/_(@=\\":
+        return True
+    if following == "." and after_next.islower():
+        return True
+    return (
+        previous == "."
+        and start >= 2
+        and (text[start - 2].islower() or text[start - 2].isdigit())
+        and (text[start].islower())
+    )
+
+
+def _is_technical(word: str, capital_counts: bool = True) -> bool:
+    """Acronyms and CamelCase (LLM, QLoRA, PyTorch), hyphenated or digit-bearing terms, and, where a capital
+    does not just open a sentence, proper nouns (Qdrant)."""
+    return (
+        sum(char.isupper() for char in word) >= 2
+        or (capital_counts and word[:1].isupper())
+        or "-" in word
+        or (any(char.isdigit() for char in word) and any(char.isalpha() for char in word))
+    )
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+@lru_cache(maxsize=16)
+def _ngram_counts(content: str) -> Counter[str]:
+    """How often each lowercased run of 1-3 words occurs in content (extracts of one document share it)."""
+    tokens = [token.lower() for token in words(content)]
+    counts: Counter[str] = Counter()
+    for size in range(1, _MAX_PHRASE_WORDS + 1):
+        counts.update(" ".join(tokens[index : index + size]) for index in range(len(tokens) - size + 1))
+    return counts
+
+
+def _natural_phrase(candidate: _Candidate, content: str) -> str:
+    """The phrase as the document writes it in running text: "greedy search", not the heading's "Greedy Search"."""
+    phrase = list(candidate.words)
+    lowered = [_lower_if_plain(word) for word in phrase]
+    if lowered != phrase and _occurs(" ".join(lowered), content):
+        return " ".join(lowered)
+    if candidate.sentence_start and lowered[0] != phrase[0] and _occurs(lowered[0], content):
+        phrase[0] = lowered[0]
+    return " ".join(phrase)
+
+
+def _lower_if_plain(word: str) -> str:
+    """A capitalised ordinary word in lower case ("Search" -> "search"); "LoRA", "GPT-4" stay."""
+    return word.lower() if word[:1].isupper() and word[1:] == word[1:].lower() else word
+
+
+def _occurs(phrase: str, content: str) -> bool:
+    """Whether content holds phrase exactly (case-sensitive), as whole words."""
+    pattern = r"(?<![\w-])" + r"\s+".join(re.escape(part) for part in phrase.split()) + r"(?![\w-])"
+    return re.search(pattern, content) is not None
+
+
+# --- Headings and titles -------------------------------------------------------------------------
 def headings(content: str) -> list[str]:
     """Lines of cleaned content that look like section titles, in order, without repeats.
 
@@ -139,3 +560,160 @@ def _looks_like_heading(line: str) -> bool:
     if any(char in _CODE_CHARACTERS for char in line):
         return False
     return any(sum(char.isalpha() for char in word) >= 3 for word in words(line))
+
+
+@dataclass(frozen=True)
+class TitleTopic:
+    """What a title says the document is about, in the form a request can use.
+
+    `noun` is a noun phrase ("decoding strategies in large language models"), `goal` what an
+    imperative or "How to" title sets out to do ("quantize Llama models with GGML"); at most one is set.
+    """
+
+    noun: str | None = None
+    goal: str | None = None
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+[-\u2013\u2014|\u2219\u00b7]\s+")
+_NEWSLETTER_TAG = re.compile(r"^([A-Z][A-Za-z]{1,5}):\s+")
+_SUBTITLE = re.compile(r"^([^:]+?):\s+(.+)$")
+_TITLE_GUIDE = re.compile(
+    r"^(?:(?:an?|the)\s+)?(?:(?:beginner's|practical|complete|quick|gentle|ultimate)\s+)?"
+    r"(?:introduction|guide|primer|tutorial)\s+(?:to|on)\s+",
+    re.IGNORECASE,
+)
+_HOW_TO = re.compile(r"^how\s+to\s+", re.IGNORECASE)
+_ENUMERATOR = re.compile(
+    r"^(?:(?:lesson|part|step|chapter)\s+\d+\s*[:.]\s*|(?:[IVX]+|\d{1,2}(?:\.\d{1,2})*|[A-H])[.)]\s+)",
+    re.IGNORECASE,
+)
+_ARROWS = re.compile(r"\s*[\u2190-\u21ff\u2b05-\u2b07].*$")
+_DEICTIC = _word_set("you your yours yourself we our us i me my this these here")
+_QUESTION_WORDS = _word_set("what why how when which who")
+_SOURCE_WORDS = _word_set("article articles post posts passage passages author authors image images notes")
+
+
+def title_topic(title: str | None, content: str, author: str | None = None) -> TitleTopic:
+    """The topic of a document's title, or an empty `TitleTopic` when the title makes none.
+
+    The author's name and "by ..." parts ("Maxime Labonne - Fine-tune Llama 3.1" -> "Fine-tune Llama
+    3.1"), a newsletter tag absent from the content ("DML: ..."), "Introduction to" / "A Guide to"
+    openings, a closing participle ("Demystified") and end punctuation go; a "Head: subtitle" title keeps
+    its head. A question (but "How to ..." is a goal), a listicle ("7 tips to ..."), a title of fewer
+    than 2 or more than 15 words (a one-word head is kept when it is a technical name like "GraphSAGE")
+    or one that speaks to the reader ("your", "this") makes none, except that an imperative's "your"
+    becomes "my": "Fix your messy ML configs" -> goal "fix my messy ML configs". Words are lowered
+    where the content writes them in lower case.
+    """
+    if not title:
+        return TitleTopic()
+    author_words = {word.lower() for word in words(author or "")}
+    segments = [segment.strip() for segment in _TITLE_SEPARATOR.split(title.strip())]
+    kept = [segment for segment in segments if segment and not _is_byline(segment, author_words)]
+    if not kept:
+        return TitleTopic()
+    text, one_word_ok = kept[0], False
+    tag = _NEWSLETTER_TAG.match(text)
+    if tag and not _occurs(tag.group(1), content):
+        text = text[tag.end() :]  # "DML: How to ..." -> "How to ..."
+    subtitled = _SUBTITLE.match(text)
+    if subtitled and not _HOW_TO.match(text):
+        head = subtitled.group(1).strip()
+        one_word_ok = len(words(head)) == 1 and _is_technical(head)
+        text = head if len(words(head)) >= 2 or one_word_ok else subtitled.group(2)
+    text = _TITLE_GUIDE.sub("", text).rstrip(" .!")
+    goal = bool(_HOW_TO.match(text))
+    text = _HOW_TO.sub("", text).rstrip("?") if goal else text
+    tokens = words(text)
+    while len(tokens) > 2 and _cannot_end(tokens[-1].lower()) and text.endswith(tokens[-1]):
+        text = text[: -len(tokens[-1])].rstrip()  # "LLM Agents Demystified" -> "LLM Agents"
+        tokens = tokens[:-1]
+    if not tokens or "?" in text or "," in text or tokens[0].isdigit():
+        return TitleTopic()
+    if not (2 <= len(tokens) <= 15 or (one_word_ok and len(tokens) == 1)):
+        return TitleTopic()
+    lowered = {token.lower() for token in tokens}
+    if lowered & (_CHROME | _SOURCE_WORDS | _QUESTION_WORDS) or any(_is_glued(token) for token in tokens):
+        return TitleTopic()
+    goal = goal or (tokens[0].lower() in _VERB_BASES and text.split()[0].lower() == tokens[0].lower())
+    if goal:
+        text = re.sub(r"\byour\b", "my", re.sub(r"\bYour\b", "my", text))
+        lowered = {token.lower() for token in words(text)} - {"my"}
+    if lowered & _DEICTIC:
+        return TitleTopic()
+    natural = _natural_title(text, content)
+    return TitleTopic(goal=natural) if goal else TitleTopic(noun=natural)
+
+
+def section_topic(heading: str, content: str, author: str | None = None) -> str | None:
+    """A section heading as a noun phrase to set a request in ("Neighbor sampling"), or None.
+
+    Numbering ("II.", "Lesson 3:") and trailing arrows go. Questions, imperatives, headings that open
+    with a function word ("To summarize") or speak to the reader, captions ("Image by author"), chrome,
+    dates, the author's name and other person names (Title Case words the content never writes in
+    lower case) make no topic.
+    """
+    text = _ARROWS.sub("", _ENUMERATOR.sub("", heading.strip())).strip().rstrip(":")
+    text = _TITLE_SEPARATOR.split(text)[0]
+    subtitled = _SUBTITLE.match(text)
+    if subtitled:
+        head = subtitled.group(1).strip()
+        text = head if len(words(head)) >= 2 or _is_technical(head) else subtitled.group(2)
+    text = _TITLE_GUIDE.sub("", text)
+    tokens = words(text)
+    if not 1 <= len(tokens) <= 8 or "?" in text or "," in text:
+        return None
+    lowered = [token.lower() for token in tokens]
+    author_words = {word.lower() for word in words(author or "")}
+    unusable = _DEICTIC | _CHROME | _SOURCE_WORDS | _QUESTION_WORDS | author_words | {"by"}
+    if set(lowered) & unusable or any(_is_glued(token) for token in tokens):
+        return None
+    if lowered[0] in _VERB_BASES or lowered[0] in _VERB_FORMS or lowered[0] in STOPWORDS - {"a", "an", "the"}:
+        return None
+    content_words = [token for token in lowered if token not in STOPWORDS and not token.isdigit()]
+    if not content_words or all(token in _GENERIC_NOUNS | _VAGUE | _ADJECTIVES for token in content_words):
+        return None
+    if (len(tokens) == 1 and not _is_technical(tokens[0])) or _looks_like_name(tokens, content):
+        return None
+    return _natural_title(text, content)
+
+
+def _is_byline(segment: str, author_words: set[str]) -> bool:
+    segment_words = {word.lower() for word in words(segment)}
+    return (
+        segment.lower().startswith("by ")
+        or (bool(segment_words) and segment_words <= author_words)
+        or bool(segment_words & {"newsletter", "medium", "substack"})
+    )
+
+
+def _looks_like_name(tokens: list[str], content: str) -> bool:
+    """2-3 capitalised plain words, none of which the content writes in lower case: "Pau Labarta Bajo"."""
+    if not 2 <= len(tokens) <= 3 or not all(token[:1].isupper() and token[1:].islower() for token in tokens):
+        return False
+    return not any(_occurs(token.lower(), content) for token in tokens)
+
+
+def _natural_title(text: str, content: str) -> str:
+    """Title Case lowered word by word, unless the content capitalises the word mid-sentence more often."""
+    natural = []
+    for index, token in enumerate(text.split()):
+        lowered = _lower_if_plain(token)
+        if lowered != token and (
+            (index == 0 and lowered in STOPWORDS)
+            or _count(lowered, content) >= _count(token, content, mid_sentence=True)
+        ):
+            token = lowered
+        natural.append(token)
+    return " ".join(natural)
+
+
+def _count(word: str, content: str, mid_sentence: bool = False) -> int:
+    """Whole-word, case-sensitive occurrences of word in content; mid_sentence: only after a lowercase word."""
+    core = word.strip(".,:;!?\"'()")
+    if not core:
+        return 0
+    found = re.finditer(r"(?<![\w-])" + re.escape(core) + r"(?![\w-])", content)
+    if not mid_sentence:
+        return sum(1 for _ in found)
+    return sum(1 for match in found if _AFTER_LOWERCASE_WORD.search(content, 0, match.start()))

@@ -281,3 +281,34 @@ def test_handbook_corpus_is_fully_covered_by_sized_extracts():
     assert report.documents == len(rows)
     within = [extract for extract in extracts if 1000 <= len(extract.text) <= 3000]
     assert len(within) >= 0.9 * len(extracts)
+
+
+def test_headings_and_lead_ins_open_the_next_extract_instead_of_closing_one():
+    from llm_engineering.application.datasets.extracts import SourceDocument, extract_passages
+    from llm_engineering.domain.types import DataCategory
+
+    body = "Retrieval quality decides answer quality in every system we built. " * 5
+    content = f"{body.strip()}\n\nChoosing a reranker\n\n{body.strip()}\n\nThe steps are as follows:\n\n{body.strip()}"
+    document = SourceDocument(id="d", category=DataCategory.ARTICLES, content=content)
+
+    extracts, _ = extract_passages([document], min_chars=300, max_chars=600)
+
+    texts = [extract.text for extract in extracts]
+    assert not any(text.endswith(("Choosing a reranker", "as follows:")) for text in texts)
+    assert any(text.startswith("Choosing a reranker\n\n") for text in texts)
+
+
+def test_a_fenced_code_block_with_blank_lines_stays_in_one_extract_when_it_fits():
+    from llm_engineering.application.datasets.extracts import SourceDocument, extract_passages
+    from llm_engineering.domain.types import DataCategory
+
+    prose = "We load the model and the tokenizer before training starts. " * 6
+    code = "```\nmodel = load()\n\n\ntokenizer = load_tokenizer()\n\ntrain(model)\n```"
+    document = SourceDocument(
+        id="d", category=DataCategory.ARTICLES, content=f"{prose.strip()}\n\n{code}\n\n{prose.strip()}"
+    )
+
+    extracts, _ = extract_passages([document], min_chars=200, max_chars=500)
+
+    assert sum(code in extract.text for extract in extracts) == 1
+    assert all(extract.text.count("```") % 2 == 0 for extract in extracts)
