@@ -19,3 +19,26 @@ class LocalLLMError(LLMTwinError):
 
 class DatasetPublishError(LLMTwinError):
     """A dataset could not be pushed to the Hugging Face Hub (no token, no access, network)."""
+
+
+class SageMakerJobError(LLMTwinError):
+    """A SageMaker job could not be started or followed, or it failed or was stopped.
+
+    `job_name`, `status` (the job's last TrainingJobStatus), `failure_reason` (SageMaker's own words)
+    and `aws_error_code` (the refused call's error code) are set when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_name: str | None = None,
+        status: str | None = None,
+        failure_reason: str | None = None,
+        aws_error_code: str | None = None,
+    ):
+        super().__init__(message)
+        self.job_name = job_name
+        self.status = status
+        self.failure_reason = failure_reason
+        self.aws_error_code = aws_error_code

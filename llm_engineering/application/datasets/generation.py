@@ -275,7 +275,7 @@ class BackTranslationGenerator:
     max_workers: int = 1
     seed: int = 0
     instruction_tokens: int = 48
-    rejected_tokens: int = 200
+    rejected_tokens: int = 160
     progress: bool = True
 
     def generate(self, extracts: Sequence[Extract]) -> tuple[list[DatasetSample], GenerationReport]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from string import Formatter
 
 from llm_engineering.application.datasets.extracts import Extract
 from llm_engineering.application.datasets.topics import (
     STOPWORDS,
+    code_share,
     headings,
     key_phrases,
     prose,
@@ -39,7 +41,7 @@ TEMPLATES: tuple[str, ...] = (
     "Can you walk me through {phrase}?",
     "Explain {phrase} as you would to a new team member.",
     "Summarize what matters about {phrase} when working on {title}.",
-    "When you {goal}, what is the role of {phrase}?",
+    "When I {goal}, what is the role of {phrase}?",
     "What is the purpose of {phrase} in {topic}?",
 )
 # For an extract that is mostly code, whose answer shows how rather than says what.
@@ -50,10 +52,6 @@ CODE_TEMPLATES: tuple[str, ...] = (
     "Write the code for {phrase} in the context of {topic}.",
 )
 CODE_SHARE = 0.5  # an extract with more of its words in code than this gets a `CODE_TEMPLATES` phrasing
-
-
-def _fields(template: str) -> frozenset[str]:
-    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
 
 
 REJECTION_REASONS: tuple[str, ...] = (
@@ -121,12 +119,13 @@ def template_instruction(extract: Extract, seed: int = 0) -> str:
     # A bare "article" or "context" makes no topic (and reads as a mention of the source).
     phrases = [phrase for phrase in found if not _SOURCE_NOUN.fullmatch(phrase)]
     section = _section_heading(extract)
-    prose_words = len(words(prose(text, document.content)))
-    templates = CODE_TEMPLATES if prose_words < (1 - CODE_SHARE) * len(words(text)) else TEMPLATES
+    templates = CODE_TEMPLATES if code_share(text, document.content) > CODE_SHARE else TEMPLATES
+    first_phrase = digest[4] % min(len(phrases), 3) if phrases else 0
     if not phrases:
-        fallbacks = (section, title.noun, _first_sentence_topic(text))
-        phrases = list(dict.fromkeys(phrase for phrase in fallbacks if phrase))
-    first_phrase = digest[4] % min(len(phrases), 3)
+        # In order; the names in a code extract's code, then its first line, are the last resorts.
+        in_code = key_phrases(text, top_k=3, document=document.content, names=names, code=True)
+        first = _first_sentence_topic(prose(text, document.content).strip() or text)
+        phrases = list(dict.fromkeys(phrase for phrase in (section, title.noun, *in_code, first) if phrase))
     first_template = int.from_bytes(digest[:4], "big") % len(templates)
     candidates = []
     # Phrases in turn from the chosen one, each with the templates in turn from the chosen one.
@@ -150,14 +149,27 @@ def template_instruction(extract: Extract, seed: int = 0) -> str:
     return candidates[0]
 
 
+def _fields(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+
+
 def _partner(phrases: list[str], index: int) -> str | None:
-    """The next phrase after phrases[index] that shares no word with it ("LoRA" is no partner of "LoRA rank")."""
+    """The next phrase after phrases[index] that shares no word with it ("LoRA" is no partner of "LoRA rank")
+    and is not its spelled-out acronym ("LLM" and "large language models")."""
     own = {word.lower() for word in words(phrases[index])}
     for offset in range(1, len(phrases)):
         other = phrases[(index + offset) % len(phrases)]
-        if not own & {word.lower() for word in words(other)}:
+        theirs = {word.lower() for word in words(other)}
+        singular = {word.removesuffix("s") for word in own | theirs}  # "LLMs" spells "llm" too
+        if not own & theirs and not singular & {_initials(phrases[index]), _initials(other)}:
             return other
     return None
+
+
+def _initials(phrase: str) -> str:
+    """The acronym a phrase of two or more words spells ("large language models" -> "llm"), else ""."""
+    tokens = words(phrase)
+    return "".join(token[0] for token in tokens).lower() if len(tokens) >= 2 else ""
 
 
 def _unless_overlapping(context: str | None, phrase: str) -> str | None:
@@ -174,15 +186,23 @@ def _section_heading(extract: Extract) -> str | None:
     Chrome, captions and question headings are skipped for the heading before them (see `section_topic`).
     """
     document = extract.document
-    content = document.content
-    section, section_position = None, -1
-    for heading in headings(content):
-        position = content.find(heading)
-        if section_position < position < extract.end and heading != document.title:
-            topic = section_topic(heading, content, document.author_full_name)
-            if topic:
-                section, section_position = topic, position
+    section = None
+    for position, topic in _sections(document.content, document.title, document.author_full_name):
+        if position >= extract.end:
+            break
+        section = topic
     return section
+
+
+@lru_cache(maxsize=64)  # every extract of a document asks again
+def _sections(content: str, title: str | None, author: str | None) -> tuple[tuple[int, str], ...]:
+    """(position, topic) of the document's usable section headings, in order."""
+    sections = []
+    for heading in headings(content):
+        topic = section_topic(heading, content, author) if heading != title else None
+        if topic:
+            sections.append((content.find(heading), topic))
+    return tuple(sorted(sections))
 
 
 def _first_sentence_topic(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -9,6 +10,7 @@ import pytest
 
 from llm_engineering.application.datasets.extracts import Extract, SourceDocument, extract_passages
 from llm_engineering.application.datasets.instructions import (
+    CODE_TEMPLATES,
     REJECTION_REASONS,
     TEMPLATES,
     clean_instruction,
@@ -17,7 +19,9 @@ from llm_engineering.application.datasets.instructions import (
     validate_instruction,
 )
 from llm_engineering.application.datasets.topics import headings, key_phrases
+from llm_engineering.domain.prompts import BACK_TRANSLATION_EXAMPLE_REQUESTS
 from llm_engineering.domain.types import DataCategory
+from tests.conftest import HANDBOOK_DIR
 
 LORA_EXTRACT = (
     "Fine-tuning a large model updates every weight, which needs a lot of GPU memory. LoRA freezes the base "
@@ -26,9 +30,11 @@ LORA_EXTRACT = (
 )
 
 
-def document(content: str, doc_id: str = "doc-1", title: str | None = None) -> SourceDocument:
+def document(
+    content: str, doc_id: str = "doc-1", title: str | None = None, author: str | None = None
+) -> SourceDocument:
     return SourceDocument(
-        id=doc_id, category=DataCategory.ARTICLES, content=content, link=None, author_full_name=None, title=title
+        id=doc_id, category=DataCategory.ARTICLES, content=content, link=None, author_full_name=author, title=title
     )
 
 
@@ -43,14 +49,17 @@ def test_key_phrases_rank_by_degree_over_frequency():
         "Quantization reduces the memory of large language models. Large language models need quantization "
         "for cheap inference. The memory savings are large."
     )
-    # Scores: large language models 7/3+3+3; cheap inference 4; memory savings = quantization reduces = 7/2
-    # (alphabetical tie-break); large 7/3. Casing is the first occurrence's.
+    # "reduces" and "need" are verbs and a lone "large" no topic, so the candidates are quantization (twice),
+    # memory, large language models (twice), cheap inference and memory savings. Scores: large language
+    # models (3+3+3) x (1 + ln 2 occurrences); cheap inference 2+2; memory savings 3/2+2; the single plain
+    # words said twice, halved: memory 3/2 x 0.5, quantization 1 x 0.5. "Quantization" only opens a
+    # sentence, so it is lowered.
     assert key_phrases(text) == [
         "large language models",
         "cheap inference",
         "memory savings",
-        "Quantization reduces",
-        "large",
+        "memory",
+        "quantization",
     ]
     assert key_phrases(text, top_k=2) == ["large language models", "cheap inference"]
     assert key_phrases(text, top_k=0) == []
@@ -59,14 +68,16 @@ def test_key_phrases_rank_by_degree_over_frequency():
 
 def test_key_phrases_ignore_numbers_short_tokens_and_break_at_punctuation():
     text = "AI ML 42. Transformers scale well, 2024 onwards; [URL] x y"
-    assert key_phrases(text) == ["Transformers scale", "onwards"]
+    # "onwards" is a single plain word said once; "Transformers" only opens a sentence.
+    assert key_phrases(text) == ["transformers scale"]
     assert key_phrases("") == []
     assert key_phrases("It is what it is, and so on.") == []
 
 
-def test_long_runs_are_cut_into_phrases_of_three_words():
-    assert key_phrases("Mixture experts architecture router gating network.", top_k=5) == [
-        "Mixture experts architecture",
+def test_long_runs_are_cut_into_phrases_of_three_words_from_the_end():
+    # An English noun phrase keeps its head last, so the leftover is the run's first word ("Sparse", said once).
+    assert key_phrases("Sparse mixture experts architecture router gating network.", top_k=5) == [
+        "mixture experts architecture",
         "router gating network",
     ]
 
@@ -149,6 +160,22 @@ def test_every_rejection_reason(candidate, reason):
     assert validate_instruction(candidate, LORA_EXTRACT) is None
 
 
+@pytest.mark.parametrize("example", BACK_TRANSLATION_EXAMPLE_REQUESTS)
+def test_a_copied_few_shot_example_is_rejected(example):
+    # Compared as lowercase words: case, punctuation, an "Instruction:" prefix or a tail change nothing.
+    for candidate in (example, example.upper().rstrip(".?!"), f"Instruction: {example}", f"{example} Be brief."):
+        assert instruction_rejection_reason(candidate, LORA_EXTRACT) == "copies_example"
+        assert validate_instruction(candidate, LORA_EXTRACT) is None
+    assert REJECTION_REASONS.index("copies_example") == REJECTION_REASONS.index("empty") + 1
+
+
+def test_an_instruction_sharing_words_with_an_example_is_no_copy():
+    assert BACK_TRANSLATION_EXAMPLE_REQUESTS
+    first_words = " ".join(BACK_TRANSLATION_EXAMPLE_REQUESTS[0].split()[:3])  # "Explain how chunk"
+    instruction = f"{first_words} size changes LoRA adapter memory?"
+    assert instruction_rejection_reason(instruction, LORA_EXTRACT) != "copies_example"
+
+
 def test_rejection_reasons_are_all_exercised():
     assert set(REJECTION_REASONS) == {
         "empty",
@@ -159,6 +186,7 @@ def test_rejection_reasons_are_all_exercised():
         "off_topic",
         "copies_text",
         "repetitive",
+        "copies_example",
     }
 
 
@@ -233,3 +261,104 @@ def test_template_falls_back_to_the_first_sentence_without_key_phrases_or_title(
     instruction = template_instruction(extract)
     assert "AI ML" in instruction
     assert not BANNED.search(instruction)
+
+
+# --- Readable, on-topic templates ------------------------------------------------------------------
+def check_readable(instruction: str) -> None:
+    """One sentence or two, with its fields filled: a capital first, no double space, . or ? last."""
+    assert instruction[0].isupper(), instruction
+    assert "  " not in instruction, instruction
+    assert instruction.endswith((".", "?")), instruction
+    assert not re.search(r"[{}]|\bNone\b", instruction), instruction
+
+
+BLOG_PARAGRAPHS = (
+    "Maxime Labonne - Quantize Llama models with GGML and llama.cpp",
+    "Maxime Labonne",
+    "SubscribeSign in",
+    "Share this post",
+    "Copy link",
+    "Quantization Formats",
+    "FollowPublished inDecoding ML\u00b716 min read",
+    (
+        "GGML is a C library focused on machine learning. The GGML format stores quantized weights in a single "
+        "file. Nodes represent tensors and the original wording brings nothing. We decode complex topics here."
+    ),
+    (
+        "Quantizing the Llama models is what we do next. Quantized weights make inference "
+        "cheap on a CPU, and the GGML format keeps quantized weights together with the tokenizer."
+    ),
+    (
+        "```\n# Convert the model to the GGML format\nqtype = f'{model_dir}/ggml-model-q4_0.bin'\n"
+        "!./llama.cpp/quantize {fp16} {qtype} q4_0\n```"
+    ),
+    "Substack is the home for great culture",
+)
+BLOG_CONTENT = "\n\n".join(BLOG_PARAGRAPHS)
+
+
+def blog_extracts() -> list[Extract]:
+    doc = document(
+        BLOG_CONTENT,
+        doc_id="blog",
+        title="Maxime Labonne - Quantize Llama models with GGML and llama.cpp",
+        author="Maxime Labonne",
+    )
+    extracts, _ = extract_passages([doc], min_chars=150, max_chars=400)
+    return extracts
+
+
+def test_templates_are_readable_requests_on_the_extracts_topic():
+    extracts, _ = extract_passages(technical_documents(), min_chars=300, max_chars=600)
+    blog = blog_extracts()
+    for extract in [*extracts, *blog]:
+        for seed in range(4):
+            instruction = template_instruction(extract, seed)
+            check_readable(instruction)
+            assert instruction_rejection_reason(instruction, extract.text) is None, instruction
+
+
+def test_templates_leave_out_verbs_chrome_and_the_authors_name():
+    instructions = {template_instruction(extract, seed) for extract in blog_extracts() for seed in range(30)}
+    text = " ".join(instructions)
+    for banned in ("represent", "brings", "decode", "FollowPublished", "Copy link", "Subscribe", "Labonne", "culture"):
+        assert banned not in text, banned
+    # The title's author prefix is gone: an imperative title is what the reader wants to do.
+    assert any("I want to quantize Llama models with GGML and llama.cpp." in line for line in instructions)
+    assert any("GGML format" in line for line in instructions)
+
+
+def test_a_code_extract_asks_for_code():
+    doc = document(
+        "Quantized weights\n\n```\n# Convert the model to the GGML format\nqtype = f'{model_dir}/q4_0.bin'\n"
+        "os.system(f'./quantize {fp16} {qtype} q4_0')\nprint(os.listdir(model_dir))\n```",
+        title="Quantize Llama models with GGML",
+    )
+    extract = whole(doc)
+    code_prefixes = tuple(template.split("{")[0] for template in CODE_TEMPLATES)
+    instructions = {template_instruction(extract, seed) for seed in range(20)}
+    assert all(instruction.startswith(code_prefixes) for instruction in instructions), instructions
+    assert any("GGML format" in instruction for instruction in instructions)
+
+
+HANDBOOK_CLEANED = HANDBOOK_DIR / "artifacts" / "cleaned_documents.json"
+
+
+@pytest.mark.skipif(not HANDBOOK_CLEANED.exists(), reason=f"the book's cleaned corpus is not at {HANDBOOK_CLEANED}")
+def test_handbook_templates_are_readable_and_valid():
+    rows = json.loads(HANDBOOK_CLEANED.read_text())["artifact_data"]
+    docs = [
+        SourceDocument(
+            id=row["id"],
+            category=DataCategory.ARTICLES,
+            content=row["content"],
+            author_full_name=row.get("author_full_name"),
+            title=row.get("title"),
+        )
+        for row in rows
+    ]
+    extracts, _ = extract_passages(docs, min_chars=400, max_chars=1200)
+    for extract in random.Random(0).sample(extracts, min(150, len(extracts))):
+        instruction = template_instruction(extract)
+        check_readable(instruction)
+        assert instruction_rejection_reason(instruction, extract.text) is None, instruction
