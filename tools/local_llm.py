@@ -1,11 +1,12 @@
-"""The local LLM microservice: convert the packaged Gemma 3 270M once, then serve it OpenAI-compatibly.
+"""The local LLM microservice: convert the packaged Gemma 3 270M once, then serve it OpenAI-compatibly; serve
+trained twins from the local model registry on the same server.
 
-python -m tools.local_llm up | down | status
+python -m tools.local_llm up [--model SPEC] | down | status | models
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,16 +15,31 @@ if TYPE_CHECKING:
     from llm_engineering.settings import Settings
 
 
-def _server() -> tuple[Settings, LocalLLMServer]:
-    from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
+def _settings() -> Settings:
     from llm_engineering.settings import get_settings
 
-    settings = get_settings()
+    return get_settings()
+
+
+def _server(settings: Settings, model_id: str | None = None) -> LocalLLMServer:
+    from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
+
     try:
-        return settings, LocalLLMServer.from_settings(settings)
+        return LocalLLMServer.from_settings(settings, model_id=model_id)
     except LLMTwinError as error:  # e.g. an LLM_MODEL_ID that cannot name a local folder
         raise click.ClickException(str(error)) from error
+
+
+def _serve(settings: Settings, model_id: str, timeout: float) -> str:
+    """Serve `model_id` (a folder of LOCAL_DATA_DIR/models): a running server is kept and loads it, else one
+    is started with it. Returns what happened (one or two lines)."""
+    server = _server(settings, model_id)
+    current = server.status()
+    if current.healthy:
+        report = server.ensure_model(model_id, timeout_s=timeout)
+        return f"local LLM: already up at {server.url} (pid {current.pid}), not restarted\n{report}"
+    return server.start(timeout_s=timeout)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,37 +49,149 @@ def main() -> None:
 
 @main.command()
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the server to be healthy.")
-def up(timeout: float) -> None:
-    """Convert the model if needed (cached), then start the server as a daemon (safe to run twice)."""
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="SPEC",
+    default=None,
+    help="Serve a trained model: NAME, NAME:latest, NAME:vN (from LOCAL_DATA_DIR/registry) or a model folder path. "
+    "Default: the base model LLM_MODEL_ID.",
+)
+@click.option("--served-name", default=None, help="Model id to serve it as (default NAME-vN, or the folder's name).")
+@click.option("--copy", is_flag=True, help="Copy the model into the models folder instead of linking it.")
+def up(timeout: float, model_spec: str | None, served_name: str | None, copy: bool) -> None:
+    """Start the server as a daemon (safe to run twice): the base model, converted once, or with --model a
+    registered twin. One server serves every model of LOCAL_DATA_DIR/models; a running one is not restarted."""
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.infrastructure.local.llm_server import uses_local_llm
     from llm_engineering.model.gguf_conversion import convert_gguf_model
 
-    settings, server = _server()
-    try:
-        convert_gguf_model(server.model_dir)
-        click.echo(server.start(timeout_s=timeout))
-    except LLMTwinError as error:
-        raise click.ClickException(str(error)) from error
+    settings = _settings()
+    if model_spec is None:
+        server = _server(settings)
+        try:
+            convert_gguf_model(server.model_dir)
+            click.echo(server.start(timeout_s=timeout))
+        except LLMTwinError as error:
+            raise click.ClickException(str(error)) from error
+        served_id = server.served_model_id
+    else:
+        served_id = _up_registered(settings, model_spec, served_name, copy, timeout)
     if not uses_local_llm(settings):
         click.echo(
             f"note: clients use LLM_PROVIDER={settings.LLM_PROVIDER} LLM_BASE_URL={settings.LLM_BASE_URL}; "
-            f"set LLM_PROVIDER=openai LLM_BASE_URL={server.url} to use this server."
+            f"set LLM_PROVIDER=openai LLM_BASE_URL=http://127.0.0.1:{settings.LOCAL_LLM_PORT}/v1 "
+            f"LLM_MODEL_ID={served_id} to use this server."
         )
+
+
+def _up_registered(settings: Settings, spec: str, served_name: str | None, copy: bool, timeout: float) -> str:
+    from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.model.registry import ModelRegistry, RegisteredModel, publish_for_serving
+
+    registry = ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
+    models_dir = settings.LOCAL_DATA_DIR / "models"
+    try:
+        found = registry.lookup(spec)
+        served_id = publish_for_serving(found, models_dir, served_name=served_name, copy=copy)
+        if isinstance(found, RegisteredModel):
+            click.echo(f"Model {found.spec}: {found.merged_dir}")
+        else:
+            click.echo(f"Model folder: {found}")
+        published = models_dir / served_id
+        click.echo(f"Published as {published}" + (" (link)" if published.is_symlink() else " (copy)"))
+        click.echo(_serve(settings, served_id, timeout))
+    except LLMTwinError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Served model id: {served_id}")
+    if served_id == settings.LLM_MODEL_ID:
+        click.echo(f"LLM_MODEL_ID is already {served_id}: /rag answers with this model.")
+    else:
+        click.echo(
+            f"Clients must set LLM_MODEL_ID={served_id} (e.g. in .env) for /rag to answer with the trained twin; "
+            f"now LLM_MODEL_ID={settings.LLM_MODEL_ID}. Restart the API after changing it."
+        )
+    return served_id
 
 
 @main.command()
 def down() -> None:
     """Stop the server started by `up` (safe to run twice)."""
-    _, server = _server()
-    click.echo(server.stop())
+    click.echo(_server(_settings()).stop())
 
 
 @main.command()
 def status() -> None:
     """Print whether the server answers."""
-    _, server = _server()
-    click.echo(server.status().describe())
+    click.echo(_server(_settings()).status().describe())
+
+
+@main.command()
+@click.argument("name", required=False)
+def models(name: str | None) -> None:
+    """List the registered models (or NAME's versions) with their cards' key metrics."""
+    from llm_engineering.model.registry import ModelRegistry
+
+    settings = _settings()
+    registry = ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
+    models_dir = settings.LOCAL_DATA_DIR / "models"
+    names = [name] if name else registry.models()
+    if not names or not any(registry.versions(n) for n in names):
+        click.echo(f"No registered models{f' named {name!r}' if name else ''} in {registry.root}.")
+        return
+    click.echo(f"Registry: {registry.root}")
+    for model_name in names:
+        click.echo(model_name)
+        for version in registry.versions(model_name):
+            registered = registry.get(model_name, version)
+            try:
+                card = registered.card()
+            except (OSError, ValueError) as error:
+                click.echo(f"  v{version}  unreadable card: {error}")
+                continue
+            served = card.get("serving", {}).get("served_model_id", registered.served_name)
+            flags = []
+            if (models_dir / served).exists():
+                flags.append("published")
+            if served == settings.LLM_MODEL_ID:
+                flags.append("LLM_MODEL_ID")
+            click.echo(
+                f"  v{version}  {card.get('created_at', '?')}  base {card.get('base_model', '?')}  served as {served}"
+                + (f" [{', '.join(flags)}]" if flags else "")
+            )
+            for stage in card.get("stages", []):
+                click.echo(f"      {stage.get('stage', '?')}: {_stage_summary(stage.get('metrics', {}))}")
+            if card.get("metrics"):
+                click.echo(f"      held-out: {_flat(card['metrics'])}")
+
+
+def _stage_summary(metrics: dict[str, Any]) -> str:
+    parts = []
+    first, last = metrics.get("train_loss_first"), metrics.get("train_loss_last")
+    if first is not None or last is not None:
+        parts.append(f"train loss {_number(first)} -> {_number(last)}")
+    for key, label in (("eval_loss", "eval loss"), ("steps", "steps"), ("tokens_per_s", "tokens/s")):
+        if metrics.get(key) is not None:
+            parts.append(f"{label} {_number(metrics[key])}")
+    rewards = {k: v for k, v in metrics.items() if k.startswith("rewards/")}
+    parts += [f"{key} {_number(value)}" for key, value in rewards.items()]
+    return ", ".join(parts) or "no metrics"
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> str:
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            parts.append(_flat(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key} {_number(value)}")
+    return ", ".join(parts)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "?" if value is None else str(value)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 (OpenAI-compatible) on 127.0.0.1 as a daemon with a pid file.
 
 The folder is `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>`, converted once from the packaged GGUF by
-`llm_engineering.model.gguf_conversion`. The server runs with that folder's parent as working directory
-and the folder's name as its pinned model, so clients send `model=<LLM_MODEL_ID>` exactly as they would
-to vLLM or OpenAI. Build the server from the settings with `LocalLLMServer.from_settings`.
+`llm_engineering.model.gguf_conversion`. The server runs with that folder's parent (the models folder) as
+working directory, so clients send `model=<folder name>` exactly as they would to vLLM or OpenAI. Unpinned
+(what `LocalLLMServer.from_settings` builds), one server answers for every folder there, the base model and
+the trained twins that `model.registry.publish_for_serving` links in, loading each on its first request
+and keeping it loaded; pinned, it serves its own folder only and refuses other names.
 """
 
 from __future__ import annotations
@@ -54,11 +56,14 @@ class ServerStatus:
 
 
 class LocalLLMServer:
-    """`transformers serve` on `host`:`port`, pinned to the model folder `model_dir`, run as a daemon whose
-    pid and log live in `run_dir`."""
+    """`transformers serve` on `host`:`port` in the folder holding `model_dir`, run as a daemon whose pid and
+    log live in `run_dir`. Pinned, it serves `model_dir` only; unpinned, any model folder beside it, with
+    `model_dir` loaded at start."""
 
-    def __init__(self, model_dir: Path, port: int, run_dir: Path, host: str = "127.0.0.1"):
-        self.model_dir = model_dir.resolve()
+    def __init__(self, model_dir: Path, port: int, run_dir: Path, host: str = "127.0.0.1", pinned: bool = True):
+        # The parent is resolved, not the folder: a published model is a symlink whose name is the model id.
+        self.model_dir = model_dir.parent.resolve() / model_dir.name
+        self.pinned = pinned
         self.port = port
         self.host = host
         self.run_dir = run_dir
@@ -66,12 +71,12 @@ class LocalLLMServer:
         self.log_file = run_dir / f"local-llm-{port}.log"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalLLMServer:
-        """The project's local server: model `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>` on `LOCAL_LLM_PORT`,
-        pid and log under `LOCAL_DATA_DIR/run`. Raises ImproperlyConfigured for a model id that is not a
-        plain folder name."""
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID)
-        return cls(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run")
+    def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LocalLLMServer:
+        """The project's local server on `LOCAL_LLM_PORT`, pid and log under `LOCAL_DATA_DIR/run`, serving the
+        folders of `LOCAL_DATA_DIR/models` and preloading `model_id` (default LLM_MODEL_ID). Raises
+        ImproperlyConfigured for a model id that is not a plain folder name."""
+        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or settings.LLM_MODEL_ID)
+        return cls(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run", pinned=pinned)
 
     @property
     def served_model_id(self) -> str:
@@ -89,10 +94,12 @@ class LocalLLMServer:
 
     def command(self) -> list[str]:
         """The `transformers serve` command line (the venv's `transformers` script; raises if absent)."""
+        # Unpinned: no model argument, and loaded models stay loaded (-1) instead of unloading after 300 s idle.
+        model = [self.served_model_id] if self.pinned else ["--model-timeout=-1"]
         return [
             venv_executable("transformers"),
             "serve",
-            self.served_model_id,
+            *model,
             "--host",
             self.host,
             "--port",
@@ -140,6 +147,12 @@ class LocalLLMServer:
             )
         self.pid_file.write_text(str(process.pid))
         if wait_http_ok(self.health_url, timeout_s, process=process):
+            if not self.pinned:  # healthy before any model is loaded: load ours now, as a pinned server does
+                try:
+                    self.ensure_model(self.served_model_id, max(30.0, timeout_s - (time.perf_counter() - started)))
+                except LocalLLMError:
+                    self.stop()
+                    raise
             elapsed = time.perf_counter() - started
             return f"{LABEL}: started at {self.url} as model {self.served_model_id!r} in {elapsed:.0f}s"
         if process.poll() is not None:
@@ -147,6 +160,35 @@ class LocalLLMServer:
             raise LocalLLMError(f"The LLM server exited with code {process.returncode}; see {self.log_file}")
         self.stop()
         raise LocalLLMError(f"The LLM server did not become healthy within {timeout_s:.0f}s; see {self.log_file}")
+
+    def ensure_model(self, model_id: str, timeout_s: float = 300.0) -> str:
+        """Make the running server load `model_id` (a folder of its working directory) with a one-token chat
+        completion, which also proves the folder answers chat requests. Returns a one-line report; raises
+        LocalLLMError when the server is pinned to another model, cannot load it, or does not answer."""
+        import httpx  # here, not at the top: importing the launcher stays light
+
+        started = time.perf_counter()
+        request = {"model": model_id, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1}
+        try:
+            # Loopback: never through the environment's proxy.
+            with httpx.Client(trust_env=False, timeout=httpx.Timeout(timeout_s, connect=5.0)) as client:
+                response = client.post(f"{self.url}/chat/completions", json=request)
+        except httpx.HTTPError as error:
+            raise LocalLLMError(
+                f"The LLM server at {self.url} did not answer for model {model_id!r}: {error}"
+            ) from error
+        if response.status_code == 400 and "pinned" in response.text:
+            raise LocalLLMError(
+                f"The LLM server at {self.url} is pinned to another model and cannot serve {model_id!r} "
+                f"({response.text.strip()[:200]}). Restart it unpinned: poetry run poe local-llm-down, then "
+                "poetry run poe local-llm-up."
+            )
+        if response.status_code >= 400:
+            raise LocalLLMError(
+                f"The LLM server at {self.url} could not serve model {model_id!r}: HTTP {response.status_code} "
+                f"{response.text.strip()[:300]}; see {self.log_file}"
+            )
+        return f"{LABEL}: model {model_id!r} ready at {self.url} ({time.perf_counter() - started:.0f}s)"
 
     def stop(self, timeout_s: float = 10.0) -> str:
         """Stop the daemon recorded in the pid file (SIGTERM, then SIGKILL after `timeout_s`); safe to call twice."""
