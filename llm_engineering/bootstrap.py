@@ -18,6 +18,7 @@ import atexit
 import functools
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
     from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.model.registry import ModelRegistry
+    from llm_engineering.model.tracking import ExperimentTracker
 
 # What a test (or an entry point) may hand in instead of the adapter built from settings.
 INJECTABLE = ("warehouse", "vector_store", "embedder", "reranker", "llm", "teacher")
@@ -177,6 +180,41 @@ def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
 
     token = settings.HUGGINGFACE_ACCESS_TOKEN
     return HuggingFaceDatasetPublisher(token=(token.get_secret_value() or None) if token else None)
+
+
+# --- Training ------------------------------------------------------------------------------------------
+# The packaged base model the CPU profile fine-tunes (converted once by `poe local-llm-up`); fixed rather
+# than LLM_MODEL_ID, which points at the trained twin once one is served.
+LOCAL_BASE_MODEL_ID = "gemma-3-270m-twin"
+
+
+def training_base_model_dir(settings: Settings, convert: bool = True) -> Path:
+    """The local base model folder (`LOCAL_DATA_DIR/models/gemma-3-270m-twin`), converted from the packaged
+    GGUF on first use when `convert` is set."""
+    from llm_engineering.model.gguf_conversion import convert_gguf_model, local_model_dir
+
+    model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", LOCAL_BASE_MODEL_ID)
+    return convert_gguf_model(model_dir) if convert else model_dir
+
+
+def build_model_registry(settings: Settings) -> ModelRegistry:
+    from llm_engineering.model.registry import ModelRegistry
+
+    return ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
+
+
+def build_experiment_tracker(settings: Settings, experiment_name: str | None = None) -> ExperimentTracker:
+    """Comet ML online with COMET_API_KEY, an offline archive under LOCAL_DATA_DIR/comet without it."""
+    from llm_engineering.model.tracking import create_tracker
+
+    key = settings.COMET_API_KEY.get_secret_value() if settings.COMET_API_KEY else None
+    return create_tracker(
+        settings.COMET_PROJECT,
+        api_key=key or None,
+        workspace=settings.COMET_WORKSPACE,
+        offline_dir=settings.LOCAL_DATA_DIR / "comet",
+        experiment_name=experiment_name,
+    )
 
 
 def crawl_limits(settings: Settings) -> CrawlLimits:

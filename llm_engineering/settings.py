@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # --- Monitoring -----------------------------------------------------------------------
     COMET_API_KEY: SecretStr | None = None
     COMET_PROJECT: str = "twin"
+    # Empty = the API key's default workspace.
+    COMET_WORKSPACE: str | None = None
     OPIK_URL_OVERRIDE: str | None = None
 
     # --- Crawling -------------------------------------------------------------------------
@@ -175,6 +177,7 @@ class Settings(BaseSettings):
         "QDRANT_DATABASE_HOST",
         "DATASET_GENERATOR_BASE_URL",
         "DATASET_GENERATOR_MODEL_ID",
+        "COMET_WORKSPACE",
         mode="before",
     )
     @classmethod
