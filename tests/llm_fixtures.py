@@ -24,7 +24,7 @@ def build_tiny_model(target: Path) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from llm_engineering.domain.prompts import INSTRUCTION_CHAT_TEMPLATE
+    from llm_engineering.model.chat_template import apply_instruction_chat_template
 
     # Byte-level BPE, so every string (stop sequences included) encodes and decodes losslessly, as with
     # real models; trained in milliseconds on the project's own prompt wording and demo corpus.
@@ -38,7 +38,7 @@ def build_tiny_model(target: Path) -> Path:
     )
     tokenizer.train_from_iterator(_training_texts(), trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    fast.chat_template = INSTRUCTION_CHAT_TEMPLATE
+    apply_instruction_chat_template(fast)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=tokenizer.get_vocab_size(),

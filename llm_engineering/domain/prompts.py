@@ -37,7 +37,7 @@ def format_instruction_prompt(instruction: str, context: str | None = None, resp
 
 # Jinja chat template with the same layout, saved with the served model. System messages replace the
 # preamble; each user turn is an instruction block; each assistant turn a response block closed by EOS.
-INSTRUCTION_CHAT_TEMPLATE = (
+_CHAT_TEMPLATE_BODY = (
     "{%- set preamble = namespace(text='" + INSTRUCTION_PREAMBLE + "') -%}"
     "{%- for message in messages if message['role'] == 'system' -%}"
     "{%- set preamble.text = message['content'] -%}"
@@ -52,6 +52,20 @@ INSTRUCTION_CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '" + RESPONSE_HEADER + "\\n' -}}{%- endif -%}"
 )
+_BOS_PREFIX = "{%- if bos_token -%}{{- bos_token -}}{%- endif -%}"
+
+
+def instruction_chat_template(bos: bool = True) -> str:
+    """The chat template for a tokenizer that adds BOS to encoded text (`bos=True`, Gemma and Llama) or not.
+
+    Servers tokenize a rendered chat without adding special tokens, while training tokenizes prompts with
+    them: the template writes BOS itself exactly when training saw one (a Gemma model fed no BOS only
+    echoes its prompt).
+    """
+    return (_BOS_PREFIX if bos else "") + _CHAT_TEMPLATE_BODY
+
+
+INSTRUCTION_CHAT_TEMPLATE = instruction_chat_template(bos=True)
 
 
 # --- RAG answer --------------------------------------------------------------------------------------

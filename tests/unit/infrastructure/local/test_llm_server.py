@@ -31,6 +31,17 @@ def test_chat_template_matches_the_training_format_for_a_generation_prompt():
     assert rendered == format_instruction_prompt("Write about chunking.")
 
 
+def test_chat_template_starts_with_bos_like_a_tokenized_training_prompt():
+    environment = jinja2.Environment(extensions=["jinja2.ext.loopcontrols"])
+    rendered = environment.from_string(INSTRUCTION_CHAT_TEMPLATE).render(
+        messages=[{"role": "user", "content": "Write about chunking."}],
+        add_generation_prompt=True,
+        bos_token="<bos>",
+        eos_token="<eos>",
+    )
+    assert rendered == "<bos>" + format_instruction_prompt("Write about chunking.")
+
+
 def test_training_sample_ends_with_eos_and_system_replaces_the_preamble():
     rendered = _render(
         [
