@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     from llm_engineering.application.rag.reranking import Reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
-    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.infrastructure.huggingface_datasets import (
+        HuggingFaceDatasetPublisher,
+        HuggingFaceModelPublisher,
+    )
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.tracking import ExperimentTracker
 
@@ -186,6 +189,13 @@ def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
 # The packaged base model the CPU profile fine-tunes (converted once by `poe local-llm-up`); fixed rather
 # than LLM_MODEL_ID, which points at the trained twin once one is served.
 LOCAL_BASE_MODEL_ID = "gemma-3-270m-twin"
+
+
+def build_model_publisher(settings: Settings) -> HuggingFaceModelPublisher:
+    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceModelPublisher
+
+    token = settings.HUGGINGFACE_ACCESS_TOKEN
+    return HuggingFaceModelPublisher(token=(token.get_secret_value() or None) if token else None)
 
 
 def training_base_model_dir(settings: Settings, convert: bool = True) -> Path:

@@ -129,6 +129,20 @@ def parse_authors(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
+def parse_params(values: Sequence[str]) -> dict[str, Any]:
+    """`("profile=gpu", "run_dpo=false")` -> {"profile": "gpu", "run_dpo": False}: values read as YAML."""
+    parameters: dict[str, Any] = {}
+    for value in values:
+        key, separator, raw = value.partition("=")
+        if not separator or not key.strip():
+            raise click.UsageError(f"--param expects KEY=VALUE, got {value!r}.")
+        try:
+            parameters[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as error:
+            raise click.UsageError(f"--param {key.strip()}: {raw!r} is not a YAML value ({error}).") from None
+    return parameters
+
+
 def read_config(config_path: Path) -> dict[str, Any]:
     """A run config as a dict; a file that is not a YAML mapping is a usage error naming the file."""
     try:
@@ -202,12 +216,21 @@ def _options(function):  # type: ignore[no-untyped-def]
     "overrides the config's list. Default: with --run-etl the crawled author, else the config's list if it "
     "has one, else every author in the warehouse.",
 )
+@click.option(
+    "--param",
+    "param_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a pipeline parameter for this call (VALUE read as YAML), repeatable, e.g. --param profile=gpu "
+    "--param instruct_dataset=../shared/data/handbook/artifacts/instruct_datasets.json.",
+)
 @click.option("--export-settings", is_flag=True, help="Store the current settings as the ZenML secret `settings`.")
 def main(
     no_cache: bool,
     etl_config_filename: str,
     config_dir: Path,
     authors_option: tuple[str, ...],
+    param_options: tuple[str, ...],
     export_settings: bool,
     **flags: bool,
 ) -> None:
@@ -229,6 +252,7 @@ def main(
     for entry in chosen:
         if not available(entry):
             raise click.UsageError(f"--{entry.flag.replace('_', '-')}: {entry.module} is not in this checkout yet.")
+    overrides = parse_params(param_options)
     authors = parse_authors(authors_option)
     if authors_option and not authors:
         raise click.UsageError('--authors: give at least one name, e.g. --authors "Jane Doe,Paul Iusztin".')
@@ -253,6 +277,8 @@ def main(
             config_path = configs[entry.flag]
             if entry.author_parameter:
                 config_path = _with_authors(entry, config_path, authors, crawled_author, Path(folder))
+            if overrides:
+                config_path = with_parameters(config_path, overrides, Path(folder))
             if entry.uses_local_llm and not local_llm_checked:
                 local_llm_checked = True
                 stack.enter_context(local_llm_for_offline_generation())

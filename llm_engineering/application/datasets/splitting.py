@@ -84,3 +84,24 @@ def split_by_document(
         report.samples[str(category)] = {"train": len(train_samples), "test": len(test_samples)}
     split = TrainTestSplit(dataset_type=dataset_type, train=train, test=test, test_split_size=test_size)
     return split, report
+
+
+def mix_in_train_samples(dataset: TrainTestSplit, extra: TrainTestSplit, max_samples: int, seed: int) -> TrainTestSplit:
+    """`dataset` with up to `max_samples` train samples of `extra` (a seeded draw) added to its train split,
+    each under its own category; the test split stays `dataset`'s own, so held-out figures still measure the
+    author's text. Raises ValueError when the two hold different dataset types."""
+    if extra.dataset_type != dataset.dataset_type:
+        raise ValueError(f"Cannot mix a {extra.dataset_type} dataset into a {dataset.dataset_type} dataset.")
+    pool = [(category, sample) for category in sorted(extra.train) for sample in extra.train[category].samples]
+    drawn = random.Random(seed).sample(pool, min(max_samples, len(pool))) if max_samples > 0 else []
+    train = {category: list(part.samples) for category, part in dataset.train.items()}
+    for category, sample in drawn:
+        train.setdefault(category, []).append(sample)
+    return dataset.model_copy(
+        update={
+            "train": {
+                category: CategoryDataset(dataset_type=dataset.dataset_type, category=category, samples=samples)
+                for category, samples in train.items()
+            }
+        }
+    )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from loguru import logger
 
 from llm_engineering.domain.datasets import DatasetType, TrainTestSplit
+from llm_engineering.model.errors import TrainingDataError
 from llm_engineering.model.finetuning import backends
 from llm_engineering.model.finetuning.data import dpo_selection, instruct_row, preference_row, sft_selection
 
@@ -65,6 +67,49 @@ def heldout_loss(
     }
     logger.info("Held-out loss of {} on {} {} samples: {}", model_dir, len(pairs), name, result)
     return result
+
+
+def compare_heldout(
+    models: Mapping[str, str | Path],
+    datasets: Mapping[str, TrainTestSplit],
+    max_samples: int | None = 50,
+    max_length: int = 256,
+    seed: int = 0,
+    torch_threads: int | None = None,
+) -> dict[str, Any]:
+    """`heldout_loss` of every model (e.g. base, sft, dpo; the first is the baseline) on the test split of
+    every dataset, with the same seeded samples for all models.
+
+    Returns {"results": {dataset: {model: figures}}, "summary": {"<dataset>_<model>_loss": loss},
+    "improved": every later model beats the baseline on every dataset scored}. A dataset with no test
+    samples (or none that fit `max_length`) is skipped with a log line; `max_samples` 0 scores nothing.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    if max_samples != 0:
+        for dataset_name, split in datasets.items():
+            if not split.num_samples("test"):
+                logger.info("No held-out {} samples: skipped", dataset_name)
+                continue
+            try:
+                results[dataset_name] = {
+                    model_name: heldout_loss(path, split, max_samples, max_length, seed, "test", torch_threads)
+                    for model_name, path in models.items()
+                }
+            except TrainingDataError as error:
+                logger.info("Held-out {} skipped: {}", dataset_name, error)
+    summary = {
+        f"{dataset_name}_{model_name}_loss": figures["loss"]
+        for dataset_name, by_model in results.items()
+        for model_name, figures in by_model.items()
+    }
+    baseline = next(iter(models), None)
+    improved = bool(results) and all(
+        figures["loss"] < by_model[baseline]["loss"]
+        for by_model in results.values()
+        for model_name, figures in by_model.items()
+        if model_name != baseline
+    )
+    return {"results": results, "summary": summary, "improved": improved}
 
 
 def _prompt_answer_pairs(

@@ -1,0 +1,15 @@
+"""ZenML steps of the training pipeline: datasets -> SFT -> DPO -> held-out evaluation -> registry."""
+
+from steps.training.evaluate import evaluate_heldout
+from steps.training.load_datasets import load_dataset_file, mix_instruct_datasets
+from steps.training.register import register_model
+from steps.training.train import train_dpo, train_sft
+
+__all__ = [
+    "evaluate_heldout",
+    "load_dataset_file",
+    "mix_instruct_datasets",
+    "register_model",
+    "train_dpo",
+    "train_sft",
+]
