@@ -16,6 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.domain.prompts import instruction_chat_template
 from llm_engineering.model.chat_template import apply_instruction_chat_template
 from llm_engineering.model.errors import ModelConversionError
 
@@ -136,12 +137,24 @@ def _assemble_packaged_gguf(target_dir: Path) -> Path:
 
 
 def _refresh_chat_template(model_dir: Path) -> None:
-    """Rewrite the tokenizer of an earlier conversion whose chat template is not the current one (older
-    conversions lacked BOS), so a cached folder serves the layout training uses."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    saved = tokenizer.chat_template
-    if apply_instruction_chat_template(tokenizer) != saved:
-        tokenizer.save_pretrained(str(model_dir))
-        logger.info("Updated the chat template of {}", model_dir)
+    """Earlier conversions saved the template without BOS; Gemma's tokenizer adds BOS in training, so the
+    served template must write it. Rewrites only that exact old template, from the files, without loading
+    the tokenizer (the cached path stays light)."""
+    old, current = instruction_chat_template(bos=False), instruction_chat_template(bos=True)
+    jinja = model_dir / "chat_template.jinja"
+    if jinja.is_file():
+        if jinja.read_text(encoding="utf-8") == old:
+            jinja.write_text(current, encoding="utf-8")
+            logger.info("Updated the chat template of {} (BOS first)", model_dir)
+        return
+    config_file = model_dir / "tokenizer_config.json"
+    if not config_file.is_file():
+        return
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except ValueError:
+        return
+    if isinstance(config, dict) and config.get("chat_template") == old:
+        config["chat_template"] = current
+        config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+        logger.info("Updated the chat template of {} (BOS first)", model_dir)

@@ -106,10 +106,11 @@ def test_training_pipeline_registers_a_servable_twin(local_data_dir: Path, tmp_p
     assert linked.get_artifact("loaded_dataset") is not None  # the preference folder, loaded in this run
     assert model_version.run_metadata["registry"]["spec"] == "tiny_twin:v1"
 
+
 def test_training_pipeline_names_the_missing_dataset_artifact(local_data_dir: Path):
     from pipelines.training import training
 
-    with pytest.raises(ValueError, match="No `instruct_datasets` artifact \\(version .does-not-exist.\\)"):
+    with pytest.raises(ValueError, match=r"No `instruct_datasets` artifact \(version .does-not-exist.\)"):
         training.with_options(enable_cache=False)(
             profile="tiny",
             profiles=tiny_profiles(Path("unused")),

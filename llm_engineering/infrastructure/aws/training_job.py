@@ -546,6 +546,20 @@ def training_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
+def finetuning_support_files() -> dict[str, Path]:
+    """What `finetune.py` imports besides its own folder, packed beside it in the job's archive: the
+    `llm_engineering` package's domain and model layers, the dataset file loader, and the training config
+    (as `training.yaml`). Their own imports stay inside these modules (checked by the layer tests)."""
+    package = FINETUNING_SOURCE_DIR.parents[1]
+    modules = [package / "__init__.py", package / "application" / "__init__.py", package / "application" / "errors.py"]
+    modules += [package / "application" / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
+    for layer in ("domain", "model"):
+        modules += sorted((package / layer).rglob("*.py"))
+    files = {f"llm_engineering/{path.relative_to(package).as_posix()}": path for path in modules}
+    files["training.yaml"] = package.parent / "configs" / "training.yaml"
+    return files
+
+
 def training_job_spec_from_settings(
     settings: Settings,
     *,
@@ -564,6 +578,7 @@ def training_job_spec_from_settings(
         "output_s3_uri": output_s3_uri,
         "hyperparameters": dict(hyperparameters or {}),
         "environment": training_environment(settings),
+        "extra_files": finetuning_support_files(),
     }
     return TrainingJobSpec(**(fields | overrides))
 

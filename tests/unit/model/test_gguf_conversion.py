@@ -40,3 +40,17 @@ def test_importing_conversion_and_local_processes_loads_no_heavy_library():
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_cached_conversion_gets_the_template_that_writes_bos(tmp_path):
+    from llm_engineering.domain.prompts import instruction_chat_template
+
+    model_dir = tmp_path / "twin"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    (model_dir / CONVERSION_MARKER).write_text(json.dumps({"source": "x.gguf"}))
+    (model_dir / "chat_template.jinja").write_text(instruction_chat_template(bos=False))
+
+    convert_gguf_model(model_dir)
+
+    assert (model_dir / "chat_template.jinja").read_text() == instruction_chat_template(bos=True)

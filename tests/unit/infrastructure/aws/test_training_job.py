@@ -460,3 +460,43 @@ def test_the_launcher_factory_builds_regional_clients_without_calling_aws():
     assert launcher.sagemaker.meta.region_name == launcher.s3.meta.region_name == "us-east-1"
     with pytest.raises(ImproperlyConfigured, match="go together"):
         training_launcher_from_settings(load_settings(AWS_ACCESS_KEY="AKIAFAKE"))
+
+
+def test_the_job_archive_holds_every_project_module_finetune_imports(tmp_path):
+    import ast
+    import gzip
+    import io
+    import subprocess
+    import sys
+    import tarfile
+
+    from llm_engineering.infrastructure.aws.training_job import FINETUNING_SOURCE_DIR, finetuning_support_files
+
+    archive = package_source(FINETUNING_SOURCE_DIR, finetuning_support_files())
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive))) as tar:
+        tar.extractall(tmp_path, filter="data")
+    assert (tmp_path / "finetune.py").is_file() and (tmp_path / "training.yaml").is_file()
+    assert (tmp_path / "requirements.txt").is_file()
+
+    def project_imports(path):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("llm_engineering"):
+                yield node.module
+            elif isinstance(node, ast.Import):
+                yield from (alias.name for alias in node.names if alias.name.startswith("llm_engineering"))
+
+    # finetune.py imports the finetuning package as llm_engineering.model.finetuning.*: every project module
+    # reachable from the packed files must be packed too.
+    packed = [tmp_path / "finetune.py", *(tmp_path / "llm_engineering").rglob("*.py")]
+    missing = set()
+    for path in packed:
+        for module in project_imports(path):
+            relative = module.replace(".", "/")
+            if not ((tmp_path / f"{relative}.py").is_file() or (tmp_path / relative / "__init__.py").is_file()):
+                missing.add(f"{module} (imported by {path.relative_to(tmp_path)})")
+    assert not missing
+
+    result = subprocess.run(
+        [sys.executable, "finetune.py", "--help"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "--preference" in result.stdout
