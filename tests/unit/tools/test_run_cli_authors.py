@@ -184,3 +184,22 @@ def test_a_config_that_is_not_yaml_is_a_usage_error(tmp_path, ran):
     result = _invoke("--run-feature-engineering", "--config-dir", str(tmp_path), "--authors", "Jane Doe")
 
     assert result.exit_code == 2 and "not valid YAML" in result.output
+
+
+def test_param_overrides_reach_the_pipeline_config_as_yaml_values(ran):
+    result = CliRunner().invoke(
+        run.main,
+        ["--run-training", "--param", "profile=gpu", "--param", "run_dpo=false", "--param", "eval_max_samples=10"],
+    )
+
+    assert result.exit_code == 0, result.output
+    ((function, _, parameters),) = ran
+    assert function == "training"
+    assert parameters["profile"] == "gpu" and parameters["run_dpo"] is False and parameters["eval_max_samples"] == 10
+    assert "cpu" in parameters["profiles"]  # the rest of configs/training.yaml is kept
+
+
+def test_param_without_equals_sign_is_a_usage_error(ran):
+    result = CliRunner().invoke(run.main, ["--run-training", "--param", "profile"])
+
+    assert result.exit_code == 2 and "--param expects KEY=VALUE" in result.output and not ran

@@ -376,3 +376,29 @@ def test_load_dataset_source_explains_what_it_cannot_read(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no dataset export"):
         load_dataset_source(tmp_path / "empty")
+
+
+def test_mixing_adds_train_samples_only_and_keeps_the_authors_test_split():
+    from llm_engineering.application.datasets.splitting import mix_in_train_samples
+    from llm_engineering.domain.datasets import CategoryDataset, DatasetType, InstructDatasetSample, TrainTestSplit
+    from llm_engineering.domain.types import DataCategory
+
+    def split(prefix: str, train: int, test: int, category: DataCategory) -> TrainTestSplit:
+        def part(count: int, name: str) -> dict:
+            samples = [
+                InstructDatasetSample(instruction=f"{prefix} {name} {i}?", answer=f"{prefix} answer {name} {i}.")
+                for i in range(count)
+            ]
+            return {category: CategoryDataset(dataset_type=DatasetType.INSTRUCTION, category=category, samples=samples)}
+
+        return TrainTestSplit(dataset_type=DatasetType.INSTRUCTION, train=part(train, "train"), test=part(test, "test"))
+
+    author = split("author", 3, 2, DataCategory.ARTICLES)
+    public = split("public", 10, 5, DataCategory.POSTS)
+
+    mixed = mix_in_train_samples(author, public, max_samples=4, seed=1)
+
+    assert mixed.num_samples("train") == 7 and mixed.counts()["train"]["posts"] == 4
+    assert mixed.test == author.test
+    assert mix_in_train_samples(author, public, max_samples=4, seed=1) == mixed  # seeded
+    assert mix_in_train_samples(author, public, max_samples=0, seed=1).num_samples("train") == 3

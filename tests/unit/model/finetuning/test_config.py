@@ -165,3 +165,17 @@ def test_resolve_base_model():
     assert TrainingConfig(base_model="org/model").resolve_base_model("/models/gemma") == "org/model"
     with pytest.raises(TrainingConfigError, match="local"):
         TrainingConfig().resolve_base_model(None)
+
+
+def test_the_zenml_run_config_holds_the_profiles_as_a_pipeline_parameter():
+    from llm_engineering.model.finetuning.config import training_config_from_profiles
+
+    config_file = PROJECT_ROOT / "configs" / "training.yaml"
+    run_config = yaml.safe_load(config_file.read_text())
+    assert set(run_config) <= {"model", "parameters", "settings", "steps"}  # what ZenML accepts
+    from_parameters = training_config_from_profiles(run_config["parameters"]["profiles"], "cpu")
+
+    assert load_training_config(config_file, "cpu") == from_parameters
+    assert run_config["parameters"]["profile"] == "cpu"
+    with pytest.raises(TrainingConfigError, match="training pipeline.*unknown profile 'tpu'"):
+        training_config_from_profiles(run_config["parameters"]["profiles"], "tpu", "the training pipeline")
