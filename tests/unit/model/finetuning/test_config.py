@@ -177,5 +177,5 @@ def test_the_zenml_run_config_holds_the_profiles_as_a_pipeline_parameter():
 
     assert load_training_config(config_file, "cpu") == from_parameters
     assert run_config["parameters"]["profile"] == "cpu"
-    with pytest.raises(TrainingConfigError, match="training pipeline.*unknown profile 'tpu'"):
+    with pytest.raises(TrainingConfigError, match=r"training pipeline.*unknown profile 'tpu'"):
         training_config_from_profiles(run_config["parameters"]["profiles"], "tpu", "the training pipeline")
