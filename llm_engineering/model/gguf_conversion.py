@@ -50,6 +50,10 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
     `model_dir`; raises ModelConversionError when the conversion fails and ImproperlyConfigured when the
     GGUF package is not installed. About a minute and 1.1 GB on two CPU cores.
     """
+    if _is_published_model(model_dir):
+        # LLM_MODEL_ID names a trained twin linked in by the registry: serve it, never overwrite it.
+        logger.info("{} is a published model, not a conversion target", model_dir)
+        return model_dir
     if is_converted(model_dir) and not force:
         logger.info("Local LLM already converted in {}", model_dir)
         _refresh_chat_template(model_dir)
@@ -158,3 +162,9 @@ def _refresh_chat_template(model_dir: Path) -> None:
         config["chat_template"] = current
         config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
         logger.info("Updated the chat template of {} (BOS first)", model_dir)
+
+
+def _is_published_model(model_dir: Path) -> bool:
+    from llm_engineering.model.registry import PUBLISHED_MARKER
+
+    return model_dir.is_symlink() or (model_dir / PUBLISHED_MARKER).is_file()

@@ -54,3 +54,16 @@ def test_a_cached_conversion_gets_the_template_that_writes_bos(tmp_path):
     convert_gguf_model(model_dir)
 
     assert (model_dir / "chat_template.jinja").read_text() == instruction_chat_template(bos=True)
+
+
+def test_a_published_twin_named_by_llm_model_id_is_never_converted_over(tmp_path):
+    trained = tmp_path / "registry" / "twin" / "v1" / "dpo" / "merged"
+    trained.mkdir(parents=True)
+    (trained / "config.json").write_text('{"trained": true}')
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "twin-v1").symlink_to(trained, target_is_directory=True)
+
+    assert convert_gguf_model(models / "twin-v1") == models / "twin-v1"
+
+    assert (models / "twin-v1").is_symlink() and json.loads((trained / "config.json").read_text()) == {"trained": True}
