@@ -10,32 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_finetuning import instruct_split, preference_split
+from tests.integration.test_finetuning import instruct_split, preference_split, tiny_config
 from tests.llm_fixtures import build_tiny_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-COMMON = {
-    "per_device_batch_size": 2,
-    "gradient_accumulation_steps": 1,
-    "max_length": 128,
-    "warmup_steps": 0,
-    "optim": "adamw_torch",
-    "max_eval_samples": 2,
-}
-
 
 def tiny_profiles(base_model: Path) -> dict:
-    return {
-        "tiny": {
-            "base_model": str(base_model),
-            "backend": "trl",
-            "torch_threads": 2,
-            "lora": {"r": 8, "alpha": 16},
-            "sft": {"learning_rate": 1e-2, "max_steps": 8, **COMMON},
-            "dpo": {"learning_rate": 5e-3, "max_steps": 6, "beta": 0.5, "max_prompt_length": 96, **COMMON},
-        }
-    }
+    """The integration test's tiny recipe as a `profiles` parameter, with fewer steps."""
+    profile = tiny_config().model_dump(mode="json") | {"base_model": str(base_model)}
+    profile["sft"]["max_steps"], profile["dpo"]["max_steps"] = 8, 6
+    return {"tiny": profile}
 
 
 @pytest.fixture
