@@ -39,7 +39,7 @@ def register_model(
         stages,
         datasets=datasets,
         config=stages[-1].config | run_info,
-        metrics={"heldout": evaluation.get("results", {}), "heldout_improved": evaluation.get("improved")},
+        metrics=_heldout_metrics(evaluation),
         hardware=hardware(),
         move=True,  # the run folder's copies are not needed once registered: no second gigabyte on disk
     )
@@ -79,3 +79,13 @@ def _without_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _without_none(item) for key, item in value.items() if item is not None}
     return value
+
+
+def _heldout_metrics(evaluation: dict) -> dict[str, Any]:
+    """Flat figures for the model card: `heldout_<dataset>_<model>_loss`, samples per dataset, improved."""
+    metrics: dict[str, Any] = {f"heldout_{key}": value for key, value in evaluation.get("summary", {}).items()}
+    for dataset, by_model in evaluation.get("results", {}).items():
+        first = next(iter(by_model.values()), {})
+        metrics[f"heldout_{dataset}_samples"] = first.get("samples")
+    metrics["heldout_improved"] = evaluation.get("improved")
+    return metrics
