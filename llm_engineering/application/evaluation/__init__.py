@@ -1,0 +1,1 @@
+"""Evaluation use cases: retrieval metrics over labelled queries (RAG evaluation)."""
