@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,8 @@ def load_config(profile: str, sft_steps: int | None, dpo_steps: int | None) -> A
 def run(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     from llm_engineering import bootstrap
     from llm_engineering.application.datasets.dataset_files import load_dataset_source
-    from llm_engineering.model.evaluation.heldout import compare_heldout
     from llm_engineering.model.finetuning.config import LOCAL_BASE_MODEL
-    from llm_engineering.model.finetuning.training import run_dpo, run_sft
+    from llm_engineering.model.finetuning.runs import train_and_evaluate
     from llm_engineering.settings import get_settings
 
     config = load_config(args.profile, args.sft_steps, args.dpo_steps)
@@ -62,30 +60,13 @@ def run(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         bootstrap.training_base_model_dir(get_settings()) if config.base_model == LOCAL_BASE_MODEL else None
     )
     instruct, preference = load_dataset_source(args.instruct), load_dataset_source(args.preference)
-    started = time.perf_counter()
-    sft = run_sft(config, base, instruct, output / "sft")
-    models = {"base": base, "sft": str(sft.merged_dir)}
-    stages = {"sft": sft.metrics}
-    if args.dpo_steps != 0:
-        dpo = run_dpo(config, sft.merged_dir, preference, output / "dpo")
-        models["dpo"] = str(dpo.merged_dir)
-        stages["dpo"] = dpo.metrics
-    training_s = time.perf_counter() - started
-    evaluation = compare_heldout(
-        models,
-        {"instruct": instruct, "preference_chosen": preference},
-        max_samples=args.eval_samples,
-        max_length=config.sft.max_length,
-        torch_threads=config.torch_threads,
+    run = train_and_evaluate(
+        config, base, instruct, None if args.dpo_steps == 0 else preference, output, args.eval_samples
     )
     return {
         "profile": args.profile,
-        "base_model": base,
         "datasets": {"instruct": instruct.counts(), "preference": preference.counts()},
-        "stages": stages,
-        "training_seconds": round(training_s, 1),
-        "heldout": evaluation["results"],
-        "improved": evaluation["improved"],
+        **run,
     }
 
 

@@ -19,10 +19,7 @@ class HuggingFaceDatasetPublisher:
 
     def push(self, split: TrainTestSplit, dataset_id: str) -> str:
         """Push and return the dataset's Hub URL. Raises DatasetPublishError with the cause."""
-        if not self.token:
-            raise DatasetPublishError(
-                "push_to_huggingface is set but HUGGINGFACE_ACCESS_TOKEN is empty: add a write token to .env."
-            )
+        _require_write_token(self.token)
         if not dataset_id or "/" not in dataset_id:
             raise DatasetPublishError(f"dataset_id must look like `user/name`, got {dataset_id!r}.")
         try:
@@ -59,10 +56,7 @@ class HuggingFaceModelPublisher:
 
     def push(self, folder: Path, repo_id: str) -> str:
         """Create `repo_id` if needed, upload `folder` and return the model's Hub URL."""
-        if not self.token:
-            raise DatasetPublishError(
-                "push_to_huggingface is set but HUGGINGFACE_ACCESS_TOKEN is empty: add a write token to .env."
-            )
+        _require_write_token(self.token)
         if not repo_id or "/" not in repo_id:
             raise DatasetPublishError(f"The Hub model id must look like `user/name`, got {repo_id!r}.")
         from huggingface_hub import HfApi
@@ -74,3 +68,10 @@ class HuggingFaceModelPublisher:
         except Exception as error:
             raise DatasetPublishError(f"Pushing the model to {repo_id} failed: {error}") from error
         return f"https://huggingface.co/{repo_id}"
+
+
+def _require_write_token(token: str | None) -> None:
+    if not token:
+        raise DatasetPublishError(
+            "push_to_huggingface is set but HUGGINGFACE_ACCESS_TOKEN is empty: add a write token to .env."
+        )

@@ -25,16 +25,20 @@ def input_artifacts(*names: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+def has_model_version() -> bool:
+    """Whether this run registers into a ZenML Model version (the pipeline config has a `model:`)."""
+    return get_step_context().pipeline_run.model_version is not None
+
+
 def link_inputs_to_model(*names: str) -> None:
     """Link this step's input artifacts `names` (the datasets) to the run's ZenML Model version, so the
     dashboard shows which data a model version was trained on. No-op when the run has no model."""
     from zenml import link_artifact_to_model
 
-    context = get_step_context()
-    if context.pipeline_run.model_version is None:
+    if not has_model_version():
         return
     for name in names:
-        for artifact in context.inputs.get(name, []):
+        for artifact in get_step_context().inputs.get(name, []):
             try:
                 link_artifact_to_model(artifact)
             except RuntimeError as error:  # no model context: lineage stays in the run graph only

@@ -9,6 +9,7 @@ from loguru import logger
 from zenml import log_metadata, step
 
 from llm_engineering.domain.datasets import TrainTestSplit
+from steps.training._context import has_model_version
 
 
 @step
@@ -38,12 +39,6 @@ def evaluate_heldout(
     )
     logger.info("Held-out losses: {}", evaluation["summary"])
     log_metadata(metadata=evaluation["summary"], infer_artifact=True)
-    if _has_model():
+    if has_model_version():
         log_metadata(metadata={"heldout": evaluation["summary"]}, infer_model=True)
     return evaluation
-
-
-def _has_model() -> bool:
-    from zenml import get_step_context
-
-    return get_step_context().pipeline_run.model_version is not None

@@ -160,3 +160,35 @@ def test_a_wrong_dataset_fails_before_training(tiny_model: Path, tmp_path: Path)
     with pytest.raises(TrainingDataError, match="needs a dataset of type instruction"):
         run_sft(tiny_config(), tiny_model, preference_split(), tmp_path / "sft")
     assert not (tmp_path / "sft" / "merged").exists()
+
+
+def test_finetune_entry_point_trains_both_stages_and_writes_a_summary(tiny_model: Path, tmp_path: Path):
+    import json
+
+    import yaml
+
+    from llm_engineering.application.datasets.dataset_files import export_split
+    from llm_engineering.model.finetuning import finetune
+
+    profile = tiny_config().model_dump(mode="json") | {"base_model": str(tiny_model)}
+    profile["sft"]["max_steps"], profile["dpo"]["max_steps"] = 4, 3
+    config = tmp_path / "training.yaml"
+    config.write_text(yaml.safe_dump({"profiles": {"tiny": profile}}))
+    export_split(instruct_split(), tmp_path / "data")
+    export_split(preference_split(), tmp_path / "data")
+
+    code = finetune.main(
+        [
+            "--profile", "tiny", "--config", str(config),
+            "--instruct", str(tmp_path / "data" / "instruct_datasets"),
+            "--preference", str(tmp_path / "data" / "preference_datasets"),
+            "--output-dir", str(tmp_path / "out"), "--eval-samples", "2",
+            "--sagemaker-only-flag", "ignored",
+        ]
+    )  # fmt: skip
+
+    assert code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["stages"]["sft"]["steps"] == 4 and summary["stages"]["dpo"]["steps"] == 3
+    assert summary["served_model"] == str(tmp_path / "out" / "dpo" / "merged")
+    assert set(summary["heldout"]["instruct"]) == {"base", "sft", "dpo"} and summary["hardware"]["cpu_cores"] >= 1

@@ -72,42 +72,28 @@ def config_path(explicit: Path | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llm_engineering.model.evaluation.heldout import compare_heldout
     from llm_engineering.model.finetuning.config import load_training_config
-    from llm_engineering.model.finetuning.runs import hardware
-    from llm_engineering.model.finetuning.training import run_dpo, run_sft
+    from llm_engineering.model.finetuning.runs import hardware, train_and_evaluate
 
     args = parse_args(argv)
     config = load_training_config(config_path(args.config), args.profile)
     if args.base_model:
         config = config.model_copy(update={"base_model": args.base_model})
-    base = config.resolve_base_model(None)
     instruct = load_split(args.instruct, "instruction")
     preference = None if args.no_dpo else load_split(args.preference, "preference")
     args.output_dir.mkdir(parents=True, exist_ok=True)
 
-    sft = run_sft(config, base, instruct, args.output_dir / "sft")
-    models = {"base": base, "sft": str(sft.merged_dir)}
-    stages = {"sft": sft.metrics}
-    if preference is not None:
-        dpo = run_dpo(config, sft.merged_dir, preference, args.output_dir / "dpo")
-        models["dpo"] = str(dpo.merged_dir)
-        stages["dpo"] = dpo.metrics
-    datasets = {"instruct": instruct} | ({"preference_chosen": preference} if preference is not None else {})
-    evaluation = compare_heldout(models, datasets, max_samples=args.eval_samples, max_length=config.sft.max_length)
+    run = train_and_evaluate(
+        config, config.resolve_base_model(None), instruct, preference, args.output_dir, args.eval_samples
+    )
     summary = {
         "profile": args.profile,
-        "base_model": base,
-        "stages": stages,
-        "heldout": evaluation["results"],
-        "improved": evaluation["improved"],
+        **run,
         "hardware": hardware(),
-        "served_model": str(Path(models["dpo" if preference is not None else "sft"])),
+        "served_model": run["models"].get("dpo", run["models"]["sft"]),  # the last stage trained
     }
     (args.output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    sys.stdout.write(
-        json.dumps({"heldout": evaluation["summary"], "improved": evaluation["improved"]}, indent=2) + "\n"
-    )
+    sys.stdout.write(json.dumps({"heldout": run["heldout_summary"], "improved": run["improved"]}, indent=2) + "\n")
     return 0
 
 

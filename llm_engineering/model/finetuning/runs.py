@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,6 @@ def tracked_stage(
     )
     callbacks = [] if isinstance(tracker, NoTracking) else [TrackingCallback(tracker)]
     run = run_sft if stage == "sft" else run_dpo
-    key: str | None = None
     try:
         result = run(config, model_path, dataset, output_dir, callbacks)
         numeric = {
@@ -71,6 +71,44 @@ def tracked_stage(
         key = tracker.end()
     result.metrics["experiment"] = key
     return result
+
+
+def train_and_evaluate(
+    config: TrainingConfig,
+    base_model: str,
+    instruct: TrainTestSplit,
+    preference: TrainTestSplit | None,
+    output_dir: Path,
+    eval_samples: int | None = 50,
+) -> dict[str, Any]:
+    """SFT of `base_model`, DPO of the result unless `preference` is None, then the held-out losses of
+    every model on the same samples: the whole run without a pipeline (the GPU entry point, the bench).
+    Returns {"base_model", "models", "stages", "training_seconds", "heldout", "heldout_summary", "improved"}."""
+    from llm_engineering.model.evaluation.heldout import compare_heldout
+
+    started = time.perf_counter()
+    sft = run_sft(config, base_model, instruct, output_dir / "sft")
+    models = {"base": base_model, "sft": str(sft.merged_dir)}
+    stages = {"sft": sft.metrics}
+    datasets = {"instruct": instruct}
+    if preference is not None:
+        dpo = run_dpo(config, sft.merged_dir, preference, output_dir / "dpo")
+        models["dpo"] = str(dpo.merged_dir)
+        stages["dpo"] = dpo.metrics
+        datasets["preference_chosen"] = preference
+    training_seconds = round(time.perf_counter() - started, 1)
+    evaluation = compare_heldout(
+        models, datasets, max_samples=eval_samples, max_length=config.sft.max_length, torch_threads=config.torch_threads
+    )
+    return {
+        "base_model": base_model,
+        "models": models,
+        "stages": stages,
+        "training_seconds": training_seconds,
+        "heldout": evaluation["results"],
+        "heldout_summary": evaluation["summary"],
+        "improved": evaluation["improved"],
+    }
 
 
 def hardware() -> dict[str, Any]:
