@@ -19,6 +19,12 @@ class EmbeddedChunk(VectorBaseDocument, ABC):
     author_full_name: str
     metadata: dict = Field(default_factory=dict)
 
+    def sparse_text(self) -> str:
+        """What the keyword index holds: the chunk's context header (title, section) and its content, the
+        same text the embedding model read."""
+        header = self.metadata.get("context_header") or ""
+        return f"{header}\n\n{self.content}" if header else self.content
+
 
 class EmbeddedPostChunk(EmbeddedChunk):
     image: str | None = None
@@ -28,6 +34,7 @@ class EmbeddedPostChunk(EmbeddedChunk):
         name = "embedded_posts"
         category = DataCategory.POSTS
         use_vector_index = True
+        use_sparse_index = True
 
 
 class EmbeddedArticleChunk(EmbeddedChunk):
@@ -37,6 +44,7 @@ class EmbeddedArticleChunk(EmbeddedChunk):
         name = "embedded_articles"
         category = DataCategory.ARTICLES
         use_vector_index = True
+        use_sparse_index = True
 
 
 class EmbeddedRepositoryChunk(EmbeddedChunk):
@@ -47,3 +55,4 @@ class EmbeddedRepositoryChunk(EmbeddedChunk):
         name = "embedded_repositories"
         category = DataCategory.REPOSITORIES
         use_vector_index = True
+        use_sparse_index = True

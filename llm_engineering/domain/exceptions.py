@@ -48,6 +48,10 @@ class VectorStoreOperationError(LLMTwinError):
     """The vector store refused or failed an operation."""
 
 
+class VectorStoreSchemaError(VectorStoreOperationError):
+    """A collection exists with a layout the caller cannot use (e.g. no sparse keyword index)."""
+
+
 class CrawlError(LLMTwinError):
     """A link could not be crawled. `kind` classifies it; the message is the reason recorded for the link."""
 

@@ -1,5 +1,6 @@
 """The OVM against Qdrant in embedded local mode on a temporary folder."""
 
+import math
 import multiprocessing
 import uuid
 
@@ -123,3 +124,50 @@ def test_second_process_on_the_same_folder_gets_a_clear_message(tmp_path):
     owner.close()
     assert result.startswith("locked:")
     assert "QDRANT_URL" in result and "stop that process" in result
+
+
+def test_chunks_carry_a_keyword_index_and_hybrid_search_fuses_it(vector_store):
+    from llm_engineering.domain.sparse_text import query_vector
+
+    # "east" and "gradient checkpointing" share no direction, only the query's words.
+    chunks = [_chunk("north", [1.0, 0.0, 0.0]), _chunk("gradient checkpointing saves memory", [0.0, 1.0, 0.0])]
+    EmbeddedArticleChunk.bulk_insert(chunks)
+    info = vector_store.client.get_collection("embedded_articles")
+    assert info.config.params.sparse_vectors["bm25"].modifier.name == "IDF"
+    assert EmbeddedArticleChunk.has_sparse_index()
+    stored = vector_store.retrieve("embedded_articles", [str(chunks[1].id)], with_vectors=True)[0]
+    assert stored.vector == pytest.approx([0.0, 1.0, 0.0]) and stored.sparse_vector
+    assert EmbeddedArticleChunk.retrieve([chunks[1].id], with_vectors=True)[0].embedding == pytest.approx([0, 1, 0])
+
+    dense = EmbeddedArticleChunk.search_with_scores([1.0, 0.0, 0.0], limit=1)
+    hybrid = EmbeddedArticleChunk.search_with_scores(
+        [1.0, 0.0, 0.0], limit=2, sparse_query=query_vector("gradient checkpointing"), candidates=2
+    )
+    assert [doc.content for doc, _ in dense] == ["north"]
+    assert {doc.content for doc, _ in hybrid} == {"north", "gradient checkpointing saves memory"}
+    # Filters apply to both halves of a hybrid search.
+    assert EmbeddedArticleChunk.search([1.0, 0.0, 0.0], sparse_query=query_vector("memory"), author_id=AUTHOR_B) == []
+
+
+def test_a_collection_from_before_hybrid_search_is_rebuilt_with_every_point(vector_store):
+    from llm_engineering.application.preprocessing.feature_store import add_keyword_indexes
+    from llm_engineering.domain.exceptions import VectorStoreSchemaError
+
+    vector_store.ensure_collection("embedded_articles", 3)  # the old layout: dense vectors only
+    # Unit vectors: a cosine collection stores vectors normalised.
+    old = [_chunk(f"passage {i} on quantization", [math.cos(i / 5), math.sin(i / 5), 0.0]) for i in range(5)]
+    vector_store.upsert("embedded_articles", [p.__class__(p.id, p.payload, p.vector) for p in map(_point, old)])
+    assert not EmbeddedArticleChunk.has_sparse_index()
+    with pytest.raises(VectorStoreSchemaError, match="run-feature-engineering-pipeline"):
+        EmbeddedArticleChunk.bulk_insert(old[:1])
+
+    assert add_keyword_indexes(batch_size=2) == {"embedded_articles": 5}
+    assert EmbeddedArticleChunk.has_sparse_index() and EmbeddedArticleChunk.count() == 5
+    rebuilt = {str(c.id): c for c in EmbeddedArticleChunk.find_all(with_vectors=True)}
+    assert rebuilt.keys() == {str(c.id) for c in old}
+    assert all(rebuilt[str(c.id)].embedding == pytest.approx(c.embedding) for c in old)
+    assert add_keyword_indexes() == {}  # idempotent
+
+
+def _point(chunk: EmbeddedArticleChunk):
+    return chunk.to_point()

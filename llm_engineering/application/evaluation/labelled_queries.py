@@ -7,8 +7,9 @@ anything tuned on the training side.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from llm_engineering.domain.datasets import DatasetSample, TrainTestSplit
 
@@ -47,3 +48,29 @@ def labelled_queries(dataset: TrainTestSplit, split: str = "test") -> list[Label
     return [
         query for category, part in sorted(parts.items()) for query in queries_from_samples(part.samples, str(category))
     ]
+
+
+def queries_from_cases(
+    cases: Iterable[Mapping[str, Any]], resolve_link: Callable[[str], str | None]
+) -> list[LabelledQuery]:
+    """Hand-written cases ({query, links, category, query_type?}) as labelled queries; each link is turned
+    into a document id by `resolve_link`. Raises ValueError naming the case for a missing field or a link
+    no stored document has (a typo would otherwise score as a retrieval miss)."""
+    queries = []
+    for number, case in enumerate(cases, start=1):
+        query = " ".join(str(case.get("query") or "").split())
+        links = case.get("links") or []
+        if not query or not links or not case.get("category"):
+            raise ValueError(f"case {number}: needs a query, a category and at least one link, got {dict(case)}")
+        documents = set()
+        for link in links:
+            document_id = resolve_link(str(link))
+            if document_id is None:
+                raise ValueError(f"case {number} ({query[:60]!r}): no stored document has the link {link}")
+            documents.add(document_id)
+        queries.append(
+            LabelledQuery(
+                query, frozenset(documents), str(case.get("query_type") or "hand-written"), str(case["category"])
+            )
+        )
+    return queries

@@ -112,6 +112,8 @@ class LoadReport:
     """What a load did per collection; `failed_document_ids` lists documents of failed batches."""
 
     collections: dict[str, CollectionLoad] = field(default_factory=dict)
+    # Collection -> points rewritten to add the keyword index (collections from before hybrid search).
+    keyword_indexes_added: dict[str, int] = field(default_factory=dict)
 
     @property
     def points_written(self) -> int:
@@ -130,6 +132,7 @@ class LoadReport:
             "points_written": self.points_written,
             "failed_batches": self.failed_batches,
             "failed_document_ids": self.failed_document_ids,
+            "keyword_indexes_added": self.keyword_indexes_added,
             **{
                 name: {
                     "points_written": load.points_written,
@@ -173,14 +176,39 @@ def _remove_stale_chunks(chunk_class: type[EmbeddedChunk], batch: Sequence[Vecto
     return len(stale)
 
 
+def add_keyword_indexes(batch_size: int = 256) -> dict[str, int]:
+    """Rebuild chunk collections created before hybrid search so they hold keyword (BM25) vectors too.
+
+    The points are read with their dense vectors, the collection is recreated with the sparse index and
+    the same points are written back with their keyword vectors: nothing is re-embedded or lost (the
+    feature pipeline can always rebuild the store from the warehouse, should the process die midway).
+    Returns collection -> points rewritten, for the collections that needed it.
+    """
+    rebuilt: dict[str, int] = {}
+    for chunk_class in EMBEDDED_CLASSES.values():
+        if not chunk_class.collection_exists() or chunk_class.has_sparse_index():
+            continue
+        points = chunk_class.find_all(page_size=SCROLL_PAGE, with_vectors=True)
+        logger.warning(
+            "Adding the keyword index to {}: rewriting its {} points", chunk_class.get_collection_name(), len(points)
+        )
+        chunk_class.drop_collection()
+        for start in range(0, len(points), batch_size):
+            chunk_class.bulk_insert(points[start : start + batch_size])
+        rebuilt[chunk_class.get_collection_name()] = len(points)
+    return rebuilt
+
+
 def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 256) -> LoadReport:
-    """Upsert cleaned documents or embedded chunks into their collections, batch by batch.
+    """Upsert cleaned documents or embedded chunks into their collections, batch by batch (chunk
+    collections from before hybrid search get their keyword index first, see `add_keyword_indexes`).
 
     A batch that fails is recorded (collection, documents, error) and the next batch is tried.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     report = LoadReport()
+    report.keyword_indexes_added = add_keyword_indexes(batch_size)
     for document_class, members in VectorBaseDocument.group_by_class(documents).items():
         load = report.collections.setdefault(
             document_class.get_collection_name(), CollectionLoad(document_class.get_collection_name())

@@ -1,5 +1,9 @@
-"""ContextRetriever: self-query -> query expansion -> filtered vector search per collection, in parallel ->
-de-duplication -> rerank against the original query -> top k.
+"""ContextRetriever: self-query -> query expansion -> filtered search per collection, in parallel ->
+fusion across queries -> rerank against the original query -> document ranking -> top k.
+
+Search is hybrid by default: the dense embedding and a BM25 keyword vector each propose candidates and
+Qdrant fuses them by reciprocal rank, so queries that share words but not phrasing with a passage (names,
+acronyms, code identifiers) still find it. With `search_mode="dense"` it is the book's vector search.
 
 `search()` returns the chunks (the book's interface); `search_with_trace()` also returns the scores and a
 trace of every decision (author filter, expansion fallback, reranker used, counts, timings).
@@ -13,10 +17,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 from loguru import logger
 
 from llm_engineering.application.ports import Embedder
+from llm_engineering.application.rag.fusion import ScoredChunk, rank_by_document, reciprocal_rank_fusion
 from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker, Reranker, rerank
 from llm_engineering.application.rag.self_query import SelfQuery
@@ -28,17 +34,20 @@ from llm_engineering.domain.embedded_chunks import (
 )
 from llm_engineering.domain.exceptions import VectorStoreOperationError, VectorStoreUnavailableError
 from llm_engineering.domain.queries import Query, Source
+from llm_engineering.domain.sparse_text import query_vector as keyword_vector
 
 SEARCHED_CLASSES: tuple[type[EmbeddedChunk], ...] = (EmbeddedPostChunk, EmbeddedArticleChunk, EmbeddedRepositoryChunk)
 MAX_SEARCH_THREADS = 8
 # How long the list of existing collections is trusted before it is read again (a server may gain one).
 COLLECTIONS_TTL_S = 60.0
+SearchMode = Literal["hybrid", "dense"]
+# Candidates each of dense and keyword search propose per query and collection before fusion.
+HYBRID_CANDIDATES = 40
+# Chunks per query that fusion, reranking and document ranking choose the k from (at least the budget).
+CANDIDATE_POOL = 20
+DOCUMENT_SUPPORT_WEIGHT = 0.5
 
-
-@dataclass(frozen=True)
-class ScoredChunk:
-    chunk: EmbeddedChunk
-    score: float
+__all__ = ["ContextRetriever", "RetrievalResult", "ScoredChunk", "group_sources"]
 
 
 @dataclass
@@ -92,11 +101,25 @@ class ContextRetriever:
         query_expansion: QueryExpansion,
         searched_classes: Sequence[type[EmbeddedChunk]] = SEARCHED_CLASSES,
         collections_ttl_s: float = COLLECTIONS_TTL_S,
+        search_mode: SearchMode = "hybrid",
+        hybrid_candidates: int = HYBRID_CANDIDATES,
+        candidate_pool: int = CANDIDATE_POOL,
+        document_support_weight: float | None = DOCUMENT_SUPPORT_WEIGHT,
     ):
+        """`document_support_weight` None keeps the reranker's chunk order; a number ranks documents by
+        their best chunk plus that weight times their other chunks (see `fusion.rank_by_document`)."""
+        if search_mode not in ("hybrid", "dense"):
+            raise ValueError(f"search_mode must be hybrid or dense, not {search_mode!r}")
+        if hybrid_candidates < 1 or candidate_pool < 1:
+            raise ValueError("hybrid_candidates and candidate_pool must be >= 1")
         self.embedder = embedder
         self.reranker = reranker
         self.self_query = self_query
         self.query_expansion = query_expansion
+        self.search_mode: SearchMode = search_mode
+        self.hybrid_candidates = hybrid_candidates
+        self.candidate_pool = candidate_pool
+        self.document_support_weight = document_support_weight
         self.searched_classes = tuple(searched_classes)
         self.collections = CollectionState(self.searched_classes, ttl_s=collections_ttl_s)
 
@@ -140,12 +163,19 @@ class ContextRetriever:
         # The reranker chooses from about N x k candidates (the book's budget), also when expansion fell
         # back to fewer queries: each query then fetches more.
         budget = k * expand_to_n_queries
-        candidates, searched, query_vector = self._search_all(queries, budget, query_model)
+        rankings, searched, query_vector, modes = self._search_all(
+            queries, max(budget, self.candidate_pool), query_model
+        )
         timings["search_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        unique = list({item.chunk.id: item for item in candidates}.values())
-        ranked = self._rerank(query_model.content, query_vector, [c.chunk for c in unique], k)
+        candidates = [item for ranking in rankings for item in ranking]
+        hybrid = "hybrid" in modes.values()
+        fused = reciprocal_rank_fusion(rankings) if hybrid else _best_per_chunk(candidates)
+        ranked, reranker_name = self._rerank(query_model.content, query_vector, fused, hybrid)
+        if self.document_support_weight is not None:
+            ranked = rank_by_document(ranked, self.document_support_weight)
+        ranked = ranked[:k]
         timings["rerank_s"] = time.perf_counter() - started
 
         trace = {
@@ -156,45 +186,64 @@ class ContextRetriever:
             "query_expansion": expansion,
             "queries": [q.content for q in queries],
             "collections": searched,
+            "search": modes,
             "num_candidates": len(candidates),
-            "num_unique_candidates": len(unique),
+            "num_unique_candidates": len(fused),
             "num_chunks": len(ranked),
-            "num_documents": len({chunk.document_id for chunk, _ in ranked}),
-            "reranker": self.reranker.name,
+            "num_documents": len({item.chunk.document_id for item in ranked}),
+            "reranker": reranker_name,
+            "document_ranking": self.document_support_weight is not None,
             "embedding_model_id": self.embedder.model_id,
             # Which retrieval paths ran, in one line each (the details are above).
             "paths": {
                 "self_query": _path(self_query_report),
                 "query_expansion": _path(expansion),
-                "reranker": self.reranker.name,
+                "search": _search_path(self.search_mode, modes),
+                "reranker": reranker_name,
             },
             "timings": {key: round(value, 4) for key, value in timings.items()},
         }
         logger.info(
-            "Retrieved {} chunks for {} queries (author filter: {}, reranker: {})",
+            "Retrieved {} chunks for {} queries ({} search, author filter: {}, reranker: {})",
             len(ranked),
             len(queries),
+            trace["paths"]["search"],
             query_model.author_full_name or "none",
-            self.reranker.name,
+            reranker_name,
         )
-        return RetrievalResult(chunks=[ScoredChunk(chunk, score) for chunk, score in ranked], trace=trace)
+        return RetrievalResult(chunks=ranked, trace=trace)
 
     def _rerank(
-        self, query: str, query_vector: list[float] | None, chunks: list[EmbeddedChunk], k: int
-    ) -> list[tuple[EmbeddedChunk, float]]:
-        """Top k by the reranker. The bi-encoder reranker reuses the vectors the search returned with the
-        chunks, which gives the same cosine scores as re-embedding the passages at a fraction of the cost."""
-        reusable = chunks and query_vector is not None and isinstance(self.reranker, EmbeddingReranker)
-        if reusable and all(len(chunk.embedding or []) == len(query_vector or []) for chunk in chunks):
-            scores = self.reranker.score_vectors(query_vector or [], [chunk.embedding or [] for chunk in chunks])
-            return sorted(zip(chunks, scores, strict=True), key=lambda pair: pair[1], reverse=True)[:k]
-        return rerank(self.reranker, query, chunks, [chunk.content for chunk in chunks], k)
+        self, query: str, query_vector: list[float] | None, candidates: list[ScoredChunk], hybrid: bool
+    ) -> tuple[list[ScoredChunk], str]:
+        """All candidates, best first by the reranker, and the name of what ordered them.
+
+        The bi-encoder reranker reuses the vectors the search returned with the chunks (the same cosine as
+        re-embedding the passages, at a fraction of the cost). After hybrid search it is skipped: it would
+        re-sort by the dense similarity alone and undo what the keyword match contributed; a cross-encoder
+        reads query and passage together and does rerank fused candidates."""
+        chunks = [item.chunk for item in candidates]
+        if isinstance(self.reranker, EmbeddingReranker):
+            if hybrid:
+                return list(candidates), "fusion (dense + keyword)"
+            if (
+                chunks
+                and query_vector is not None
+                and all(len(chunk.embedding or []) == len(query_vector) for chunk in chunks)
+            ):
+                scores = self.reranker.score_vectors(query_vector, [chunk.embedding or [] for chunk in chunks])
+                ordered = sorted(zip(chunks, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+                return [ScoredChunk(chunk, score) for chunk, score in ordered], self.reranker.name
+        ordered = rerank(self.reranker, query, chunks, [chunk.content for chunk in chunks], max(1, len(chunks)))
+        return [ScoredChunk(chunk, score) for chunk, score in ordered], self.reranker.name
 
     def _search_all(
         self, queries: list[Query], budget: int, query_model: Query
-    ) -> tuple[list[ScoredChunk], dict[str, int], list[float] | None]:
+    ) -> tuple[list[list[ScoredChunk]], dict[str, int], list[float] | None, dict[str, str]]:
         """Search every existing collection with every query; keep each query's best `budget / queries` hits.
 
+        Returns one ranking per query, the hits kept per collection, the original query's dense vector and
+        the search each collection ran ("hybrid", or "dense" for collections without a keyword index).
         Collections without points for the filter simply return nothing, so no per-request counts are
         needed to split the budget: the best hits of one query win across collections, by score.
         """
@@ -202,31 +251,63 @@ class ContextRetriever:
         active = self.collections.existing()
         searched = {cls.get_collection_name(): 0 for cls in active}
         if not active:
-            return [], searched, None
+            return [], searched, None, {}
+        hybrid = self.search_mode == "hybrid"
+        modes = {
+            cls.get_collection_name(): "hybrid" if hybrid and cls.has_sparse_index() else "dense" for cls in active
+        }
         per_query = max(1, math.ceil(budget / len(queries)))
         vectors = self.embedder.embed([q.content for q in queries])
-        tasks = [(index, cls, vector) for index, vector in enumerate(vectors) for cls in active]
+        keywords = [keyword_vector(q.content) if hybrid else None for q in queries]
+        tasks = [(index, cls) for index in range(len(vectors)) for cls in active]
+
+        def search(task: tuple[int, type[EmbeddedChunk]]) -> list[tuple[EmbeddedChunk, float]]:
+            index, cls = task
+            return cls.search_with_scores(
+                vectors[index],
+                limit=per_query,
+                with_vectors=True,
+                sparse_query=keywords[index],
+                candidates=max(per_query, self.hybrid_candidates),
+                **filters,
+            )
+
         try:
             with ThreadPoolExecutor(max_workers=min(MAX_SEARCH_THREADS, len(tasks))) as pool:
-                results = list(
-                    pool.map(
-                        lambda task: task[1].search_with_scores(task[2], limit=per_query, with_vectors=True, **filters),
-                        tasks,
-                    )
-                )
+                results = list(pool.map(search, tasks))
         except (VectorStoreOperationError, VectorStoreUnavailableError):
             self.collections.invalidate()  # e.g. a collection was dropped: read the list again next time
             raise
         per_query_hits: dict[int, list[ScoredChunk]] = {index: [] for index in range(len(vectors))}
-        for (index, _, _), hits in zip(tasks, results, strict=True):
+        for (index, _), hits in zip(tasks, results, strict=True):
             per_query_hits[index].extend(ScoredChunk(chunk, score) for chunk, score in hits)
-        found: list[ScoredChunk] = []
+        rankings: list[list[ScoredChunk]] = []
         for hits in per_query_hits.values():
             best = sorted(hits, key=lambda item: item.score, reverse=True)[:per_query]
             for item in best:
                 searched[item.chunk.get_collection_name()] += 1
-            found.extend(best)
-        return found, searched, vectors[0]
+            rankings.append(best)
+        return rankings, searched, vectors[0], modes
+
+
+def _best_per_chunk(candidates: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """Candidates found by several queries kept once, with their best score."""
+    best: dict[str, ScoredChunk] = {}
+    for item in candidates:
+        key = str(item.chunk.id)
+        if key not in best or item.score > best[key].score:
+            best[key] = item
+    return sorted(best.values(), key=lambda item: item.score, reverse=True)
+
+
+def _search_path(mode: SearchMode, modes: dict[str, str]) -> str:
+    """One line for the trace: "hybrid", "dense", or why hybrid fell back to dense."""
+    if mode == "dense" or not modes:
+        return mode
+    fallback = sorted(name for name, ran in modes.items() if ran != "hybrid")
+    return (
+        "hybrid" if not fallback else f"dense for {', '.join(fallback)}: no keyword index (re-run the feature pipeline)"
+    )
 
 
 def _path(report: dict) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from llm_engineering.domain.sparse_text import SparseVector
+
 Filters = Mapping[str, Any]
 """Equality filters on (dotted) fields. A list or tuple value means "any of these"."""
 
@@ -39,12 +41,14 @@ class DocumentWarehouse(Protocol):
 
 @dataclass(frozen=True)
 class VectorPoint:
-    """One point of a vector collection; `vector` is None in payload-only collections."""
+    """One point of a vector collection; `vector` is None in payload-only collections, `sparse_vector` is the
+    point's keyword (BM25) vector in collections with a sparse index."""
 
     id: str
     payload: dict[str, Any]
     vector: list[float] | None = None
     score: float | None = None
+    sparse_vector: SparseVector | None = None
 
 
 @runtime_checkable
@@ -53,8 +57,14 @@ class VectorStore(Protocol):
 
     def collection_exists(self, collection: str) -> bool: ...
 
-    def ensure_collection(self, collection: str, vector_size: int | None) -> bool:
-        """Create the collection if missing (cosine distance, or no vectors when size is None); True if created."""
+    def ensure_collection(self, collection: str, vector_size: int | None, sparse: bool = False) -> bool:
+        """Create the collection if missing (cosine distance, or no vectors when size is None; with a sparse
+        keyword index weighted by IDF when `sparse`); True if created. Raises `VectorStoreSchemaError` when
+        `sparse` is asked of an existing collection created without it."""
+        ...
+
+    def has_sparse_index(self, collection: str) -> bool:
+        """Whether the (existing) collection holds sparse keyword vectors."""
         ...
 
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
@@ -70,8 +80,14 @@ class VectorStore(Protocol):
         limit: int,
         filters: Filters | None,
         with_vectors: bool = False,
+        sparse_query: SparseVector | None = None,
+        candidates: int | None = None,
     ) -> list[VectorPoint]:
-        """Nearest points, best first, with `score` set (and `vector` when `with_vectors`)."""
+        """Nearest points, best first, with `score` set (and `vector` when `with_vectors`).
+
+        With `sparse_query` (hybrid search), the `candidates` best points by the dense vector and the
+        `candidates` best by the sparse keyword vector are fused by reciprocal rank; `score` is then the
+        fused score."""
         ...
 
     def retrieve(self, collection: str, ids: Iterable[str], with_vectors: bool = False) -> list[VectorPoint]: ...
@@ -79,3 +95,5 @@ class VectorStore(Protocol):
     def delete(self, collection: str, ids: Iterable[str]) -> None: ...
 
     def count(self, collection: str, filters: Filters | None = None) -> int: ...
+
+    def drop_collection(self, collection: str) -> None: ...

@@ -2,6 +2,8 @@
 
 Every field except `id` and `embedding` becomes payload. Collections are created on demand:
 cosine distance with the embedding's dimension, or payload-only when `use_vector_index` is False.
+Classes with `use_sparse_index = True` also store a BM25 keyword vector of `sparse_text()` per point,
+for hybrid (dense + keyword) search.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import UUID4, BaseModel, ConfigDict, Field, ValidationError
 
 from llm_engineering.domain.base.ports import Filters, VectorPoint, VectorStore
 from llm_engineering.domain.exceptions import ImproperlyConfigured, InvalidDocumentError
+from llm_engineering.domain.sparse_text import SparseVector, document_vector
 from llm_engineering.domain.types import DataCategory
 
 _binding: dict[str, VectorStore] = {}
@@ -67,7 +70,17 @@ class VectorBaseDocument(BaseModel, ABC):
         vector = getattr(self, "embedding", None)
         if vector is not None and hasattr(vector, "tolist"):
             vector = vector.tolist()
-        return VectorPoint(id=str(self.id), payload=payload, vector=list(vector) if vector is not None else None)
+        sparse = document_vector(self.sparse_text()) if self.get_use_sparse_index() else None
+        return VectorPoint(
+            id=str(self.id),
+            payload=payload,
+            vector=list(vector) if vector is not None else None,
+            sparse_vector=sparse,
+        )
+
+    def sparse_text(self) -> str:
+        """The text the keyword index holds for this document (classes with `use_sparse_index` override it)."""
+        return str(getattr(self, "content", ""))
 
     @classmethod
     def from_point(cls, point: VectorPoint) -> Self:
@@ -100,6 +113,11 @@ class VectorBaseDocument(BaseModel, ABC):
         config = getattr(cls, "Config", None)
         return bool(getattr(config, "use_vector_index", True))
 
+    @classmethod
+    def get_use_sparse_index(cls) -> bool:
+        config = getattr(cls, "Config", None)
+        return bool(getattr(config, "use_sparse_index", False))
+
     # --- Persistence -----------------------------------------------------------------------
     @classmethod
     def _store(cls) -> VectorStore:
@@ -111,7 +129,7 @@ class VectorBaseDocument(BaseModel, ABC):
         if cls.get_use_vector_index() and not vector_size:
             raise ImproperlyConfigured(f"{cls.__name__} stores vectors: create_collection needs vector_size.")
         size = vector_size if cls.get_use_vector_index() else None
-        return cls._store().ensure_collection(cls.get_collection_name(), size)
+        return cls._store().ensure_collection(cls.get_collection_name(), size, sparse=cls.get_use_sparse_index())
 
     @classmethod
     def bulk_insert(cls, documents: Sequence[Self]) -> int:
@@ -126,7 +144,7 @@ class VectorBaseDocument(BaseModel, ABC):
                 raise InvalidDocumentError(f"{cls.__name__}: {len(missing)} documents have no embedding: {missing[:3]}")
             vector_size = len(points[0].vector or [])
         store = cls._store()
-        store.ensure_collection(cls.get_collection_name(), vector_size)
+        store.ensure_collection(cls.get_collection_name(), vector_size, sparse=cls.get_use_sparse_index())
         store.upsert(cls.get_collection_name(), points)
         return len(points)
 
@@ -152,12 +170,12 @@ class VectorBaseDocument(BaseModel, ABC):
         return [cls.from_point(point) for point in points], uuid.UUID(next_offset) if next_offset else None
 
     @classmethod
-    def find_all(cls, page_size: int = 256, **filters: Any) -> list[Self]:
+    def find_all(cls, page_size: int = 256, with_vectors: bool = False, **filters: Any) -> list[Self]:
         """Every document (matching the filters), paging through the collection."""
         documents: list[Self] = []
         offset: uuid.UUID | None = None
         while True:
-            page, offset = cls.bulk_find(limit=page_size, offset=offset, **filters)
+            page, offset = cls.bulk_find(limit=page_size, offset=offset, with_vectors=with_vectors, **filters)
             documents.extend(page)
             if offset is None:
                 return documents
@@ -167,24 +185,49 @@ class VectorBaseDocument(BaseModel, ABC):
         return cls._store().collection_exists(cls.get_collection_name())
 
     @classmethod
+    def drop_collection(cls) -> None:
+        """Delete this class's collection and every point in it (no-op when it does not exist)."""
+        if cls.collection_exists():
+            cls._store().drop_collection(cls.get_collection_name())
+
+    @classmethod
+    def has_sparse_index(cls) -> bool:
+        """Whether this class's existing collection holds keyword vectors (False when it does not exist)."""
+        store = cls._store()
+        return store.collection_exists(cls.get_collection_name()) and store.has_sparse_index(cls.get_collection_name())
+
+    @classmethod
     def search(cls, query_vector: Sequence[float], limit: int = 10, **filters: Any) -> list[Self]:
         return [document for document, _ in cls.search_with_scores(query_vector, limit, **filters)]
 
     @classmethod
     def search_with_scores(
-        cls, query_vector: Sequence[float], limit: int = 10, with_vectors: bool = False, **filters: Any
+        cls,
+        query_vector: Sequence[float],
+        limit: int = 10,
+        with_vectors: bool = False,
+        sparse_query: SparseVector | None = None,
+        candidates: int | None = None,
+        **filters: Any,
     ) -> list[tuple[Self, float]]:
         """Nearest documents by cosine similarity, best first, with their scores (and their vectors when
-        `with_vectors`, so callers re-scoring them need no second round trip)."""
+        `with_vectors`, so callers re-scoring them need no second round trip).
+
+        With a non-empty `sparse_query` and a collection holding keyword vectors, the search is hybrid: the
+        `candidates` (default `limit`) best by each vector are fused by reciprocal rank, and the scores are
+        the fused ones. Otherwise it is dense only."""
         store = cls._store()
         if not store.collection_exists(cls.get_collection_name()):
             return []
+        hybrid = bool(sparse_query) and store.has_sparse_index(cls.get_collection_name())
         points = store.search(
             cls.get_collection_name(),
             list(query_vector),
             limit=limit,
             filters=_payload_filters(filters),
             with_vectors=with_vectors,
+            sparse_query=sparse_query if hybrid else None,
+            candidates=candidates if hybrid else None,
         )
         return [(cls.from_point(point), float(point.score or 0.0)) for point in points]
 

@@ -15,12 +15,17 @@ from llm_engineering.domain.base.ports import Filters, VectorPoint
 from llm_engineering.domain.exceptions import (
     VectorStoreLockedError,
     VectorStoreOperationError,
+    VectorStoreSchemaError,
     VectorStoreUnavailableError,
 )
+from llm_engineering.domain.sparse_text import SparseVector
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
     from qdrant_client.http import models
+
+# The named sparse vector of keyword (BM25) weights; the dense vector is the collection's unnamed one.
+SPARSE_VECTOR_NAME = "bm25"
 
 
 def _qdrant_server_hint() -> str:
@@ -50,6 +55,7 @@ class QdrantVectorStore:
         self._client = client
         self._lock = threading.Lock()
         self._known_collections: set[str] = set()
+        self._sparse_collections: dict[str, bool] = {}
 
     @property
     def location(self) -> str:
@@ -122,30 +128,52 @@ class QdrantVectorStore:
             self._known_collections.add(collection)
         return exists
 
-    def ensure_collection(self, collection: str, vector_size: int | None) -> bool:
+    def ensure_collection(self, collection: str, vector_size: int | None, sparse: bool = False) -> bool:
         if self.collection_exists(collection):
+            self._check_sparse(collection, sparse)
             return False
         from qdrant_client.http import models
 
         vectors_config: Any = (
             models.VectorParams(size=vector_size, distance=models.Distance.COSINE) if vector_size else {}
         )
+        # IDF is computed by Qdrant over the stored points and kept current as they change.
+        sparse_config = (
+            {SPARSE_VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)} if sparse else None
+        )
         with self._lock:
             if self._call(lambda client: client.collection_exists(collection)):
                 self._known_collections.add(collection)
+                self._check_sparse(collection, sparse)
                 return False
-            self._call(lambda client: client.create_collection(collection, vectors_config=vectors_config))
+            self._call(
+                lambda client: client.create_collection(
+                    collection, vectors_config=vectors_config, sparse_vectors_config=sparse_config
+                )
+            )
         self._known_collections.add(collection)
+        self._sparse_collections[collection] = sparse
         return True
+
+    def _check_sparse(self, collection: str, sparse: bool) -> None:
+        if sparse and not self.has_sparse_index(collection):
+            raise VectorStoreSchemaError(
+                f"Qdrant collection {collection!r} at {self.location} has no keyword (sparse) index: it was "
+                "created by an older version. Run `poe run-feature-engineering-pipeline` once: it rebuilds the "
+                "collection with the index, keeping every point."
+            )
+
+    def has_sparse_index(self, collection: str) -> bool:
+        if collection not in self._sparse_collections:
+            info = self._call(lambda client: client.get_collection(collection))
+            self._sparse_collections[collection] = SPARSE_VECTOR_NAME in (info.config.params.sparse_vectors or {})
+        return self._sparse_collections[collection]
 
     def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
         from qdrant_client.http import models
 
         structs = [
-            models.PointStruct(
-                id=point.id, vector=point.vector if point.vector is not None else {}, payload=point.payload
-            )
-            for point in points
+            models.PointStruct(id=point.id, vector=_to_vectors(point), payload=point.payload) for point in points
         ]
         self._call(lambda client: client.upsert(collection_name=collection, points=structs, wait=True))
 
@@ -171,13 +199,34 @@ class QdrantVectorStore:
         limit: int,
         filters: Filters | None,
         with_vectors: bool = False,
+        sparse_query: SparseVector | None = None,
+        candidates: int | None = None,
     ) -> list[VectorPoint]:
+        from qdrant_client.http import models
+
+        query_filter = _to_filter(filters)
+        if sparse_query:
+            # Hybrid: each retriever proposes its best `candidates`, reciprocal rank fusion orders the union.
+            fetch = max(limit, candidates or limit)
+            prefetch = [
+                models.Prefetch(query=list(vector), limit=fetch, filter=query_filter),
+                models.Prefetch(
+                    query=models.SparseVector(indices=list(sparse_query.indices), values=list(sparse_query.values)),
+                    using=SPARSE_VECTOR_NAME,
+                    limit=fetch,
+                    filter=query_filter,
+                ),
+            ]
+            query: Any = models.FusionQuery(fusion=models.Fusion.RRF)
+        else:
+            prefetch, query = None, list(vector)
         response = self._call(
             lambda client: client.query_points(
                 collection_name=collection,
-                query=list(vector),
+                prefetch=prefetch,
+                query=query,
                 limit=limit,
-                query_filter=_to_filter(filters),
+                query_filter=query_filter,
                 with_payload=True,
                 with_vectors=with_vectors,
             )
@@ -209,6 +258,7 @@ class QdrantVectorStore:
     def drop_collection(self, collection: str) -> None:
         self._call(lambda client: client.delete_collection(collection))
         self._known_collections.discard(collection)
+        self._sparse_collections.pop(collection, None)
 
     def collection_names(self) -> list[str]:
         response = self._call(lambda client: client.get_collections())
@@ -230,13 +280,31 @@ def _to_filter(filters: Filters | None) -> models.Filter | None:
     return models.Filter(must=conditions)
 
 
+def _to_vectors(point: VectorPoint) -> Any:
+    """The point's vectors as qdrant-client takes them: the dense one unnamed, the sparse one by name."""
+    if point.sparse_vector is None:
+        return point.vector if point.vector is not None else {}
+    from qdrant_client.http import models
+
+    vectors: dict[str, Any] = {} if point.vector is None else {"": point.vector}
+    if point.sparse_vector:  # Qdrant refuses empty sparse vectors; a text without terms has none
+        sparse = point.sparse_vector
+        vectors[SPARSE_VECTOR_NAME] = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+    return vectors
+
+
 def _to_point(record: Any) -> VectorPoint:
     vector = getattr(record, "vector", None)
-    if isinstance(vector, dict):  # named vectors or payload-only collections
-        vector = next(iter(vector.values()), None) if vector else None
+    sparse = None
+    if isinstance(vector, dict):  # a dense vector beside a sparse one, or payload-only collections
+        raw_sparse = vector.get(SPARSE_VECTOR_NAME)
+        if raw_sparse is not None:
+            sparse = SparseVector(tuple(raw_sparse.indices), tuple(raw_sparse.values))
+        vector = vector.get("", next((v for k, v in vector.items() if k != SPARSE_VECTOR_NAME), None))
     return VectorPoint(
         id=str(record.id),
         payload=dict(record.payload or {}),
         vector=list(vector) if vector is not None else None,
         score=getattr(record, "score", None),
+        sparse_vector=sparse,
     )

@@ -57,13 +57,14 @@ def _users(first: str, last: str):
     return next((u for u in (MARA, OTTO) if (u.first_name, u.last_name) == (first, last)), None)
 
 
-def _retriever(llm):
+def _retriever(llm, **options):
     embedder = BagOfWordsEmbedder()
     return ContextRetriever(
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
         self_query=SelfQuery(llm, find_user=_users),
         query_expansion=QueryExpansion(llm),
+        **options,
     )
 
 
@@ -86,8 +87,17 @@ def test_author_filter_expansion_dedup_and_rerank(store):
     # Three queries found overlapping chunks; duplicates are removed before reranking.
     assert trace["num_candidates"] > trace["num_unique_candidates"] == 3
     assert trace["collections"] == {"embedded_articles": trace["num_candidates"]}
-    assert trace["reranker"] == "bi-encoder:fake/bag-of-words"
+    # Hybrid search: the bi-encoder would only re-sort by the dense half, so the fused order stands.
+    assert trace["search"] == {"embedded_articles": "hybrid"}
+    assert trace["paths"]["search"] == "hybrid"
+    assert trace["reranker"] == "fusion (dense + keyword)"
     assert trace["query_expansion"]["status"] == "expanded"
+
+
+def test_dense_mode_reranks_with_the_bi_encoder(store):
+    result = _retriever(None, search_mode="dense").search_with_trace("reranking passages", k=2)
+    assert result.trace["search"] == {"embedded_articles": "dense"}
+    assert result.trace["reranker"] == "bi-encoder:fake/bag-of-words"
 
 
 def test_weak_llm_output_falls_back_to_the_plain_query_over_all_authors(store):
@@ -131,7 +141,7 @@ def test_the_budget_is_filled_by_score_across_collections_in_one_round_trip(stor
     EmbeddedPostChunk.bulk_insert([post])
     spy = CallCounter(store)
     bind_vector_store(spy)
-    retriever = _retriever(None)
+    retriever = _retriever(None, candidate_pool=1)
     result = retriever.search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
     assert result.trace["collections"]["embedded_posts"] == 1
     assert sum(result.trace["collections"].values()) == 4
@@ -144,7 +154,7 @@ def test_the_budget_is_filled_by_score_across_collections_in_one_round_trip(stor
     # The second request trusts the cached list of collections: searches only (the adapter answers
     # `collection_exists` from its own cache for collections it has seen).
     delta = {name: n - before.get(name, 0) for name, n in spy.calls.items() if n != before.get(name, 0)}
-    assert delta["search"] == 2 and set(delta) <= {"search", "collection_exists"}
+    assert delta["search"] == 2 and set(delta) <= {"search", "collection_exists", "has_sparse_index"}
 
 
 def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
@@ -176,7 +186,90 @@ def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
 
 def test_bi_encoder_rerank_from_stored_vectors_equals_re_embedding(store):
     embedder = BagOfWordsEmbedder()
-    result = _retriever(None).search_with_trace("reranking retrieved passages", k=3, expand_to_n_queries=1)
+    retriever = _retriever(None, search_mode="dense", document_support_weight=None)
+    result = retriever.search_with_trace("reranking retrieved passages", k=3, expand_to_n_queries=1)
     texts = [item.chunk.content for item in result.chunks]
     expected = EmbeddingReranker(embedder).score("reranking retrieved passages", texts)
     assert [round(item.score, 6) for item in result.chunks] == [round(score, 6) for score in expected]
+
+
+class ConstantEmbedder(BagOfWordsEmbedder):
+    """Every text gets the same vector: the embedding does not see what a passage is about, keywords do."""
+
+    def embed(self, texts, batch_size=None):
+        return [[1.0] + [0.0] * (self.dimension - 1) for _ in texts]
+
+
+def _unit(index: int, size: int) -> list[float]:
+    return [1.0 if i == index else 0.0 for i in range(size)]
+
+
+def test_hybrid_search_finds_by_keyword_what_the_embedding_cannot(store):
+    embedder = ConstantEmbedder()
+    texts = [f"filler passage number {i} about cooking pasta" for i in range(30)] + ["qlora adapters on gemma"]
+    EmbeddedArticleChunk.bulk_insert(
+        [
+            EmbeddedArticleChunk(
+                content=text,
+                embedding=vector,
+                platform="blog",
+                document_id=uuid.uuid4(),
+                author_id=OTTO.id,
+                author_full_name=OTTO.full_name,
+                link=f"https://blog.example/otto/filler/{i}",
+            )
+            # The passage about the query's subject is the one the embedding places furthest from it.
+            for i, (text, vector) in enumerate(
+                zip(texts, [*embedder.embed(texts[:-1]), _unit(1, embedder.dimension)], strict=True)
+            )
+        ]
+    )
+
+    def top(mode):
+        retriever = ContextRetriever(
+            embedder=embedder,
+            reranker=EmbeddingReranker(embedder),
+            self_query=SelfQuery(None),
+            query_expansion=QueryExpansion(None),
+            search_mode=mode,
+            hybrid_candidates=5,
+            candidate_pool=5,
+        )
+        return [item.chunk.content for item in retriever.search_with_trace("QLoRA adapters", k=3).chunks]
+
+    assert "qlora adapters on gemma" in top("hybrid")
+    assert "qlora adapters on gemma" not in top("dense")
+
+
+def test_collections_without_a_keyword_index_fall_back_to_dense_and_say_so():
+    memory = QdrantVectorStore(path=":memory:")
+    bind_vector_store(memory)
+    try:
+        embedder = BagOfWordsEmbedder()
+        memory.ensure_collection("embedded_articles", embedder.dimension)  # as before hybrid search
+        chunk = EmbeddedArticleChunk(
+            content="reranking passages",
+            embedding=embedder.embed(["reranking passages"])[0],
+            platform="blog",
+            document_id=uuid.uuid4(),
+            author_id=MARA.id,
+            author_full_name=MARA.full_name,
+            link="https://blog.example/old",
+        )
+        memory.upsert(
+            "embedded_articles", [chunk.to_point().__class__(**{**chunk.to_point().__dict__, "sparse_vector": None})]
+        )
+        result = _retriever(None).search_with_trace("reranking passages", k=1)
+        assert result.chunks[0].chunk.content == "reranking passages"
+        assert result.trace["search"] == {"embedded_articles": "dense"}
+        assert "no keyword index" in result.trace["paths"]["search"]
+    finally:
+        bind_vector_store(None)
+        memory.close()
+
+
+def test_invalid_search_options_are_errors():
+    with pytest.raises(ValueError, match="search_mode"):
+        _retriever(None, search_mode="sparse")
+    with pytest.raises(ValueError, match="candidate"):
+        _retriever(None, candidate_pool=0)
