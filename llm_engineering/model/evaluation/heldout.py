@@ -17,6 +17,7 @@ from typing import Any, Literal
 from loguru import logger
 
 from llm_engineering.domain.datasets import DatasetType, TrainTestSplit
+from llm_engineering.domain.prompts import format_instruction_prompt
 from llm_engineering.model.errors import TrainingDataError
 from llm_engineering.model.finetuning import backends
 from llm_engineering.model.finetuning.data import dpo_selection, instruct_row, preference_row, sft_selection
@@ -49,14 +50,9 @@ def heldout_loss(
     total_nll, total_tokens = 0.0, 0
     with backends.torch_threads(torch_threads), torch.inference_mode():
         for prompt, answer in pairs:
-            prompt_ids = tokenizer(prompt)["input_ids"]
-            ids = tokenizer(prompt + answer)["input_ids"]
-            start = _common_prefix(prompt_ids, ids)  # where the answer's tokens begin
-            targets = torch.tensor(ids[start:])
-            # The logits at positions start-1 .. n-2 predict the answer tokens; keep only those.
-            logits = model(input_ids=torch.tensor([ids]), logits_to_keep=len(targets) + 1).logits[0, :-1]
-            total_nll += torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum").item()
-            total_tokens += len(targets)
+            nll, tokens = _answer_nll(model, tokenizer, prompt, answer)
+            total_nll += nll
+            total_tokens += tokens
     loss = total_nll / total_tokens
     result = {
         "loss": round(loss, 4),
@@ -67,6 +63,48 @@ def heldout_loss(
     }
     logger.info("Held-out loss of {} on {} {} samples: {}", model_dir, len(pairs), name, result)
     return result
+
+
+def answer_losses(
+    model_dir: str | Path,
+    instructions: list[str],
+    answers: list[str],
+    max_length: int = 1024,
+    torch_threads: int | None = None,
+) -> list[float | None]:
+    """Mean token NLL of each reference answer (ending with EOS, in the training prompt layout) given its
+    instruction, under the model in `model_dir`; None for a pair longer than `max_length` tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if len(instructions) != len(answers):
+        raise ValueError(f"{len(instructions)} instructions but {len(answers)} answers: they must be aligned.")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    model.eval()
+    losses: list[float | None] = []
+    with backends.torch_threads(torch_threads), torch.inference_mode():
+        for instruction, answer in zip(instructions, answers, strict=True):
+            prompt, completion = format_instruction_prompt(instruction), answer + tokenizer.eos_token
+            if len(tokenizer(prompt + completion)["input_ids"]) > max_length:
+                losses.append(None)
+                continue
+            nll, tokens = _answer_nll(model, tokenizer, prompt, completion)
+            losses.append(nll / tokens)
+    return losses
+
+
+def _answer_nll(model: Any, tokenizer: Any, prompt: str, answer: str) -> tuple[float, int]:
+    """Summed NLL of `answer`'s tokens after `prompt`, and their count."""
+    import torch
+
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    ids = tokenizer(prompt + answer)["input_ids"]
+    start = _common_prefix(prompt_ids, ids)  # where the answer's tokens begin
+    targets = torch.tensor(ids[start:])
+    # The logits at positions start-1 .. n-2 predict the answer tokens; keep only those.
+    logits = model(input_ids=torch.tensor([ids]), logits_to_keep=len(targets) + 1).logits[0, :-1]
+    return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum").item(), len(targets)
 
 
 def compare_heldout(

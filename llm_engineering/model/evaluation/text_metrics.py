@@ -1,5 +1,6 @@
-"""Offline text metrics that need no judge: ROUGE-L against a reference answer, cosine similarity of
-embeddings, and simple stylometric features with a distance to the author's profile (lower is closer).
+"""Offline text metrics that need no judge: cosine similarity of embeddings, and simple stylometric
+features with a distance to the author's profile (lower is closer). ROUGE-L comes from the maintained
+`rouge-score` package (see `offline_metrics.rouge_l`).
 
 All functions are pure and deterministic. Words are maximal runs of Unicode letters and digits, compared
 in lowercase.
@@ -29,36 +30,6 @@ STYLE_FEATURES = (
 def words(text: str) -> list[str]:
     """The lowercase word tokens of `text` (runs of Unicode letters and digits)."""
     return _WORD.findall(text.lower())
-
-
-def rouge_l_f1(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 of `candidate` against `reference`: with L the length of the longest common subsequence of
-    their word tokens, P = L / len(candidate), R = L / len(reference), F1 = 2PR / (P + R); 0.0 when either
-    text has no words.
-
-    Equivalent to rouge-score's `RougeScorer(["rougeL"], use_stemmer=False)` fmeasure on ASCII text (the
-    package is not a dependency); unlike it, non-ASCII letters are kept as word characters instead of
-    being dropped.
-    """
-    cand, ref = words(candidate), words(reference)
-    if not cand or not ref:
-        return 0.0
-    common = _lcs_length(cand, ref)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(cand), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of `a` and `b` (dynamic programming, two rows)."""
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0] * (len(b) + 1)
-        for j, other in enumerate(b, start=1):
-            current[j] = previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1])
-        previous = current
-    return previous[-1]
 
 
 def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:

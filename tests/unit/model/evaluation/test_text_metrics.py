@@ -9,7 +9,6 @@ import pytest
 from llm_engineering.model.evaluation.text_metrics import (
     STYLE_FEATURES,
     cosine_similarity,
-    rouge_l_f1,
     style_distance,
     stylometrics,
     words,
@@ -18,29 +17,6 @@ from llm_engineering.model.evaluation.text_metrics import (
 
 def test_words_are_lowercase_letter_and_digit_runs():
     assert words("Hello, World! snake_case 42 café") == ["hello", "world", "snake", "case", "42", "café"]
-
-
-@pytest.mark.parametrize(
-    ("candidate", "reference", "expected"),
-    [
-        ("the cat sat on the mat", "the cat sat on the mat", 1.0),
-        ("The Cat, sat!", "the cat sat", 1.0),  # case and punctuation are ignored
-        ("a b c d", "a c d e", 0.75),  # LCS "a c d": P = R = 3/4
-        ("a b", "a b c d", 2 * 1.0 * 0.5 / 1.5),  # LCS 2: P = 1, R = 1/2, F1 = 2/3
-        ("police killed the gunman", "police kill the gunman", 0.75),  # no stemming: LCS 3 of 4
-        ("x y z", "a b c", 0.0),
-        ("", "a b c", 0.0),
-        ("a b c", "...", 0.0),
-        ("", "", 0.0),
-    ],
-)
-def test_rouge_l_f1_known_values(candidate, reference, expected):
-    assert rouge_l_f1(candidate, reference) == pytest.approx(expected)
-
-
-def test_rouge_l_uses_subsequence_not_substring():
-    # LCS of "a x b y c" and "a b c" is "a b c" (3): P = 3/5, R = 1, F1 = 0.75.
-    assert rouge_l_f1("a x b y c", "a b c") == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize(
