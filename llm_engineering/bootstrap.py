@@ -32,6 +32,7 @@ from llm_engineering.settings import Settings, get_settings
 if TYPE_CHECKING:
     from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+    from llm_engineering.application.evaluation.judge import LLMJudge
     from llm_engineering.application.llm.client import GenerationParameters, LLMClient
     from llm_engineering.application.ports import Embedder
     from llm_engineering.application.rag.answering import AnswerGenerator
@@ -176,6 +177,30 @@ def build_dataset_teacher(settings: Settings) -> LLMClient | None:
         # Rate limits (429) and overloads are retried with backoff before an extract is given up.
         retry_policy=RetryPolicy(max_retries=max(settings.LLM_MAX_RETRIES, 3)),
     )
+
+
+def build_evaluation_judge(settings: Settings | None = None) -> LLMJudge | None:
+    """The LLM judge of model and RAG evaluation, or None when EVALUATION_JUDGE_BASE_URL is unset.
+
+    Like the teacher, the model id and key fall back to OPENAI_MODEL_ID and OPENAI_API_KEY. The client
+    retries transport failures (429s, overloads); the judge then retries calls and unusable replies itself.
+    """
+    settings = settings or get_settings()
+    if not settings.EVALUATION_JUDGE_BASE_URL:
+        return None
+    from llm_engineering.application.evaluation.judge import LLMJudge
+    from llm_engineering.application.llm.retry import RetryPolicy
+    from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
+
+    key = settings.EVALUATION_JUDGE_API_KEY or settings.OPENAI_API_KEY
+    client = OpenAICompatibleClient(
+        base_url=settings.EVALUATION_JUDGE_BASE_URL,
+        model_id=settings.EVALUATION_JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID,
+        api_key=(key.get_secret_value() or None) if key else None,
+        timeout_s=settings.EVALUATION_JUDGE_TIMEOUT_S,
+        retry_policy=RetryPolicy(max_retries=settings.LLM_MAX_RETRIES),
+    )
+    return LLMJudge(client, max_workers=settings.EVALUATION_JUDGE_MAX_WORKERS)
 
 
 def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
@@ -363,6 +388,11 @@ class Container:
             reranker=self.reranker(),
             self_query=SelfQuery(llm, mode=self.settings.RAG_SELF_QUERY),
             query_expansion=QueryExpansion(llm, mode=self.settings.RAG_QUERY_EXPANSION),
+            search_mode=self.settings.RAG_SEARCH_MODE,
+            hybrid_candidates=self.settings.RAG_HYBRID_CANDIDATES,
+            document_support_weight=(
+                self.settings.RAG_DOCUMENT_SUPPORT_WEIGHT if self.settings.RAG_DOCUMENT_SUPPORT_WEIGHT >= 0 else None
+            ),
         )
 
     def answer_generator(self) -> AnswerGenerator:

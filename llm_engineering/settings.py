@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     RAG_EXPAND_TO_N_QUERIES: int = Field(default=3, ge=1, le=10)
     RAG_MAX_QUERY_CHARS: int = Field(default=2000, ge=16, le=100_000)
     RERANKER: Literal["auto", "cross-encoder", "bi-encoder"] = "auto"
+    # hybrid: dense embedding + BM25 keyword vectors fused by reciprocal rank in Qdrant; dense: vectors only.
+    RAG_SEARCH_MODE: Literal["hybrid", "dense"] = "hybrid"
+    RAG_HYBRID_CANDIDATES: int = Field(default=40, ge=1, le=1000)
+    # Documents ranked by their best chunk + this weight x their other chunks' scores; a negative value keeps
+    # the reranker's chunk order.
+    RAG_DOCUMENT_SUPPORT_WEIGHT: float = Field(default=0.5, le=10)
     # Structured retrieval steps: `auto` probes the LLM once and skips a step it cannot do; `on`/`off` force it.
     RAG_SELF_QUERY: Literal["auto", "on", "off"] = "auto"
     RAG_QUERY_EXPANSION: Literal["auto", "on", "off"] = "auto"
@@ -112,6 +118,15 @@ class Settings(BaseSettings):
     # The teacher's context window; prompts are cut to 90% of it (minus the answer's tokens).
     DATASET_GENERATOR_CONTEXT_TOKENS: int = Field(default=16384, ge=1024)
     DATASET_GENERATOR_TIMEOUT_S: float = Field(default=180.0, gt=0)
+
+    # --- Evaluation judge (any OpenAI-compatible server; unset = offline metrics only) -------
+    EVALUATION_JUDGE_BASE_URL: str | None = None
+    # Empty = OPENAI_MODEL_ID.
+    EVALUATION_JUDGE_MODEL_ID: str | None = None
+    # Empty = OPENAI_API_KEY.
+    EVALUATION_JUDGE_API_KEY: SecretStr | None = None
+    EVALUATION_JUDGE_MAX_WORKERS: int = Field(default=4, ge=1, le=64)
+    EVALUATION_JUDGE_TIMEOUT_S: float = Field(default=120.0, gt=0)
 
     # --- Hugging Face ---------------------------------------------------------------------
     HUGGINGFACE_ACCESS_TOKEN: SecretStr | None = None
@@ -164,7 +179,9 @@ class Settings(BaseSettings):
             raise ValueError("must be a MongoDB URI starting with mongodb:// or mongodb+srv://")
         return value
 
-    @field_validator("QDRANT_URL", "QDRANT_CLOUD_URL", "LLM_BASE_URL", "DATASET_GENERATOR_BASE_URL")
+    @field_validator(
+        "QDRANT_URL", "QDRANT_CLOUD_URL", "LLM_BASE_URL", "DATASET_GENERATOR_BASE_URL", "EVALUATION_JUDGE_BASE_URL"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -177,6 +194,8 @@ class Settings(BaseSettings):
         "QDRANT_DATABASE_HOST",
         "DATASET_GENERATOR_BASE_URL",
         "DATASET_GENERATOR_MODEL_ID",
+        "EVALUATION_JUDGE_BASE_URL",
+        "EVALUATION_JUDGE_MODEL_ID",
         "COMET_WORKSPACE",
         mode="before",
     )

@@ -41,12 +41,12 @@ def training(
         raise ValueError("The training pipeline needs `profiles` (see configs/training.yaml).")
     if push_to_huggingface and not hub_model_id:
         raise ValueError("push_to_huggingface needs a hub_model_id (e.g. `your-user/TwinGemma-3-270M`).")
-    instruct = _dataset(instruct_dataset, "instruct_datasets", "instruction", "load_instruct_dataset")
+    instruct = dataset_input(instruct_dataset, "instruct_datasets", "instruction", "load_instruct_dataset")
     if extra_instruct_dataset:
-        extra = _dataset(extra_instruct_dataset, "instruct_datasets", "instruction", "load_extra_instruct_dataset")
+        extra = dataset_input(extra_instruct_dataset, "instruct_datasets", "instruction", "load_extra_instruct_dataset")
         instruct = training_steps.mix_instruct_datasets(instruct, extra, max_samples=extra_instruct_samples)
     sft = training_steps.train_sft(instruct, profile=profile, profiles=profiles, track_experiments=track_experiments)
-    preference = _dataset(preference_dataset, "preference_datasets", "preference", "load_preference_dataset")
+    preference = dataset_input(preference_dataset, "preference_datasets", "preference", "load_preference_dataset")
     dpo = None
     if run_dpo:
         dpo = training_steps.train_dpo(
@@ -66,7 +66,7 @@ def training(
     )
 
 
-def _dataset(source: str, artifact_name: str, dataset_type: str, step_id: str) -> Any:
+def dataset_input(source: str, artifact_name: str, dataset_type: str, step_id: str) -> Any:
     """A ZenML artifact version (`latest` or `zenml:<version>`: lineage to the dataset run) or the output of
     a step loading `source` from disk or the Hub."""
     if source == LATEST or source.startswith(ZENML_PREFIX):

@@ -71,3 +71,16 @@ class DatasetGenerationError(LLMTwinError):
 
 class DatasetFileError(LLMTwinError, ValueError):
     """A dataset file or folder is missing or not in a format we read."""
+
+
+# --- Evaluation -----------------------------------------------------------------------------------------
+class JudgementParseError(LLMTwinError, ValueError):
+    """A judge reply is not a usable verdict. `reason` is one of `REASONS`, so failures can be counted."""
+
+    REASONS = ("no_json", "invalid_json", "missing_criterion", "out_of_range", "bad_type", "empty_justification")
+
+    def __init__(self, reason: str, message: str):
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown judgement failure reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason

@@ -8,6 +8,7 @@ model sees at inference exactly the layout it was trained on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # --- Instruction format (Alpaca-style: preamble, instruction block, response block) -------------------
@@ -232,3 +233,97 @@ def format_back_translation_prompt(passage: str) -> str:
 
 def format_judge_prompt(instruction: str, answer: str) -> str:
     return DATASET_JUDGE_PROMPT.format(instruction=instruction.strip(), answer=answer.strip())
+
+
+# --- Evaluation judges -----------------------------------------------------------------------------------
+# Both judges grade two criteria on 1-3 and answer in one JSON shape, parsed strictly by the application's
+# judge. The shape shows `N` rather than a number, so a judge that copies it verbatim fails to parse instead
+# of handing back a plausible score.
+JUDGE_SYSTEM_PROMPT = (
+    "You grade texts against written criteria, fairly and briefly. You reply with one JSON object and nothing else."
+)
+
+ANSWER_JUDGE_CRITERIA: tuple[str, ...] = ("accuracy", "style")
+RAG_JUDGE_CRITERIA: tuple[str, ...] = ("faithfulness", "relevance")
+
+ANSWER_JUDGE_PROMPT = """Grade the answer below on two criteria, each with a whole number from 1 to 3.
+
+accuracy: are the facts right, and does the answer cover what the request asks for? Grade it as a specialist in the topic would.
+  1 = contains wrong or misleading statements
+  2 = mostly right, with small mistakes or gaps
+  3 = correct and complete
+style: does it read like a post on a technical author's blog or social feed? Plain words, direct sentences, technical terms only where they earn their place. Academic, formal or marketing language lowers the grade.
+  1 = stiff, academic or promotional; long words where short ones would do
+  2 = readable, with some formal or inflated phrasing left
+  3 = plain and direct, precise where it matters, like a practitioner writing for peers
+
+Two sentences saying the same thing, for calibrating style:
+  grade 1: "Retrieval-augmented generation constitutes a paradigm wherein external knowledge repositories are leveraged to augment the generative capacities of language models."
+  grade 3: "RAG looks up your notes first and hands them to the model, so it answers from your data instead of guessing."
+{reference_block}
+Request:
+{instruction}
+
+Answer to grade:
+{answer}
+
+Reply with only this JSON object, where N is 1, 2 or 3 and each justification is one sentence:
+{{"accuracy": {{"score": N, "justification": "..."}}, "style": {{"score": N, "justification": "..."}}}}"""
+
+ANSWER_JUDGE_REFERENCE_BLOCK = """
+The author's own answer to the same request, to check facts against (the graded answer need not match its wording or cover more than it does):
+{reference}
+"""
+
+RAG_JUDGE_PROMPT = """An assistant answered a question using the numbered passages below. Grade its answer on two criteria, each with a whole number from 1 to 3.
+
+faithfulness: is every claim in the answer backed by the passages? Facts from anywhere else count as unsupported, even when true.
+  1 = key claims contradict the passages or cannot be found in them
+  2 = mostly backed, with some unsupported details
+  3 = every claim can be traced to a passage
+relevance: does the answer address the question that was asked?
+  1 = off topic, or evades the question
+  2 = on topic but partial, or padded with unrelated material
+  3 = answers the question directly and fully
+An answer that says the passages do not cover the question is faithful; its relevance depends on whether that is true.
+
+Question:
+{question}
+
+Passages:
+{context}
+
+Answer to grade:
+{answer}
+
+Reply with only this JSON object, where N is 1, 2 or 3 and each justification is one sentence:
+{{"faithfulness": {{"score": N, "justification": "..."}}, "relevance": {{"score": N, "justification": "..."}}}}"""
+
+# Sent after an unusable reply, so a retry at temperature 0 is a new request rather than the same one again.
+JUDGE_CORRECTION_PROMPT = (
+    "That reply could not be used ({problem}). Reply again with only the JSON object asked for: every criterion, "
+    "a whole-number score from 1 to 3 and a one-sentence justification each."
+)
+
+
+def format_answer_judge_prompt(instruction: str, answer: str, reference: str | None = None) -> str:
+    """The answer judge's user turn: the request, the answer to grade and, when given, the author's reference."""
+    reference_block = ANSWER_JUDGE_REFERENCE_BLOCK.format(reference=reference.strip()) if reference else ""
+    return ANSWER_JUDGE_PROMPT.format(
+        reference_block=reference_block, instruction=instruction.strip(), answer=answer.strip()
+    )
+
+
+def format_rag_judge_prompt(question: str, context: str | Sequence[str], answer: str) -> str:
+    """The RAG judge's user turn. `context` is the retrieved text as one string, or its passages (numbered here)."""
+    if isinstance(context, str):
+        passages = context.strip()
+    else:
+        passages = "\n\n".join(f"[{number}] {passage.strip()}" for number, passage in enumerate(context, start=1))
+    return RAG_JUDGE_PROMPT.format(
+        question=question.strip(), context=passages or "(no passages were retrieved)", answer=answer.strip()
+    )
+
+
+def format_judge_correction(problem: str) -> str:
+    return JUDGE_CORRECTION_PROMPT.format(problem=problem.strip().rstrip("."))

@@ -28,3 +28,11 @@ class TrainingDataError(TrainingError):
 
 class TrainingBackendError(TrainingError):
     """The requested trainer backend (Unsloth, 4-bit loading) or model cannot be used on this machine."""
+
+
+class EvaluationError(LLMTwinError):
+    """A model evaluation cannot run: no samples, an unknown model or stage, a judge required but missing."""
+
+
+class EvaluationGateError(EvaluationError):
+    """The candidate model is worse than the current one beyond the configured tolerance."""

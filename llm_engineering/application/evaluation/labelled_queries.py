@@ -52,25 +52,21 @@ def labelled_queries(dataset: TrainTestSplit, split: str = "test") -> list[Label
 
 def queries_from_cases(
     cases: Iterable[Mapping[str, Any]], resolve_link: Callable[[str], str | None]
-) -> list[LabelledQuery]:
-    """Hand-written cases ({query, links, category, query_type?}) as labelled queries; each link is turned
-    into a document id by `resolve_link`. Raises ValueError naming the case for a missing field or a link
-    no stored document has (a typo would otherwise score as a retrieval miss)."""
-    queries = []
+) -> tuple[list[LabelledQuery], list[str]]:
+    """Hand-written cases ({query, links, category, query_type?}) as labelled queries, each link turned into a
+    document id by `resolve_link`; also returns the queries skipped because a link has no stored document
+    (another corpus is loaded; scoring them would count misses the retriever could never avoid). Raises
+    ValueError naming the case for a missing field."""
+    queries, skipped = [], []
     for number, case in enumerate(cases, start=1):
         query = " ".join(str(case.get("query") or "").split())
         links = case.get("links") or []
         if not query or not links or not case.get("category"):
             raise ValueError(f"case {number}: needs a query, a category and at least one link, got {dict(case)}")
-        documents = set()
-        for link in links:
-            document_id = resolve_link(str(link))
-            if document_id is None:
-                raise ValueError(f"case {number} ({query[:60]!r}): no stored document has the link {link}")
-            documents.add(document_id)
-        queries.append(
-            LabelledQuery(
-                query, frozenset(documents), str(case.get("query_type") or "hand-written"), str(case["category"])
-            )
-        )
-    return queries
+        documents = [resolve_link(str(link)) for link in links]
+        if any(document is None for document in documents):
+            skipped.append(query)
+            continue
+        query_type = str(case.get("query_type") or "hand-written")
+        queries.append(LabelledQuery(query, frozenset(d for d in documents if d), query_type, str(case["category"])))
+    return queries, skipped

@@ -548,11 +548,20 @@ def training_environment(settings: Settings) -> dict[str, str]:
 
 def finetuning_support_files() -> dict[str, Path]:
     """What `finetune.py` imports besides its own folder, packed beside it in the job's archive: the
-    `llm_engineering` package's domain and model layers, the dataset file loader, and the training config
-    (as `training.yaml`). Their own imports stay inside these modules (checked by the layer tests)."""
+    `llm_engineering` package's domain and model layers, the application modules the model layer uses (the
+    dataset file loader, the evaluation judge and its LLM port), and the training config (as
+    `training.yaml`). Their own imports stay inside these modules (checked by the layer tests)."""
     package = FINETUNING_SOURCE_DIR.parents[1]
-    modules = [package / "__init__.py", package / "application" / "__init__.py", package / "application" / "errors.py"]
-    modules += [package / "application" / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
+    application = package / "application"
+    modules = [
+        package / "__init__.py",
+        application / "__init__.py",
+        application / "errors.py",
+        application / "ports.py",
+    ]
+    modules += [application / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
+    for folder in ("evaluation", "llm"):
+        modules += sorted((application / folder).glob("*.py"))
     for layer in ("domain", "model"):
         modules += sorted((package / layer).rglob("*.py"))
     files = {f"llm_engineering/{path.relative_to(package).as_posix()}": path for path in modules}

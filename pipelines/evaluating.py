@@ -1,0 +1,55 @@
+"""The evaluating pipeline: held-out instructions -> each model's answers -> offline metrics, held-out loss
+and (when configured) the LLM judge -> one comparison report -> optionally the evaluation gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zenml import pipeline
+
+from pipelines.training import LATEST, dataset_input
+from steps import evaluating as evaluating_steps
+
+
+@pipeline
+def evaluating(
+    models: list[dict[str, Any]] | None = None,
+    dataset: str = LATEST,
+    max_samples: int | None = 16,
+    seed: int = 0,
+    sampling: dict[str, Any] | None = None,
+    backend: str = "auto",
+    judge: str = "auto",
+    heldout: bool = True,
+    torch_threads: int | None = None,
+    gate: dict[str, Any] | None = None,
+) -> None:
+    """Compare `models` ([{name, source}], see configs/evaluating.yaml) on the instruct test split of
+    `dataset` (`latest`, `zenml:<version>`, a file or folder). `gate`: {candidate, current, rules} fails the
+    run when the candidate is worse than the current model beyond a rule's tolerance."""
+    if not models:
+        raise ValueError("The evaluating pipeline needs `models`: a list of {name, source} (configs/evaluating.yaml).")
+    names = [model.get("name") for model in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Model names must be unique, got {names}.")
+    instruct = dataset_input(dataset, "instruct_datasets", "instruction", "load_evaluation_dataset")
+    samples = evaluating_steps.select_evaluation_samples(instruct, max_samples=max_samples, seed=seed)
+    scores = []
+    for model in models:
+        answers = evaluating_steps.generate_model_answers(
+            samples, model=model, sampling=sampling or {}, backend=backend, id=f"generate_{model['name']}"
+        )
+        scores.append(
+            evaluating_steps.score_model_answers(
+                samples,
+                answers,
+                model=model,
+                judge=judge,
+                heldout=heldout,
+                torch_threads=torch_threads,
+                id=f"score_{model['name']}",
+            )
+        )
+    report = evaluating_steps.build_evaluation_report(samples, scores)
+    if gate:
+        evaluating_steps.evaluation_gate(report, **gate)
