@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -502,3 +502,15 @@ def reset() -> None:
         current.close()
     bind_warehouse(None)
     bind_vector_store(None)
+
+
+def log_model_evaluation_to_opik(
+    run_name: str,
+    samples: Sequence[Mapping[str, Any]],
+    answers: Mapping[str, Sequence[str | None]],
+    scores: Mapping[str, Mapping[str, Sequence[float | None]]],
+) -> dict[str, str]:
+    """Log an evaluation run to Opik when it is configured (see `infrastructure.opik_evaluation`)."""
+    from llm_engineering.infrastructure.opik_evaluation import log_model_evaluation
+
+    return log_model_evaluation(run_name, samples, answers, scores)

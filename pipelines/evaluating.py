@@ -34,11 +34,12 @@ def evaluating(
         raise ValueError(f"Model names must be unique, got {names}.")
     instruct = dataset_input(dataset, "instruct_datasets", "instruction", "load_evaluation_dataset")
     samples = evaluating_steps.select_evaluation_samples(instruct, max_samples=max_samples, seed=seed)
-    scores = []
+    scores, runs = [], []
     for model in models:
         answers = evaluating_steps.generate_model_answers(
             samples, model=model, sampling=sampling or {}, backend=backend, id=f"generate_{model['name']}"
         )
+        runs.append(answers)
         scores.append(
             evaluating_steps.score_model_answers(
                 samples,
@@ -51,5 +52,6 @@ def evaluating(
             )
         )
     report = evaluating_steps.build_evaluation_report(samples, scores)
+    evaluating_steps.log_evaluation_to_opik(samples, runs, scores)
     if gate:
         evaluating_steps.evaluation_gate(report, **gate)

@@ -36,3 +36,7 @@ class EvaluationError(LLMTwinError):
 
 class EvaluationGateError(EvaluationError):
     """The candidate model is worse than the current one beyond the configured tolerance."""
+
+
+class GenerationError(EvaluationError):
+    """Answers cannot be generated: no instructions, a missing model folder, or no backend that can run here."""

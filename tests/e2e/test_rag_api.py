@@ -95,7 +95,7 @@ def test_health_ready_and_an_answer_with_sources(api, populated):
     assert len({source["document_id"] for source in body["sources"]}) == len(body["sources"])
     assert body["sources"][0]["link"].endswith("rerank-before-you-prompt")
     assert {source["author"] for source in body["sources"]} == {DEMO_AUTHOR}
-    assert retrieval["reranker"].startswith("bi-encoder:")
+    assert retrieval["reranker"] == "fusion (dense + keyword)" and retrieval["paths"]["search"] == "hybrid"
     # The tiny model fails the one-time capability probe: self-query and expansion are skipped, not retried.
     assert retrieval["paths"]["self_query"].startswith("skipped: model failed the capability probe")
     assert retrieval["paths"]["query_expansion"].startswith("skipped: model failed the capability probe")

@@ -50,7 +50,7 @@ def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_s
     assert trace["author_id"] is None
     assert trace["query_expansion"]["status"] in {"fallback", "partial", "expanded"}
     assert trace["queries"][0].startswith("Why should a RAG system rerank")
-    assert trace["reranker"] == f"bi-encoder:{embedder.model_id}"
+    assert trace["reranker"] == "fusion (dense + keyword)" and trace["paths"]["search"] == "hybrid"
 
     answer = AnswerGenerator(llm).generate("Why rerank?", result)
     assert isinstance(answer.answer, str)

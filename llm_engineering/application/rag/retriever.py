@@ -65,15 +65,16 @@ class RetrievalResult:
 
 
 def group_sources(chunks: Sequence[ScoredChunk], passage_numbers: dict[str, int] | None = None) -> list[Source]:
-    """One `Source` per document: its best chunk's score, all its chunk ids (best first) and, when given,
-    the prompt numbers of its chunks (`passage_numbers`: chunk id -> number)."""
+    """One `Source` per document, in the order the chunks rank them (the retriever's final order, which
+    may rank documents by several chunks): its best chunk's score, all its chunk ids (in rank order) and,
+    when given, the prompt numbers of its chunks (`passage_numbers`: chunk id -> number)."""
     numbers = passage_numbers or {}
     groups: dict[str, list[ScoredChunk]] = {}
-    for item in sorted(chunks, key=lambda scored: scored.score, reverse=True):
+    for item in chunks:
         groups.setdefault(str(item.chunk.document_id), []).append(item)
     sources = []
     for document_id, items in groups.items():
-        best = items[0].chunk
+        best = max(items, key=lambda scored: scored.score).chunk
         chunk_ids = [str(item.chunk.id) for item in items]
         sources.append(
             Source(
@@ -82,7 +83,7 @@ def group_sources(chunks: Sequence[ScoredChunk], passage_numbers: dict[str, int]
                 author=best.author_full_name,
                 platform=best.platform,
                 link=getattr(best, "link", None),
-                score=round(items[0].score, 4),
+                score=round(max(item.score for item in items), 4),
                 chunk_ids=chunk_ids,
                 passages=sorted(numbers[chunk_id] for chunk_id in chunk_ids if chunk_id in numbers),
             )
