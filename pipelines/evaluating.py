@@ -37,7 +37,12 @@ def evaluating(
     scores, runs = [], []
     for model in models:
         answers = evaluating_steps.generate_model_answers(
-            samples, model=model, sampling=sampling or {}, backend=backend, id=f"generate_{model['name']}"
+            samples,
+            model=model,
+            sampling=sampling or {},
+            backend=backend,
+            torch_threads=torch_threads,
+            id=f"generate_{model['name']}",
         )
         runs.append(answers)
         scores.append(

@@ -46,7 +46,7 @@ def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, sho
     click.echo(
         f"Author filter: {trace['author_full_name'] or 'none'} (self-query: {trace['self_query'].get('status')}); "
         f"queries: {len(trace['queries'])} (expansion: {trace['query_expansion'].get('status')}); "
-        f"reranker: {trace['reranker']}"
+        f"search: {trace['paths']['search']}; reranker: {trace['reranker']}"
     )
     if not result.chunks:
         click.echo(

@@ -36,7 +36,8 @@ def evaluation_gate(
         "message": result.message,
         "checks": [{k: v for k, v in vars(check).items() if v is not None} for check in result.checks],
     }
-    log_metadata(metadata={"passed": result.passed, "message": result.message}, infer_artifact=True)
+    # On the step run, so the verdict is on record (dashboard, client) also when the step fails below.
+    log_metadata(metadata={"passed": result.passed, "message": result.message})
     if not result.passed:
         raise EvaluationGateError(f"{candidate} vs {current}: {result.message}")
     logger.info("Evaluation gate: {} vs {}: {}", candidate, current, result.message)

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from llm_engineering.model.evaluation.generation import GenerationRun
 from loguru import logger
 from zenml import log_metadata, step
 
+from llm_engineering.model.evaluation.generation import GenerationRun
 from steps.evaluating.samples import EvaluationSamples
 
 
 @step
 def generate_model_answers(
-    samples: EvaluationSamples, model: dict[str, Any], sampling: dict[str, Any], backend: str = "auto"
+    samples: EvaluationSamples,
+    model: dict[str, Any],
+    sampling: dict[str, Any],
+    backend: str = "auto",
+    torch_threads: int | None = None,
 ) -> Annotated[GenerationRun, "model_answers"]:
     """`model` is {name, source} (see `model_evaluation.resolve_model`); `sampling` a `SamplingConfig`."""
-    from llm_engineering.model.evaluation.generation import SamplingConfig, generate_answers
-
     from llm_engineering import bootstrap
+    from llm_engineering.model.evaluation.generation import SamplingConfig, generate_answers
     from llm_engineering.model.evaluation.model_evaluation import ModelUnderTest, resolve_model
 
     settings = bootstrap.container().settings
@@ -41,6 +44,7 @@ def generate_model_answers(
         sampling=SamplingConfig.model_validate(sampling),
         llm=llm,
         name=resolved.name,
+        torch_threads=torch_threads,
     )
     logger.info("{} ({}): {} answers, {} failed", resolved.name, resolved.description, len(run.answers), run.failures)
     log_metadata(

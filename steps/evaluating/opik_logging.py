@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from llm_engineering.model.evaluation.generation import GenerationRun
 from zenml import get_step_context, log_metadata, step
 
+from llm_engineering.model.evaluation.generation import GenerationRun
 from llm_engineering.model.evaluation.report import ModelScores
 from steps.evaluating.samples import EvaluationSamples
 

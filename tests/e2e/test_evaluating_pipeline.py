@@ -67,15 +67,21 @@ def test_models_are_compared_offline_and_by_the_judge_without_invented_scores(ev
 
 
 def test_the_gate_stops_a_worse_candidate_with_its_numbers(evaluation_setup: Path):
+    from zenml.client import Client
+
     from pipelines.evaluating import evaluating
 
     models = [{"name": "current", "source": str(evaluation_setup)}, {"name": "candidate", "source": "endpoint"}]
     gate = {"candidate": "candidate", "current": "current", "rules": [{"metric": "heldout_loss", "tolerance": 0.1}]}
     # The endpoint model has no held-out loss: the candidate lacks a gated metric, so the gate must fail.
-    with pytest.raises(Exception, match="heldout_loss"):
+    with pytest.raises(RuntimeError, match="evaluation_gate"):
         evaluating.with_options(enable_cache=False)(
             models=models, dataset="latest", max_samples=2, sampling=SAMPLING, judge="off", gate=gate
         )
+    failed = Client().get_pipeline("evaluating").last_run
+    step_run = failed.steps["evaluation_gate"]
+    assert failed.status == "failed" and step_run.status == "failed"
+    assert "heldout_loss: missing from the candidate's metrics" in step_run.run_metadata["message"]
     passing = {"candidate": "current", "current": "current", "rules": [{"metric": "rouge_l", "tolerance": 0.0}]}
     run = evaluating.with_options(enable_cache=False)(
         models=models, dataset="latest", max_samples=2, sampling=SAMPLING, judge="off", gate=passing

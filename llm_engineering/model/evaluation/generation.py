@@ -145,8 +145,7 @@ def generate_answers(
     chosen = choose_backend(model, backend, llm)
     logger.info("Generating {} answers with {} via {} ({})", len(instructions), model, chosen, sampling)
     started = time.perf_counter()
-    if chosen == "openai":
-        assert llm is not None  # choose_backend checked it
+    if chosen == "openai" and llm is not None:  # choose_backend only picks openai with a client
         answers, generation_seconds = _endpoint_answers(instructions, llm, sampling, max_workers, progress)
         source = llm.endpoint
     else:
