@@ -14,23 +14,11 @@ from llm_engineering.application.rag.reranking import EmbeddingReranker
 from llm_engineering.application.rag.retriever import ContextRetriever
 from llm_engineering.application.rag.self_query import SelfQuery
 from llm_engineering.domain.documents import ArticleDocument
-from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
 from tests.conftest import PROJECT_ROOT
-from tests.rag_fixtures import index_demo_corpus
 
 pytestmark = pytest.mark.integration
 
 CASES = PROJECT_ROOT / "tests" / "fixtures" / "rag_queries" / "demo.yaml"
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return SentenceTransformerEmbedder()
-
-
-@pytest.fixture
-def demo_index(warehouse, vector_store, embedder):
-    return index_demo_corpus(embedder)
 
 
 def _resolve(link: str) -> str | None:

@@ -9,22 +9,11 @@ from llm_engineering.application.rag.reranking import EmbeddingReranker
 from llm_engineering.application.rag.retriever import ContextRetriever
 from llm_engineering.application.rag.self_query import SelfQuery
 from llm_engineering.domain.documents import UserDocument
-from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
-from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus
+from tests.rag_fixtures import DEMO_AUTHOR
 from tests.unit.application.rag.fakes import ScriptedLLM
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return SentenceTransformerEmbedder()
-
-
-@pytest.fixture
-def demo_index(warehouse, vector_store, embedder):
-    return index_demo_corpus(embedder)
 
 
 def _retriever(embedder, llm):

@@ -1,0 +1,18 @@
+"""Fixtures shared by the RAG integration tests: the real MiniLM embedder and the demo corpus indexed into
+the test warehouse and vector store."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def demo_index(warehouse, vector_store, embedder):
+    from tests.rag_fixtures import index_demo_corpus
+
+    return index_demo_corpus(embedder)
