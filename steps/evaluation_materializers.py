@@ -21,10 +21,9 @@ from zenml.metadata.metadata_types import MetadataType
 from llm_engineering.model.evaluation.plots import render_html
 from llm_engineering.model.evaluation.report import (
     EvaluationReport,
-    RetrievalReport,
     render_markdown,
-    render_retrieval_markdown,
 )
+from llm_engineering.model.evaluation.retrieval_report import RetrievalReport, render_retrieval_markdown
 
 DATA_FILENAME = "report.json"
 HTML_FILENAME = "report.html"

@@ -10,9 +10,9 @@ from llm_engineering.model.evaluation.report import (
     EvaluationReport,
     MetricScores,
     ModelScores,
-    RetrievalReport,
     build_model_report,
 )
+from llm_engineering.model.evaluation.retrieval_report import RetrievalReport
 
 CATEGORIES = ["articles", "articles", "posts", "posts", "repositories", "repositories"]
 JUDGE = "judge-llm-1"

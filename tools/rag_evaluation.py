@@ -151,7 +151,7 @@ def main(
 
 def write_report(evaluation: Any, settings: dict[str, Any], output: Path) -> None:
     """Print the tables and write <output>.md and <output>.json."""
-    from llm_engineering.model.evaluation.report import RetrievalReport, render_retrieval_markdown
+    from llm_engineering.model.evaluation.retrieval_report import RetrievalReport, render_retrieval_markdown
 
     report = RetrievalReport(
         title="RAG retrieval evaluation",

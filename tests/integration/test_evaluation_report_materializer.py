@@ -13,10 +13,9 @@ import pytest
 
 from llm_engineering.model.evaluation.report import (
     EvaluationReport,
-    RetrievalReport,
     render_markdown,
-    render_retrieval_markdown,
 )
+from llm_engineering.model.evaluation.retrieval_report import RetrievalReport, render_retrieval_markdown
 from tests.evaluation_report_fixtures import JUDGE, crafted_report, crafted_retrieval_report
 
 pytestmark = pytest.mark.integration

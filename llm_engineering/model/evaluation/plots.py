@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from llm_engineering.model.evaluation.report import (
     OFFLINE_LINE,
-    RETRIEVAL_LINE,
     SOURCES,
     EvaluationReport,
-    RetrievalReport,
     category_table,
     interval,
     is_best,
@@ -28,6 +26,10 @@ from llm_engineering.model.evaluation.report import (
     method_line,
     number,
     render_markdown,
+)
+from llm_engineering.model.evaluation.retrieval_report import (
+    RETRIEVAL_LINE,
+    RetrievalReport,
     render_retrieval_markdown,
     retrieval_cell,
 )

@@ -17,16 +17,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from llm_engineering.model.evaluation.comparison import PairedDifference, paired_differences
 from llm_engineering.model.evaluation.statistics import bootstrap_mean_ci
 
 MetricSource = Literal["judge", "offline"]
 SOURCES: tuple[MetricSource, ...] = ("judge", "offline")  # judge metrics are listed first everywhere
 
 _MARKDOWN_SPECIALS = str.maketrans({char: f"\\{char}" for char in "\\|`*_[]"})
-_RETRIEVAL_METRICS = ("queries", "recall", "mrr", "ndcg", "context_precision")
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -93,7 +93,7 @@ class EvaluationReport(BaseModel):
     the plots are drawn from."""
 
     title: str
-    created_at: datetime = Field(default_factory=_now)
+    created_at: datetime = Field(default_factory=utc_now)
     judge_model: str | None = None
     confidence: float = 0.95
     resamples: int = 2000
@@ -105,6 +105,8 @@ class EvaluationReport(BaseModel):
     num_samples: int
     categories: list[str] | None = None
     scores: list[ModelScores]
+    # Each later model minus the first, per sample (see `comparison.paired_differences`).
+    differences: list[PairedDifference] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     def row(self, model: str, metric: str) -> MetricRow | None:
@@ -167,6 +169,7 @@ def build_model_report(
         num_samples=num_samples,
         categories=list(categories) if categories is not None else None,
         scores=list(models),
+        differences=paired_differences(models, confidence, resamples, seed),
         notes=list(notes),
     )
 
@@ -220,9 +223,9 @@ def render_markdown(report: EvaluationReport) -> str:
     """The report as Markdown: judge metrics table, offline metrics table, per-category table, notes.
     Numbers have 3 decimals, CIs read [low, high]; the best mean of each metric is bold."""
     lines = [
-        f"# {_md(report.title)}",
+        f"# {markdown_text(report.title)}",
         "",
-        f"Created {report.created_at:%Y-%m-%d %H:%M:%S %Z}. Models: {', '.join(_md(m) for m in report.models)}; "
+        f"Created {report.created_at:%Y-%m-%d %H:%M:%S %Z}. Models: {', '.join(markdown_text(m) for m in report.models)}; "
         + f"{report.num_samples} samples each.",
         "",
         method_line(report),
@@ -233,81 +236,27 @@ def render_markdown(report: EvaluationReport) -> str:
         lines += [
             f"## {source.capitalize()} metrics",
             "",
-            _md(judge_line(report)) if source == "judge" else OFFLINE_LINE,
+            markdown_text(judge_line(report)) if source == "judge" else OFFLINE_LINE,
         ]
         if infos:
             lines += ["", *_results_table(report, infos)]
         elif source == "offline":
             lines += ["", "No offline metrics reported."]
         lines.append("")
+    if report.differences:
+        lines += ["## Paired differences", "", *_differences_table(report), ""]
     if report.category_rows:
         lines += ["## Per category", "", "Mean (scored samples) per category.", "", *_category_table(report), ""]
     if report.metrics:
         lines += ["## Metrics", ""]
         lines += [
-            f"- {_md(info.metric)} ({info.source}, {'higher' if info.higher_is_better else 'lower'} is better)"
-            + (f": {_md(info.description)}" if info.description else "")
+            f"- {markdown_text(info.metric)} ({info.source}, {'higher' if info.higher_is_better else 'lower'} is better)"
+            + (f": {markdown_text(info.description)}" if info.description else "")
             for info in report.metrics
         ]
         lines.append("")
     if report.notes:
-        lines += ["## Notes", "", *(f"- {_md(note)}" for note in report.notes), ""]
-    return "\n".join(lines)
-
-
-class RetrievalReport(BaseModel):
-    """RAG retrieval results; the dicts have the shape of `retrieval_metrics.aggregate()` output
-    ({"queries", "recall", "mrr", "ndcg", "context_precision"}), per query type and per category."""
-
-    title: str
-    settings: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-    overall: dict[str, float]
-    by_query_type: dict[str, dict[str, float]] = Field(default_factory=dict)
-    by_category: dict[str, dict[str, float]] = Field(default_factory=dict)
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-    created_at: datetime = Field(default_factory=_now)
-    notes: list[str] = Field(default_factory=list)
-
-    def metric_names(self) -> list[str]:
-        """The columns: the aggregate() keys in their usual order, then any others in first-seen order."""
-        groups = [self.overall, *self.by_query_type.values(), *self.by_category.values()]
-        seen = dict.fromkeys(key for group in groups for key in group)
-        return [key for key in _RETRIEVAL_METRICS if key in seen] + [
-            key for key in seen if key not in _RETRIEVAL_METRICS
-        ]
-
-
-RETRIEVAL_LINE = "All retrieval metrics are offline (no judge): computed from the labelled relevant documents."
-
-
-def render_retrieval_markdown(report: RetrievalReport) -> str:
-    """The retrieval report as Markdown: settings, overall / per query type / per category tables, latency."""
-    columns = report.metric_names()
-    lines = [f"# {_md(report.title)}", "", f"Created {report.created_at:%Y-%m-%d %H:%M:%S %Z}.", "", RETRIEVAL_LINE, ""]
-    if report.settings:
-        lines += [
-            "## Settings",
-            "",
-            *(f"- {_md(key)}: {_md(str(value))}" for key, value in report.settings.items()),
-            "",
-        ]
-    lines += ["## Overall", "", *_retrieval_table({"all": report.overall}, columns, "set"), ""]
-    for heading, label, groups in (
-        ("Per query type", "query type", report.by_query_type),
-        ("Per category", "category", report.by_category),
-    ):
-        if groups:
-            lines += [f"## {heading}", "", *_retrieval_table(groups, columns, label), ""]
-    if report.latency_p50_ms is not None or report.latency_p95_ms is not None:
-        lines += [
-            "## Latency",
-            "",
-            f"p50 {_ms(report.latency_p50_ms)}, p95 {_ms(report.latency_p95_ms)} per query.",
-            "",
-        ]
-    if report.notes:
-        lines += ["## Notes", "", *(f"- {_md(note)}" for note in report.notes), ""]
+        lines += ["## Notes", "", *(f"- {markdown_text(note)}" for note in report.notes), ""]
     return "\n".join(lines)
 
 
@@ -318,13 +267,6 @@ def number(value: float | None) -> str:
 
 def interval(low: float | None, high: float | None) -> str:
     return "n/a" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
-
-
-def retrieval_cell(metric: str, value: float | None) -> str:
-    """A retrieval table cell: the query count as an integer, metrics with 3 decimals."""
-    if metric == "queries" and value is not None:
-        return str(int(value))
-    return number(value)
 
 
 def category_table(report: EvaluationReport) -> tuple[list[str], list[tuple[MetricInfo, str, list[str]]]]:
@@ -414,35 +356,44 @@ def _results_table(report: EvaluationReport, infos: Iterable[MetricInfo]) -> lis
                 mean = f"**{mean}**"
             arrow = "↑" if info.higher_is_better else "↓"
             lines.append(
-                f"| {_md(info.metric)} {arrow} | {_md(model)} | {mean} | {interval(row.ci_low, row.ci_high)} "
+                f"| {markdown_text(info.metric)} {arrow} | {markdown_text(model)} | {mean} | {interval(row.ci_low, row.ci_high)} "
                 f"| {row.count} | {row.failures} |"
             )
+    return lines
+
+
+def _differences_table(report: EvaluationReport) -> list[str]:
+    baseline = markdown_text(report.differences[0].baseline)
+    lines = [
+        (
+            f"Each model minus {baseline} on the same samples (mean difference, 95% bootstrap CI); better or worse "
+            "only when the interval excludes 0."
+        ),
+        "",
+        "| metric | model | difference | CI | pairs | verdict |",
+        "| --- | --- | ---: | --- | ---: | --- |",
+    ]
+    for row in report.differences:
+        lines.append(
+            f"| {markdown_text(row.metric)} | {markdown_text(row.model)} | {row.mean:+.3f} | {interval(row.ci_low, row.ci_high)} | "
+            f"{row.pairs} | {row.verdict} |"
+        )
     return lines
 
 
 def _category_table(report: EvaluationReport) -> list[str]:
     categories, table = category_table(report)
     lines = [
-        f"| metric | source | model | {' | '.join(_md(c) for c in categories)} |",
+        f"| metric | source | model | {' | '.join(markdown_text(c) for c in categories)} |",
         f"| --- | --- | --- |{' ---: |' * len(categories)}",
     ]
     lines += [
-        f"| {_md(info.metric)} | {info.source} | {_md(model)} | {' | '.join(cells)} |" for info, model, cells in table
+        f"| {markdown_text(info.metric)} | {info.source} | {markdown_text(model)} | {' | '.join(cells)} |"
+        for info, model, cells in table
     ]
     return lines
 
 
-def _retrieval_table(groups: dict[str, dict[str, float]], columns: list[str], label: str) -> list[str]:
-    lines = [f"| {label} | {' | '.join(_md(c) for c in columns)} |", f"| --- |{' ---: |' * len(columns)}"]
-    for group, values in groups.items():
-        lines.append(f"| {_md(group)} | {' | '.join(retrieval_cell(c, values.get(c)) for c in columns)} |")
-    return lines
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} ms"
-
-
-def _md(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Text safe inside a Markdown table cell: one line, HTML escaped, table/format characters escaped."""
     return html.escape(" ".join(text.split()), quote=False).translate(_MARKDOWN_SPECIALS)

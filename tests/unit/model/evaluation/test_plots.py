@@ -22,11 +22,10 @@ from llm_engineering.model.evaluation.plots import (
 from llm_engineering.model.evaluation.report import (
     EvaluationReport,
     ModelScores,
-    RetrievalReport,
     build_model_report,
     render_markdown,
-    render_retrieval_markdown,
 )
+from llm_engineering.model.evaluation.retrieval_report import RetrievalReport, render_retrieval_markdown
 from tests.conftest import PROJECT_ROOT
 from tests.evaluation_report_fixtures import JUDGE, crafted_models, crafted_report, crafted_retrieval_report, judge
 

@@ -9,13 +9,12 @@ import pytest
 from llm_engineering.model.evaluation.report import (
     EvaluationReport,
     ModelScores,
-    RetrievalReport,
     best_by_metric,
     build_model_report,
     metric_means,
     render_markdown,
-    render_retrieval_markdown,
 )
+from llm_engineering.model.evaluation.retrieval_report import RetrievalReport, render_retrieval_markdown
 from llm_engineering.model.evaluation.statistics import bootstrap_mean_ci
 from tests.evaluation_report_fixtures import (
     CATEGORIES,
