@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from llm_engineering.model.evaluation.generation import GenerationRun
 from loguru import logger
 from zenml import log_metadata, step
 
+from llm_engineering.model.evaluation.generation import GenerationRun
 from llm_engineering.model.evaluation.report import ModelScores
 from steps.evaluating.samples import EvaluationSamples
 
