@@ -5,8 +5,8 @@
 1. Stores: an nx-27017 warehouse and an embedded Qdrant folder under LOCAL_DATA_DIR/bench, filled once by
    importing the handbook backup and running the feature pipeline (ZenML); later runs reuse them.
 2. Quality: for each of the 76 articles, its title is the query; recall@5 and MRR of the article among the
-   documents of the top-5 retrieved chunks (no LLM steps, reranker as configured).
-3. Retrieval-only latency: p50/p95 of `ContextRetriever.search` (embed, filtered search, rerank; no LLM).
+   documents of the top-5 retrieved chunks (no LLM steps, search mode and reranker as configured).
+3. Retrieval-only latency: p50/p95 of `ContextRetriever.search` (embed, filtered search, fusion or rerank; no LLM).
 4. Full /rag latency: p50/p95 of POST /rag through a real uvicorn process calling the configured LLM
    (LLM_BASE_URL; start the local one with `poetry run poe local-llm-up`), self-query and expansion included.
 """
@@ -115,7 +115,9 @@ def measure_quality_and_retrieval(queries: list[str]) -> dict:
         "recall_at_5": hits / len(reciprocal_ranks),
         "mrr": statistics.mean(reciprocal_ranks),
         "retrieval_latencies": latencies,
-        "reranker": retriever.reranker.name,
+        # Hybrid search orders chunks by fusion and skips the reranker; say which ordering was measured.
+        "reranker": retriever.reranker.name if retriever.search_mode == "dense" else "fusion (dense + BM25, RRF)",
+        "search_mode": retriever.search_mode,
     }
 
 
@@ -176,7 +178,7 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
 
     settings = get_settings()
     click.echo("\n=== RAG bench (handbook corpus) ===")
-    click.echo(f"corpus: {articles} articles -> {chunks} embedded chunks; reranker: {quality['reranker']}")
+    click.echo(f"corpus: {articles} articles -> {chunks} embedded chunks; search: {quality['search_mode']}, order: {quality['reranker']}")
     click.echo(
         f"title -> article lookups: n={quality['lookups']}  recall@5={quality['recall_at_5']:.3f}  "
         f"MRR={quality['mrr']:.3f}"

@@ -87,9 +87,9 @@ class Settings(BaseSettings):
     # hybrid: dense embedding + BM25 keyword vectors fused by reciprocal rank in Qdrant; dense: vectors only.
     RAG_SEARCH_MODE: Literal["hybrid", "dense"] = "hybrid"
     RAG_HYBRID_CANDIDATES: int = Field(default=40, ge=1, le=1000)
-    # Documents ranked by their best chunk + this weight x their other chunks' scores; a negative value keeps
-    # the reranker's chunk order.
-    RAG_DOCUMENT_SUPPORT_WEIGHT: float = Field(default=0.5, le=10)
+    # Documents ranked by their best chunk + this weight x their other chunks' scores; negative (the default)
+    # keeps the fused chunk order, which measured better recall@5 on the handbook queries.
+    RAG_DOCUMENT_SUPPORT_WEIGHT: float = Field(default=-1.0, le=10)
     # Structured retrieval steps: `auto` probes the LLM once and skips a step it cannot do; `on`/`off` force it.
     RAG_SELF_QUERY: Literal["auto", "on", "off"] = "auto"
     RAG_QUERY_EXPANSION: Literal["auto", "on", "off"] = "auto"

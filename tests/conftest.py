@@ -24,6 +24,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # ZenML keeps its store under a throwaway folder, never the developer's ~/.config/zenml.
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="zenml-tests-"))
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+# No crash reports to Sentry from the tracking clients (the network is closed; they only log noise).
+os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
+os.environ.setdefault("OPIK_SENTRY_ENABLE", "false")
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
 
 

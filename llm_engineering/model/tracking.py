@@ -14,6 +14,7 @@ imports a tracking library itself.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -99,6 +100,9 @@ class CometTracker:
         experiment_name: str | None = None,
         tags: tuple[str, ...] = (),
     ):
+        # comet_ml reports its own errors to Sentry on import unless told not to; a local-first run must not
+        # phone home (a user can still opt in by setting the variable).
+        os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
         import comet_ml
 
         self.online = bool(api_key)

@@ -45,7 +45,6 @@ SearchMode = Literal["hybrid", "dense"]
 HYBRID_CANDIDATES = 40
 # Chunks per query that fusion, reranking and document ranking choose the k from (at least the budget).
 CANDIDATE_POOL = 20
-DOCUMENT_SUPPORT_WEIGHT = 0.5
 
 __all__ = ["ContextRetriever", "RetrievalResult", "ScoredChunk", "group_sources"]
 
@@ -105,7 +104,7 @@ class ContextRetriever:
         search_mode: SearchMode = "hybrid",
         hybrid_candidates: int = HYBRID_CANDIDATES,
         candidate_pool: int = CANDIDATE_POOL,
-        document_support_weight: float | None = DOCUMENT_SUPPORT_WEIGHT,
+        document_support_weight: float | None = None,
     ):
         """`document_support_weight` None keeps the reranker's chunk order; a number ranks documents by
         their best chunk plus that weight times their other chunks (see `fusion.rank_by_document`)."""
