@@ -178,7 +178,9 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
 
     settings = get_settings()
     click.echo("\n=== RAG bench (handbook corpus) ===")
-    click.echo(f"corpus: {articles} articles -> {chunks} embedded chunks; search: {quality['search_mode']}, order: {quality['reranker']}")
+    click.echo(
+        f"corpus: {articles} articles -> {chunks} embedded chunks; search: {quality['search_mode']}, order: {quality['reranker']}"
+    )
     click.echo(
         f"title -> article lookups: n={quality['lookups']}  recall@5={quality['recall_at_5']:.3f}  "
         f"MRR={quality['mrr']:.3f}"
