@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.evaluation.judge import LLMJudge
     from llm_engineering.application.llm.client import GenerationParameters, LLMClient
+    from llm_engineering.application.operations.alerts import Alerter
     from llm_engineering.application.ports import Embedder
     from llm_engineering.application.rag.answering import AnswerGenerator
     from llm_engineering.application.rag.reranking import Reranker
@@ -230,6 +231,16 @@ def training_base_model_dir(settings: Settings, convert: bool = True) -> Path:
 
     model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", LOCAL_BASE_MODEL_ID)
     return convert_gguf_model(model_dir) if convert else model_dir
+
+
+def build_alerter(settings: Settings | None = None) -> Alerter:
+    """The active ZenML stack's alerter (falling back to the alerts file when it fails), else the file."""
+    from llm_engineering.infrastructure.alerting import FileAlerter, StackAlerter, active_stack_alerter_component
+
+    settings = settings or get_settings()
+    file_alerter = FileAlerter(settings.alerts_file)
+    component = active_stack_alerter_component()
+    return StackAlerter(component, fallback=file_alerter) if component is not None else file_alerter
 
 
 def build_model_registry(settings: Settings) -> ModelRegistry:

@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     GITHUB_MAX_REPOSITORY_BYTES: int = Field(default=12_000_000, ge=1, le=15_000_000)
     GITHUB_CLONE_TIMEOUT_S: float = Field(default=120.0, gt=0)
 
+    # --- Alerts -----------------------------------------------------------------------------
+    # Pipelines post failures (and training/CT successes) to the active ZenML stack's alerter (Slack,
+    # Discord, ...) when it has one; otherwise, and as the fallback when it fails, to this JSON-lines file.
+    ALERTS_FILE: Path | None = Field(default=None, description="Defaults to LOCAL_DATA_DIR/alerts.jsonl.")
+
     # --- AWS / SageMaker -------------------------------------------------------------------
     AWS_REGION: str = "eu-central-1"
     AWS_ACCESS_KEY: SecretStr | None = None
@@ -228,6 +233,10 @@ class Settings(BaseSettings):
         if self.QDRANT_DATABASE_HOST:
             return f"http://{self.QDRANT_DATABASE_HOST}:{self.QDRANT_DATABASE_PORT}"
         return None
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.ALERTS_FILE or self.LOCAL_DATA_DIR / "alerts.jsonl"
 
     @property
     def qdrant_local_path(self) -> Path:

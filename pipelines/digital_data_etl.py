@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from zenml import pipeline
 
+from steps.alerts import notify_on_failure
 from steps.etl import crawl_links, get_or_create_user
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def digital_data_etl(user_full_name: str, links: list[str], crawler_routes: dict[str, str] | None = None) -> str:
     """Get or create the user, crawl the links under them; return the last step's invocation id.
 

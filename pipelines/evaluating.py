@@ -9,9 +9,10 @@ from zenml import pipeline
 
 from pipelines.training import LATEST, dataset_input
 from steps import evaluating as evaluating_steps
+from steps.alerts import notify_on_failure, notify_on_success
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def evaluating(
     models: list[dict[str, Any]] | None = None,
     dataset: str = LATEST,
@@ -59,4 +60,7 @@ def evaluating(
     report = evaluating_steps.build_evaluation_report(samples, scores)
     evaluating_steps.log_evaluation_to_opik(samples, runs, scores)
     if gate:
-        evaluating_steps.evaluation_gate(report, **gate)
+        verdict = evaluating_steps.evaluation_gate(report, **gate)
+        notify_on_success(verdict)
+    else:
+        notify_on_success(after="build_evaluation_report")

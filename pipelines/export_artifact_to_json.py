@@ -5,9 +5,10 @@ from __future__ import annotations
 from zenml import pipeline
 
 from steps import export as export_steps
+from steps.alerts import notify_on_failure
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def export_artifact_to_json(artifact_names: list[str], output_dir: str = "output") -> None:
     """Export each named artifact (its latest version) to `<output_dir>/<name>.json`.
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from zenml import pipeline
 
 from steps import feature_engineering as fe_steps
+from steps.alerts import notify_on_failure
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def feature_engineering(
     author_full_names: list[str] | None = None,
     prune_deleted: bool = False,

@@ -7,9 +7,10 @@ from typing import Any
 from zenml import pipeline
 
 from steps import generate_datasets as ds_steps
+from steps.alerts import notify_on_failure
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def generate_datasets(
     dataset_type: str = "instruction",
     test_split_size: float = 0.1,

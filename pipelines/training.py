@@ -7,12 +7,13 @@ from typing import Any
 from zenml import pipeline
 
 from steps import training as training_steps
+from steps.alerts import notify_on_failure, notify_on_success
 
 LATEST = "latest"
 ZENML_PREFIX = "zenml:"
 
 
-@pipeline
+@pipeline(on_failure=notify_on_failure)
 def training(
     profile: str = "cpu",
     profiles: dict[str, Any] | None = None,
@@ -55,7 +56,7 @@ def training(
     evaluation = training_steps.evaluate_heldout(
         instruct, preference, sft, dpo, max_samples=eval_max_samples, max_length=eval_max_length
     )
-    training_steps.register_model(
+    card = training_steps.register_model(
         sft,
         evaluation,
         dpo,
@@ -64,6 +65,7 @@ def training(
         push_to_huggingface=push_to_huggingface,
         hub_model_id=hub_model_id,
     )
+    notify_on_success(card)
 
 
 def dataset_input(source: str, artifact_name: str, dataset_type: str, step_id: str) -> Any:

@@ -1,0 +1,1 @@
+"""Operating the pipelines: alerts about their runs and the continuous-training plan."""
