@@ -35,6 +35,9 @@ from llm_engineering.model.model_card import render_model_card
 
 CARD_MARKDOWN = "model_card.md"
 CARD_JSON = "model_card.json"
+# Per model: which version each alias (`production`) points at, and when it was promoted.
+ALIASES_JSON = "aliases.json"
+PRODUCTION = "production"
 # Written into a published copy (not a link), so publishing the same version twice is recognised.
 PUBLISHED_MARKER = "llm_twin_registry.json"
 _PARTIAL_PREFIX = ".partial-v"
@@ -185,9 +188,17 @@ class ModelRegistry:
             return self._lookup_path(Path(spec))
         if version in ("", "latest"):
             return self.latest(name)
+        if version == PRODUCTION:
+            promoted = self.promoted(name)
+            if promoted is None:
+                raise ModelRegistryError(
+                    f"Model {name!r} has no production version yet: continuous training promotes one when its "
+                    "evaluation gate passes (poetry run poe run-continuous-training)."
+                )
+            return promoted
         match = _VERSION_SPEC.match(version)
         if not match:
-            raise ModelRegistryError(f"Bad version {version!r} in {spec!r}: use latest, vN or N (N >= 1).")
+            raise ModelRegistryError(f"Bad version {version!r} in {spec!r}: use latest, production, vN or N (N >= 1).")
         return self.get(name, int(match.group(1)))
 
     def resolve(self, spec: str) -> Path:
@@ -220,6 +231,44 @@ class ModelRegistry:
         inner = parts[2:]
         if inner and path.resolve() != registered.merged_dir.resolve():
             return None  # e.g. an earlier stage's merged folder: served as the plain folder it is
+        return registered
+
+    def aliases(self, model_name: str) -> dict[str, dict[str, Any]]:
+        """{alias: {version, promoted_at, reason}} of `model_name` (empty when none was promoted)."""
+        path = self.root / _check_name(model_name, "Model name") / ALIASES_JSON
+        if not path.is_file():
+            return {}
+        try:
+            aliases = json.loads(path.read_text())
+        except ValueError as error:
+            raise ModelRegistryError(f"{path} is not valid JSON: {error}") from error
+        return aliases if isinstance(aliases, dict) else {}
+
+    def promoted(self, model_name: str, alias: str = PRODUCTION) -> RegisteredModel | None:
+        """The version `alias` points at, or None when nothing was promoted (or that version is gone)."""
+        entry = self.aliases(model_name).get(alias)
+        if not entry or int(entry.get("version", 0)) not in self.versions(model_name):
+            return None
+        return self.get(model_name, int(entry["version"]))
+
+    def promote(self, model_name: str, version: int, alias: str = PRODUCTION, reason: str = "") -> RegisteredModel:
+        """Point `alias` at an existing version (atomically: write then rename); returns that version.
+        The previous target is kept as `previous` in the entry, for a rollback by hand."""
+        registered = self.get(model_name, version)
+        _check_name(alias, "Alias")
+        aliases = self.aliases(model_name)
+        previous = aliases.get(alias, {}).get("version")
+        aliases[alias] = {
+            "version": version,
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "reason": reason,
+            **({"previous": previous} if previous not in (None, version) else {}),
+        }
+        path = self.root / model_name / ALIASES_JSON
+        staging = path.with_suffix(".json.tmp")
+        staging.write_text(json.dumps(aliases, indent=2) + "\n")
+        os.replace(staging, path)
+        logger.info("Promoted {} to {}", registered.spec, alias)
         return registered
 
     def _known_models(self) -> str:

@@ -341,3 +341,32 @@ def test_publish_a_plain_folder_under_its_own_name(tmp_path):
     folder = model_folder(tmp_path / "elsewhere" / "my-model", template="config")
     assert publish_for_serving(folder, tmp_path / "models") == "my-model"
     assert (tmp_path / "models" / "my-model").resolve() == folder.resolve()
+
+
+def test_promotion_moves_the_production_alias_and_remembers_the_previous_version(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry")
+    first = register(registry, tmp_path)
+    second = register(registry, tmp_path)
+    assert registry.promoted("twin") is None
+
+    assert registry.promote("twin", 1, reason="gate passed") == first
+    assert registry.promoted("twin") == first
+    assert registry.lookup("twin:production") == first
+    assert registry.resolve("twin:production") == first.merged_dir
+
+    registry.promote("twin", 2)
+    entry = registry.aliases("twin")["production"]
+    assert (entry["version"], entry["previous"]) == (2, 1)
+    assert registry.promoted("twin") == second
+    assert not list((tmp_path / "registry" / "twin").glob("*.tmp"))
+
+
+def test_promotion_errors_are_specific(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry")
+    register(registry, tmp_path)
+    with pytest.raises(ModelRegistryError, match="no production version yet"):
+        registry.lookup("twin:production")
+    with pytest.raises(ModelRegistryError, match="has no version v7"):
+        registry.promote("twin", 7)
+    with pytest.raises(ModelRegistryError, match="Alias"):
+        registry.promote("twin", 1, alias="../prod")

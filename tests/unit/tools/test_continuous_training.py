@@ -1,0 +1,226 @@
+"""The continuous-training chain with fake pipeline runs: stage order and parameters, the gate deciding
+promotion, failures recorded and later stages skipped, the report and the CLI's exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from llm_engineering.application.operations.continuous_training import (
+    ContinuousTrainingConfig,
+    evaluation_parameters,
+)
+from tools import continuous_training as ct
+
+CONFIG = yaml.safe_load((ct.DEFAULT_CONFIG).read_text())
+
+
+@pytest.fixture
+def local_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from llm_engineering import bootstrap
+    from llm_engineering.settings import get_settings
+
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("ALERTS_FILE", str(tmp_path / "alerts.jsonl"))
+    get_settings.cache_clear()
+    bootstrap.reset()
+    yield tmp_path / "local"
+    get_settings.cache_clear()
+    bootstrap.reset()
+
+
+def _register_version(root: Path, version: int) -> None:
+    """A registry version as the training pipeline leaves it (card + a servable merged folder)."""
+    merged = root / "registry" / "llm_twin" / f"v{version}" / "dpo" / "merged"
+    merged.mkdir(parents=True)
+    (merged / "config.json").write_text("{}")
+    (merged / "chat_template.jinja").write_text("{{ messages }}")
+    card = {"merged_dir": "dpo/merged", "config": {}}
+    (merged.parent.parent / "model_card.json").write_text(json.dumps(card))
+
+
+class FakePipelines:
+    """Records each stage's overrides; training registers a version; evaluation may be rejected."""
+
+    def __init__(self, root: Path, reject: bool = False, fail_stage: str | None = None):
+        self.root = root
+        self.reject = reject
+        self.fail_stage = fail_stage
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, stage: str, overrides: dict[str, Any], folder: Path) -> str:
+        self.calls.append((stage, overrides))
+        if stage == self.fail_stage:
+            raise RuntimeError(f"{stage} broke")
+        if stage == "training":
+            versions = sorted((self.root / "registry" / "llm_twin").glob("v*"))
+            _register_version(self.root, len(versions) + 1)
+        if stage == "evaluation" and self.reject:
+            raise RuntimeError("Failed to run step evaluation_gate")
+        return f"run_{stage}"
+
+    def verdict(self) -> tuple[str | None, str | None]:
+        return ("run_evaluation", "heldout_loss 3.40 > allowed 3.31") if self.reject else ("run_evaluation", None)
+
+
+def _chain(root: Path, pipelines: FakePipelines, deploy: bool = True) -> ct.ContinuousTraining:
+    config = ContinuousTrainingConfig.model_validate(CONFIG)
+    return ct.ContinuousTraining(
+        config,
+        "small",
+        root,
+        deploy=deploy,
+        data="skip",
+        pipeline_runner=pipelines,
+        rejection_verdict=pipelines.verdict,
+        llm_context=contextlib.nullcontext,
+    )
+
+
+def test_first_run_gates_against_base_and_promotes_the_candidate(local_data: Path):
+    pipelines = FakePipelines(local_data)
+    report = _chain(local_data, pipelines).run()
+
+    assert [stage for stage, _ in pipelines.calls] == [
+        "features",
+        "instruct_datasets",
+        "preference_datasets",
+        "training",
+        "evaluation",
+    ]
+    training = dict(pipelines.calls)["training"]
+    assert training["serve"] is False and training["profile"] == "cpu_smoke"
+    evaluation = dict(pipelines.calls)["evaluation"]
+    assert evaluation["models"] == [
+        {"name": "current", "source": "base"},
+        {"name": "candidate", "source": "llm_twin:v1"},
+    ]
+    assert evaluation["gate"]["candidate"] == "candidate" and evaluation["gate"]["current"] == "current"
+    assert {rule["metric"] for rule in evaluation["gate"]["rules"]} == {"heldout_loss", "reference_similarity"}
+    assert evaluation["max_samples"] == 4
+
+    assert report.outcome == "deployed"
+    assert report.deployed == "llm_twin:v1"
+    from llm_engineering.model.registry import ModelRegistry
+
+    registry = ModelRegistry(local_data / "registry")
+    assert registry.promoted("llm_twin").spec == "llm_twin:v1"
+    assert registry.lookup("llm_twin:production").version == 1
+    assert (local_data / "models" / "llm_twin-v1").exists()
+
+
+def test_second_run_compares_with_production_and_a_rejection_keeps_it(local_data: Path):
+    _chain(local_data, FakePipelines(local_data)).run()
+    rejecting = FakePipelines(local_data, reject=True)
+    report = _chain(local_data, rejecting).run()
+
+    evaluation = dict(rejecting.calls)["evaluation"]
+    assert evaluation["models"][0] == {"name": "current", "source": "llm_twin:v1"}
+    assert evaluation["models"][1] == {"name": "candidate", "source": "llm_twin:v2"}
+    assert report.outcome == "rejected"
+    assert "heldout_loss 3.40" in (report.gate_message or "")
+    statuses = {record.name: record.status for record in report.stages}
+    assert statuses["evaluation"] == "rejected" and statuses["deploy"] == "skipped"
+    from llm_engineering.model.registry import ModelRegistry
+
+    assert ModelRegistry(local_data / "registry").promoted("llm_twin").version == 1
+
+
+def test_a_failed_stage_stops_the_chain_and_skips_the_rest(local_data: Path):
+    pipelines = FakePipelines(local_data, fail_stage="instruct_datasets")
+    report = _chain(local_data, pipelines).run()
+
+    assert [stage for stage, _ in pipelines.calls] == ["features", "instruct_datasets"]
+    statuses = [(record.name, record.status) for record in report.stages]
+    assert statuses == [
+        ("data", "succeeded"),
+        ("features", "succeeded"),
+        ("instruct_datasets", "failed"),
+        ("preference_datasets", "skipped"),
+        ("training", "skipped"),
+        ("evaluation", "skipped"),
+        ("deploy", "skipped"),
+    ]
+    assert report.outcome == "failed"
+    assert "RuntimeError: instruct_datasets broke" in report.stages[2].detail
+
+
+def test_an_evaluation_crash_is_a_failure_not_a_rejection(local_data: Path):
+    pipelines = FakePipelines(local_data, fail_stage="evaluation")
+    report = _chain(local_data, pipelines).run()
+    assert report.outcome == "failed"
+    from llm_engineering.model.registry import ModelRegistry
+
+    assert ModelRegistry(local_data / "registry").promoted("llm_twin") is None
+
+
+def test_no_deploy_evaluates_but_promotes_nothing(local_data: Path):
+    report = _chain(local_data, FakePipelines(local_data), deploy=False).run()
+    assert report.outcome == "trained"
+    assert report.stages[-1].status == "skipped"
+    from llm_engineering.model.registry import ModelRegistry
+
+    assert ModelRegistry(local_data / "registry").promoted("llm_twin") is None
+
+
+def test_report_markdown_and_summary(local_data: Path):
+    report = _chain(local_data, FakePipelines(local_data)).run()
+    markdown = report.markdown()
+    assert markdown.startswith("# Continuous training: deployed")
+    assert "| training | succeeded |" in markdown
+    summary = report.summary()
+    assert summary["outcome"] == "deployed" and summary["candidate"] == "llm_twin:v1"
+    assert all(isinstance(value, str | int | float) for value in summary.values())
+
+
+def test_evaluation_parameters_keep_budget_overrides():
+    config = ContinuousTrainingConfig.model_validate(CONFIG)
+    parameters = evaluation_parameters({"max_samples": 2}, "m:v2", "m:v1", config.gate)
+    assert parameters["max_samples"] == 2
+    assert [model["source"] for model in parameters["models"]] == ["m:v1", "m:v2"]
+
+
+def test_config_errors_are_specific(tmp_path: Path):
+    bad = tmp_path / "ct.yaml"
+    bad.write_text(yaml.safe_dump({**CONFIG, "gate": [], "extra": 1}))
+    result = CliRunner().invoke(ct.main, ["--config", str(bad)])
+    assert result.exit_code == 2
+    assert "gate" in result.output and "extra" in result.output
+
+    result = CliRunner().invoke(ct.main, ["--budget", "huge"])
+    assert result.exit_code == 2
+    assert "Unknown budget 'huge'" in result.output
+
+
+def test_cli_exit_status_and_alert(local_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    rejecting = FakePipelines(local_data, reject=True)
+    real = ct.ContinuousTraining
+
+    def chain(config, budget, folder, deploy=True, data=None):
+        return real(
+            config,
+            budget,
+            folder,
+            deploy=deploy,
+            data="skip",
+            pipeline_runner=rejecting,
+            rejection_verdict=rejecting.verdict,
+            llm_context=contextlib.nullcontext,
+        )
+
+    monkeypatch.setattr(ct, "ContinuousTraining", chain)
+    output = tmp_path / "reports"
+    result = CliRunner().invoke(ct.main, ["--output", str(output), "--fail-on-reject"])
+    assert result.exit_code == ct.EXIT_REJECTED, result.output
+    assert "Continuous training: rejected" in result.output
+    reports = list(output.glob("*/report.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["outcome"] == "rejected"
+    alert = json.loads((tmp_path / "alerts.jsonl").read_text().splitlines()[-1])
+    assert alert["pipeline"] == "continuous_training" and alert["status"] == "succeeded"
+    assert alert["details"]["outcome"] == "rejected"

@@ -1,0 +1,380 @@
+"""Continuous training: run data -> features -> datasets -> training -> evaluation gate -> deploy on the
+active ZenML stack, each stage its own pipeline run, and promote the new twin only when the gate passes.
+
+    poetry run poe run-continuous-training                  # small budget, local stack, minutes on a CPU
+    poetry run poe run-continuous-training --budget full    # the configs as they are
+    poetry run python -m tools.continuous_training --no-deploy --data skip
+
+Writes output/continuous_training/<started>/report.{md,json} and posts the outcome through the alerter.
+Exit status: 0 when the chain ran (promoted, or the candidate was rejected by the gate), 1 when a stage
+failed, 3 when `--fail-on-reject` and the gate rejected the candidate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from llm_engineering.application.operations.continuous_training import (
+    BASE_SOURCE,
+    STAGES,
+    ContinuousTrainingConfig,
+    ContinuousTrainingReport,
+    StageName,
+    StageRecord,
+    evaluation_parameters,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS_DIR = PROJECT_ROOT / "configs"
+DEFAULT_CONFIG = CONFIGS_DIR / "continuous_training.yaml"
+OUTPUT_DIR = PROJECT_ROOT / "output" / "continuous_training"
+EXIT_STAGE_FAILED = 1
+EXIT_REJECTED = 3
+
+# stage -> (pipeline module, pipeline function, config file in configs/)
+PIPELINE_STAGES: dict[StageName, tuple[str, str, str]] = {
+    "features": ("pipelines.feature_engineering", "feature_engineering", "feature_engineering.yaml"),
+    "instruct_datasets": ("pipelines.generate_datasets", "generate_datasets", "generate_instruct_datasets.yaml"),
+    "preference_datasets": (
+        "pipelines.generate_datasets",
+        "generate_datasets",
+        "generate_preference_datasets.yaml",
+    ),
+    "training": ("pipelines.training", "training", "training.yaml"),
+    "evaluation": ("pipelines.evaluating", "evaluating", "evaluating.yaml"),
+}
+
+
+class StageFailed(Exception):
+    """A stage ended the chain; `record` says how."""
+
+    def __init__(self, record: StageRecord):
+        super().__init__(record.detail)
+        self.record = record
+
+
+def load_config(path: Path) -> ContinuousTrainingConfig:
+    """The CT config; a clear error naming the file for a missing file or a bad key."""
+    if not path.is_file():
+        raise click.UsageError(f"CT config not found: {path}")
+    try:
+        return ContinuousTrainingConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except ValueError as error:
+        raise click.UsageError(f"{path}: {error}") from error
+
+
+def run_pipeline(stage: StageName, overrides: dict[str, Any], folder: Path, configs_dir: Path = CONFIGS_DIR) -> str:
+    """Run the stage's pipeline with its config plus `overrides` (no cache: CT wants fresh results);
+    returns the run name. Raises what the pipeline raised."""
+    from tools.run import with_parameters
+
+    module, function, config_name = PIPELINE_STAGES[stage]
+    config_path = (
+        with_parameters(configs_dir / config_name, overrides, folder) if overrides else configs_dir / config_name
+    )
+    run_name = f"ct_{stage}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
+    pipeline = getattr(importlib.import_module(module), function)
+    click.echo(f"[ct] {stage}: {function} with {config_path.name} as {run_name}")
+    pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
+    return run_name
+
+
+def gate_verdict(run_name: str) -> str | None:
+    """The gate's message when the evaluation run `run_name` failed in its `evaluation_gate` step (the
+    candidate was rejected), else None (the run failed elsewhere, or is unknown)."""
+    try:
+        from zenml.client import Client
+
+        run = Client().get_pipeline_run(run_name)
+        gate = run.steps.get("evaluation_gate")
+        if gate is None or str(gate.status) not in ("failed", "ExecutionStatus.FAILED"):
+            return None
+        return str(gate.run_metadata.get("message") or "the candidate is worse than production")
+    except Exception:  # noqa: BLE001 - no verdict on record: treat as an ordinary failure
+        return None
+
+
+class ContinuousTraining:
+    """Runs the stages in order and fills the report; `deploy` and `data` are injected by the CLI."""
+
+    def __init__(
+        self,
+        config: ContinuousTrainingConfig,
+        budget: str,
+        folder: Path,
+        deploy: bool = True,
+        data: str | None = None,
+        pipeline_runner: Callable[[StageName, dict[str, Any], Path], str] = run_pipeline,
+        rejection_verdict: Callable[[], tuple[str | None, str | None]] | None = None,
+        llm_context: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+    ):
+        """`pipeline_runner(stage, overrides, folder) -> run name` runs a stage's pipeline;
+        `rejection_verdict() -> (run name, gate message or None)` reads why the last evaluation failed;
+        `llm_context()` keeps the local LLM up for dataset generation. Tests inject all three."""
+        config.overrides(budget, "training")  # unknown budget: fail before any work
+        self.config = config
+        self.budget = budget
+        self.folder = folder
+        self.deploy = deploy
+        self.data = data or config.data
+        self.run_pipeline = pipeline_runner
+        self.rejection_verdict = rejection_verdict or last_gate_verdict
+        self.llm_context = llm_context or _local_llm
+        self.report = ContinuousTrainingReport(budget=budget, model_name=config.model_name)
+
+    def run(self) -> ContinuousTrainingReport:
+        from llm_engineering import bootstrap
+
+        registry = bootstrap.build_model_registry(bootstrap.container().settings)
+        production = registry.promoted(self.config.model_name)
+        self.report.current = production.spec if production else BASE_SOURCE
+        versions_before = registry.versions(self.config.model_name)
+        try:
+            self._stage("data", self._data)
+            self._stage("features", lambda: self._pipeline("features"))
+            with self.llm_context():
+                self._stage("instruct_datasets", lambda: self._pipeline("instruct_datasets"))
+                self._stage("preference_datasets", lambda: self._pipeline("preference_datasets"))
+            self._stage("training", lambda: self._train(registry, versions_before))
+            self._stage("evaluation", self._evaluate)
+            if self.deploy:
+                self._stage("deploy", lambda: self._promote(registry))
+            else:
+                self.report.stages.append(StageRecord("deploy", "skipped", detail="--no-deploy"))
+        except StageFailed as stopped:
+            done = {record.name for record in self.report.stages}
+            if stopped.record.name not in done:
+                self.report.stages.append(stopped.record)
+            for name in STAGES:
+                if name not in {record.name for record in self.report.stages}:
+                    self.report.stages.append(StageRecord(name, "skipped", detail=f"after {stopped.record.name}"))
+        return self.report
+
+    # --- stages ----------------------------------------------------------------------------------------
+    def _stage(self, name: StageName, work: Callable[[], tuple[str | None, str]]) -> None:
+        started = time.perf_counter()
+        try:
+            run, detail = work()
+        except StageFailed as stopped:
+            stopped.record.seconds = time.perf_counter() - started
+            raise
+        except Exception as error:
+            record = StageRecord(name, "failed", time.perf_counter() - started, detail=_one_line(error))
+            raise StageFailed(record) from error
+        record = StageRecord(name, "succeeded", time.perf_counter() - started, run=run, detail=detail)
+        self.report.stages.append(record)
+        click.echo(f"[ct] {name}: done in {record.seconds:.0f} s {detail}")
+
+    def _pipeline(self, stage: StageName, extra: dict[str, Any] | None = None) -> tuple[str | None, str]:
+        overrides = self.config.overrides(self.budget, stage) | (extra or {})
+        return self.run_pipeline(stage, overrides, self.folder), ""
+
+    def _data(self) -> tuple[str | None, str]:
+        if self.data == "skip":
+            return None, "warehouse used as it is"
+        if self.data == "handbook":
+            return None, _import_handbook()
+        runs = []
+        for name in self.config.etl_configs:
+            runs.append(_run_etl(name, self.folder))
+        return ", ".join(runs), f"{len(runs)} ETL config(s)"
+
+    def _train(self, registry: Any, versions_before: list[int]) -> tuple[str | None, str]:
+        # The candidate is published only after the gate: `serve: false` here.
+        run, _ = self._pipeline("training", {"serve": False, "model_name": self.config.model_name})
+        new_versions = [v for v in registry.versions(self.config.model_name) if v not in versions_before]
+        if not new_versions:
+            raise RuntimeError(f"training ran ({run}) but registered no new {self.config.model_name} version")
+        self.report.candidate = f"{self.config.model_name}:v{max(new_versions)}"
+        return run, f"candidate {self.report.candidate}"
+
+    def _evaluate(self) -> tuple[str | None, str]:
+        parameters = evaluation_parameters(
+            self.config.overrides(self.budget, "evaluation"),
+            candidate_source=self.report.candidate or "",
+            current_source=self.report.current or BASE_SOURCE,
+            rules=self.config.gate,
+        )
+        started = time.perf_counter()
+        try:
+            run = self.run_pipeline("evaluation", parameters, self.folder)
+        except Exception as error:
+            run_name, verdict = self.rejection_verdict()
+            if verdict is None:
+                raise
+            self.report.gate_message = f"rejected: {verdict}"
+            record = StageRecord("evaluation", "rejected", time.perf_counter() - started, run=run_name, detail=verdict)
+            self.report.stages.append(record)
+            self.report.stages.append(StageRecord("deploy", "skipped", detail="the gate rejected the candidate"))
+            raise StageFailed(record) from error
+        self.report.gate_message = f"passed ({self.report.candidate} vs {self.report.current})"
+        return run, self.report.gate_message
+
+    def _promote(self, registry: Any) -> tuple[str | None, str]:
+        from llm_engineering import bootstrap
+        from llm_engineering.model.registry import publish_for_serving
+
+        settings = bootstrap.container().settings
+        version = int((self.report.candidate or "").rsplit(":v", 1)[-1])
+        registered = registry.promote(
+            self.config.model_name, version, reason=f"continuous training: {self.report.gate_message}"
+        )
+        served = publish_for_serving(registered, settings.LOCAL_DATA_DIR / "models")
+        _tag_zenml_model_version(registered.card())
+        self.report.deployed = registered.spec
+        details = [f"{registered.spec} -> production, served as {served}"]
+        if self.config.deploy_target == "sagemaker":
+            details.append(_deploy_sagemaker())
+        return None, "; ".join(details)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+def _one_line(error: BaseException) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text[:400]
+
+
+@contextlib.contextmanager
+def _local_llm() -> Iterator[None]:
+    from tools.run import local_llm_for_offline_generation
+
+    with local_llm_for_offline_generation():
+        yield
+
+
+def _import_handbook() -> str:
+    from llm_engineering import bootstrap
+    from llm_engineering.application.warehouse.backup import import_warehouse
+    from tools.data_warehouse import handbook_backup_dir, missing_handbook_message
+
+    settings = bootstrap.container().settings
+    found = handbook_backup_dir(settings.HANDBOOK_DATA_DIR)
+    if found is None:
+        raise RuntimeError(missing_handbook_message(settings.HANDBOOK_DATA_DIR))
+    imported = import_warehouse(found)
+    inserted = sum(item.inserted for item in imported.classes)
+    existing = sum(item.skipped_existing for item in imported.classes)
+    return f"handbook corpus: {inserted} new documents, {existing} already stored"
+
+
+def _run_etl(config_name: str, folder: Path) -> str:
+    from pipelines.digital_data_etl import digital_data_etl
+    from tools.run import resolve_etl_config
+
+    config_path = resolve_etl_config(CONFIGS_DIR, config_name)
+    run_name = f"ct_etl_{config_path.stem}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
+    click.echo(f"[ct] data: digital_data_etl with {config_path.name} as {run_name}")
+    digital_data_etl.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
+    return run_name
+
+
+def last_gate_verdict() -> tuple[str | None, str | None]:
+    """(name, gate message) of the newest `evaluating` run; the message is None unless its gate failed."""
+    run_name = _last_run_name("evaluating")
+    return run_name, gate_verdict(run_name) if run_name else None
+
+
+def _last_run_name(pipeline_name: str) -> str | None:
+    try:
+        from zenml.client import Client
+
+        runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1)
+        return runs.items[0].name if runs.items else None
+    except Exception:  # noqa: BLE001 - no run on record
+        return None
+
+
+def _tag_zenml_model_version(card: dict[str, Any]) -> None:
+    """Move the ZenML Model version that training created to the `production` stage (dashboard's Models
+    page), when the card knows it; the local registry alias is the source of truth for serving."""
+    reference = (card.get("config") or {}).get("zenml_model")
+    if not reference:
+        return
+    name, _, version = str(reference).partition(":")
+    try:
+        from zenml.client import Client
+
+        Client().update_model_version(model_name_or_id=name, version_name_or_id=version, stage="production", force=True)
+    except Exception as error:  # noqa: BLE001 - the dashboard stage is informative only
+        click.echo(f"[ct] warning: could not set the ZenML model version {reference} to production: {error}")
+
+
+def _deploy_sagemaker() -> str:
+    """Re-deploy the SageMaker endpoint (model from HF_MODEL_ID: push the twin to the Hub in training)."""
+    from tools import sagemaker
+
+    return sagemaker.deploy_for_continuous_training()
+
+
+def write_report(report: ContinuousTrainingReport, output_dir: Path) -> Path:
+    import json
+
+    folder = output_dir / report.started_at.replace(":", "-")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(report.markdown(), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return folder / "report.md"
+
+
+def post_alert(report: ContinuousTrainingReport) -> None:
+    from llm_engineering import bootstrap
+    from llm_engineering.application.operations.alerts import Alert
+
+    failed = next((record for record in report.stages if record.status == "failed"), None)
+    alert = Alert(
+        status="failed" if failed else "succeeded",
+        pipeline="continuous_training",
+        step=failed.name if failed else None,
+        error=failed.detail if failed else None,
+        details=report.summary(),
+    )
+    bootstrap.build_alerter().post(alert)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--budget", default="small", show_default=True, help="A budget of the CT config (small, full).")
+@click.option(
+    "--data", type=click.Choice(["handbook", "crawl", "skip"]), default=None, help="Override the config's data."
+)
+@click.option("--deploy/--no-deploy", default=True, show_default=True, help="Promote and deploy when the gate passes.")
+@click.option("--fail-on-reject", is_flag=True, help="Exit with status 3 when the gate rejects the candidate.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+)
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=OUTPUT_DIR, show_default=True)
+def main(budget: str, data: str | None, deploy: bool, fail_on_reject: bool, config_path: Path, output: Path) -> None:
+    """Run the continuous-training chain once and report what each stage did."""
+    config = load_config(config_path)
+    try:
+        config.overrides(budget, "training")
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    with tempfile.TemporaryDirectory(prefix="llm-twin-ct-") as folder:
+        report = ContinuousTraining(config, budget, Path(folder), deploy=deploy, data=data).run()
+    path = write_report(report, output)
+    click.echo(report.markdown())
+    click.echo(f"Report: {path}")
+    post_alert(report)
+    if report.outcome == "failed":
+        sys.exit(EXIT_STAGE_FAILED)
+    if report.outcome == "rejected" and fail_on_reject:
+        sys.exit(EXIT_REJECTED)
+
+
+if __name__ == "__main__":
+    main()
