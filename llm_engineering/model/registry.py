@@ -267,7 +267,7 @@ class ModelRegistry:
         path = self.root / model_name / ALIASES_JSON
         staging = path.with_suffix(".json.tmp")
         staging.write_text(json.dumps(aliases, indent=2) + "\n")
-        os.replace(staging, path)
+        staging.replace(path)
         logger.info("Promoted {} to {}", registered.spec, alias)
         return registered
 
