@@ -37,8 +37,24 @@ class Tracer(Protocol):
         """Run `function(*args, **kwargs)` inside a span called `name`; return its result."""
         ...
 
-    def annotate(self, metadata: dict[str, Any]) -> None:
-        """Attach metadata (model ids, token counts, latency) to the current trace."""
+    def annotate(
+        self, metadata: dict[str, Any], input: dict[str, Any] | None = None, output: dict[str, Any] | None = None
+    ) -> None:
+        """Attach metadata (model ids, token counts, latency) and the request's input/output to the current
+        trace."""
+        ...
+
+    @property
+    def enabled(self) -> bool:
+        """Whether traces are recorded anywhere."""
+        ...
+
+    def trace_id(self) -> str | None:
+        """The id of the trace being recorded (inside `call`), for feedback; None when not tracing."""
+        ...
+
+    def record_feedback(self, trace_id: str, name: str, value: float, reason: str | None = None) -> bool:
+        """Attach a score (a user's thumbs up, a judge's grade) to a recorded trace; True when stored."""
         ...
 
 
@@ -48,5 +64,17 @@ class NoTracing:
     def call(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return function(*args, **kwargs)
 
-    def annotate(self, metadata: dict[str, Any]) -> None:
+    def annotate(
+        self, metadata: dict[str, Any], input: dict[str, Any] | None = None, output: dict[str, Any] | None = None
+    ) -> None:
         return None
+
+    @property
+    def enabled(self) -> bool:
+        return False
+
+    def trace_id(self) -> str | None:
+        return None
+
+    def record_feedback(self, trace_id: str, name: str, value: float, reason: str | None = None) -> bool:
+        return False

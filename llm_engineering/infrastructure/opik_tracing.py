@@ -15,6 +15,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 _state: dict[str, bool] = {}
+_clients: dict[str, Any] = {}
 
 
 def opik_enabled() -> bool:
@@ -22,9 +23,14 @@ def opik_enabled() -> bool:
     if "enabled" not in _state:
         from llm_engineering.settings import get_settings
 
-        configured = bool(os.environ.get("OPIK_API_KEY") or get_settings().OPIK_URL_OVERRIDE)
+        settings = get_settings()
+        configured = bool(os.environ.get("OPIK_API_KEY") or settings.OPIK_URL_OVERRIDE)
         enabled = False
         if configured:
+            # The opik package reads its own environment variables; settings may come from .env instead.
+            if settings.OPIK_URL_OVERRIDE:
+                os.environ.setdefault("OPIK_URL_OVERRIDE", settings.OPIK_URL_OVERRIDE)
+            os.environ.setdefault("OPIK_PROJECT_NAME", settings.OPIK_PROJECT_NAME)
             try:
                 import opik  # noqa: F401
 
@@ -53,7 +59,7 @@ def track(name: str, tags: list[str] | None = None) -> Callable[[F], F]:
             if "fn" not in traced:
                 import opik
 
-                traced["fn"] = opik.track(name=name, tags=tags)(function)
+                traced["fn"] = opik.track(name=name, tags=tags, project_name=project_name())(function)
             return traced["fn"](*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -61,21 +67,83 @@ def track(name: str, tags: list[str] | None = None) -> Callable[[F], F]:
     return decorator
 
 
-def annotate_trace(metadata: dict[str, Any], tags: list[str] | None = None) -> None:
-    """Attach metadata (model ids, token counts, latency) to the current Opik trace; no-op when disabled."""
+def annotate_trace(
+    metadata: dict[str, Any],
+    tags: list[str] | None = None,
+    input: dict[str, Any] | None = None,
+    output: dict[str, Any] | None = None,
+) -> None:
+    """Attach metadata (model ids, token counts, latency) and the request's input/output to the current Opik
+    trace; no-op when disabled."""
     if not opik_enabled():
         return
     try:
         from opik import opik_context
 
-        opik_context.update_current_trace(metadata=metadata, tags=tags)
+        opik_context.update_current_trace(metadata=metadata, tags=tags, input=input, output=output)
     except Exception as error:  # noqa: BLE001 - monitoring must never break a request
         logger.warning("Could not annotate the Opik trace: {}", error)
 
 
+def project_name() -> str:
+    """The Opik project traces go to (OPIK_PROJECT_NAME)."""
+    from llm_engineering.settings import get_settings
+
+    return get_settings().OPIK_PROJECT_NAME
+
+
+def opik_client() -> Any:
+    """One Opik client per process (it batches and flushes in the background)."""
+    if "client" not in _clients:
+        import opik
+
+        _clients["client"] = opik.Opik(project_name=project_name())
+    return _clients["client"]
+
+
+def current_trace_id() -> str | None:
+    """The id of the Opik trace being recorded in this context, or None."""
+    if not opik_enabled():
+        return None
+    try:
+        from opik import opik_context
+
+        data = opik_context.get_current_trace_data()
+        return data.id if data is not None else None
+    except Exception as error:  # noqa: BLE001 - monitoring must never break a request
+        logger.warning("Could not read the current Opik trace: {}", error)
+        return None
+
+
+def log_feedback(trace_id: str, name: str, value: float, reason: str | None = None) -> bool:
+    """Attach a feedback score to a trace (Opik batches it); False when Opik is off or refuses it."""
+    if not opik_enabled():
+        return False
+    try:
+        opik_client().log_traces_feedback_scores(
+            [{"id": trace_id, "name": name, "value": float(value), "reason": reason}], project_name=project_name()
+        )
+    except Exception as error:  # noqa: BLE001 - reported to the caller as not recorded
+        logger.warning("Could not record feedback {} on trace {}: {}", name, trace_id, error)
+        return False
+    return True
+
+
+def flush() -> None:
+    """Send what the Opik client and the `@track` decorators still hold (end of a job, tests)."""
+    if not opik_enabled():
+        return
+    import opik
+
+    opik.flush_tracker()
+    if "client" in _clients:
+        _clients["client"].flush()
+
+
 def reset_tracing_state() -> None:
-    """Forget the enabled/disabled decision (tests)."""
+    """Forget the enabled/disabled decision and the client (tests)."""
     _state.clear()
+    _clients.clear()
 
 
 class OpikTracer:
@@ -92,5 +160,17 @@ class OpikTracer:
             wrapped = self._wrapped.setdefault(key, track(name=name, tags=self.tags)(function))
         return wrapped(*args, **kwargs)
 
-    def annotate(self, metadata: dict[str, Any]) -> None:
-        annotate_trace(metadata, tags=self.tags)
+    def annotate(
+        self, metadata: dict[str, Any], input: dict[str, Any] | None = None, output: dict[str, Any] | None = None
+    ) -> None:
+        annotate_trace(metadata, tags=self.tags, input=input, output=output)
+
+    @property
+    def enabled(self) -> bool:
+        return opik_enabled()
+
+    def trace_id(self) -> str | None:
+        return current_trace_id()
+
+    def record_feedback(self, trace_id: str, name: str, value: float, reason: str | None = None) -> bool:
+        return log_feedback(trace_id, name, value, reason)

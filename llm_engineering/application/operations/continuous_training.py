@@ -16,9 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-StageName = Literal[
-    "data", "features", "instruct_datasets", "preference_datasets", "training", "evaluation", "deploy"
-]
+StageName = Literal["data", "features", "instruct_datasets", "preference_datasets", "training", "evaluation", "deploy"]
 STAGES: tuple[StageName, ...] = (
     "data",
     "features",

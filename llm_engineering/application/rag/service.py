@@ -48,8 +48,13 @@ def answer_query(
                 "total_tokens": generation["total_tokens"],
                 "answer_source": generation.get("answer_source"),
                 "latency_s": result.trace["latency_s"],
-            }
+            },
+            input={"query": query},
+            output={"answer": result.answer, "sources": [source.link for source in result.sources]},
         )
+        trace_id = tracer.trace_id()
+        if trace_id:  # lets the caller attach feedback (POST /feedback) to this answer's trace
+            result.trace["trace_id"] = trace_id
         return result
 
     return tracer.call("rag", answer)

@@ -19,7 +19,7 @@ from loguru import logger
 from llm_engineering import bootstrap
 from llm_engineering.entrypoints.api.dependencies import ServiceState
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable
-from llm_engineering.entrypoints.api.routes import health, rag
+from llm_engineering.entrypoints.api.routes import feedback, health, rag
 from llm_engineering.infrastructure.opik_tracing import OpikTracer
 from llm_engineering.settings import Settings, get_settings
 
@@ -72,4 +72,5 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(rag.router)
+    app.include_router(feedback.router)
     return app

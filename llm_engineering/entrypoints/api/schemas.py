@@ -74,3 +74,23 @@ def check_query_length(request: RAGRequest | RetrieveRequest, max_query_chars: i
                 }
             ]
         )
+
+
+class FeedbackRequest(BaseModel):
+    """A score for one answer, attached to its trace (`metadata.trace_id` of the `/rag` response)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    score: float = Field(ge=0, le=1, description="1 = good answer (thumbs up), 0 = bad (thumbs down).")
+    name: str = Field(
+        default="user_feedback", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Score name."
+    )
+    reason: str | None = Field(default=None, max_length=2000, description="Why, in the user's words.")
+
+
+class FeedbackResponse(BaseModel):
+    recorded: bool = Field(description="False when prompt monitoring is off: nothing was stored.")
+    trace_id: str
+    name: str
+    detail: str

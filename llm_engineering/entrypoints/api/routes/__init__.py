@@ -1,1 +1,1 @@
-"""The API's routers: `health` (liveness, readiness) and `rag` (answers)."""
+"""The API's routers: `health` (liveness, readiness) and `rag` (answers), `feedback` (scores on traces)."""
