@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from steps.alerts import notify_on_failure
 from steps.etl import crawl_links, get_or_create_user
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def digital_data_etl(user_full_name: str, links: list[str], crawler_routes: dict[str, str] | None = None) -> str:
     """Get or create the user, crawl the links under them; return the last step's invocation id.
 

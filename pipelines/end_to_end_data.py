@@ -7,12 +7,13 @@ from typing import Any
 from zenml import pipeline
 
 from pipelines.digital_data_etl import digital_data_etl
+from pipelines.docker import PIPELINE_SETTINGS
 from pipelines.feature_engineering import feature_engineering
 from pipelines.generate_datasets import generate_datasets
 from steps.alerts import notify_on_failure
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def end_to_end_data(
     author_links: list[dict[str, Any]],
     instruct_datasets: dict[str, Any] | None = None,

@@ -7,12 +7,13 @@ from typing import Any
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from pipelines.training import LATEST, dataset_input
 from steps import evaluating as evaluating_steps
 from steps.alerts import notify_on_failure, notify_on_success
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def evaluating(
     models: list[dict[str, Any]] | None = None,
     dataset: str = LATEST,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from steps import export as export_steps
 from steps.alerts import notify_on_failure
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def export_artifact_to_json(artifact_names: list[str], output_dir: str = "output") -> None:
     """Export each named artifact (its latest version) to `<output_dir>/<name>.json`.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from steps import feature_engineering as fe_steps
 from steps.alerts import notify_on_failure
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def feature_engineering(
     author_full_names: list[str] | None = None,
     prune_deleted: bool = False,

@@ -6,11 +6,12 @@ from typing import Any
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from steps import generate_datasets as ds_steps
 from steps.alerts import notify_on_failure
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def generate_datasets(
     dataset_type: str = "instruction",
     test_split_size: float = 0.1,

@@ -6,6 +6,7 @@ from typing import Any
 
 from zenml import pipeline
 
+from pipelines.docker import PIPELINE_SETTINGS
 from steps import training as training_steps
 from steps.alerts import notify_on_failure, notify_on_success
 
@@ -13,7 +14,7 @@ LATEST = "latest"
 ZENML_PREFIX = "zenml:"
 
 
-@pipeline(on_failure=notify_on_failure)
+@pipeline(on_failure=notify_on_failure, settings=PIPELINE_SETTINGS)
 def training(
     profile: str = "cpu",
     profiles: dict[str, Any] | None = None,

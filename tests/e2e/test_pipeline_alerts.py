@@ -83,3 +83,14 @@ def test_succeeding_pipeline_posts_its_summary(alerts_file):
 def test_every_project_pipeline_has_the_failure_hook(module: str, name: str):
     configured = getattr(importlib.import_module(module), name).configuration.failure_hook_source
     assert configured is not None and "notify_on_failure" in str(configured)
+
+
+@pytest.mark.parametrize(("module", "name"), sorted(PROJECT_PIPELINES.items()))
+def test_every_project_pipeline_builds_from_the_project_image_on_remote_stacks(module: str, name: str):
+    from zenml.config import DockerSettings
+
+    configured = getattr(importlib.import_module(module), name).configuration.settings["docker"]
+    docker = DockerSettings.model_validate(configured.model_dump())
+    assert docker.dockerfile == "Dockerfile"
+    options = docker.parent_image_build_config.build_options
+    assert (options.get("target") if isinstance(options, dict) else options.target) == "pipelines"

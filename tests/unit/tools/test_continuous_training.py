@@ -95,7 +95,7 @@ def test_first_run_gates_against_base_and_promotes_the_candidate(local_data: Pat
         "evaluation",
     ]
     training = dict(pipelines.calls)["training"]
-    assert training["serve"] is False and training["profile"] == "cpu_smoke"
+    assert training["serve"] is False and training["profile"] == "cpu_smoke" and training["run_dpo"] is False
     evaluation = dict(pipelines.calls)["evaluation"]
     assert evaluation["models"] == [
         {"name": "current", "source": "base"},
