@@ -130,6 +130,12 @@ def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -
 
         return SageMakerTGIClient(
             endpoint_name=settings.SAGEMAKER_ENDPOINT_INFERENCE,
+            # An inference-component endpoint routes a call only when it names the component.
+            inference_component_name=(
+                settings.SAGEMAKER_INFERENCE_COMPONENT
+                if settings.SAGEMAKER_ENDPOINT_TYPE == "inference-component"
+                else None
+            ),
             runtime_client=sagemaker_runtime
             or sagemaker_runtime_client(
                 settings.AWS_REGION,

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     # Empty = the API key's default workspace.
     COMET_WORKSPACE: str | None = None
     OPIK_URL_OVERRIDE: str | None = None
+    OPIK_PROJECT_NAME: str = "twin"
+    # Prompt monitoring job (poe run-prompt-monitoring): traces sampled, and the change in a mean score
+    # between the older and the newer half of them that counts as drift (judge scores 1-3, feedback 0-1).
+    MONITORING_SAMPLE_SIZE: int = Field(default=50, ge=2, le=5000)
+    MONITORING_SCORE_DRIFT: float = Field(default=0.3, gt=0)
+    # Relative change in mean prompt tokens or latency that counts as drift (0.5 = 50%).
+    MONITORING_RELATIVE_DRIFT: float = Field(default=0.5, gt=0)
 
     # --- Crawling -------------------------------------------------------------------------
     LINKEDIN_USERNAME: str | None = None
@@ -176,6 +183,28 @@ class Settings(BaseSettings):
     CPUS: int = Field(default=2, ge=1)
     SAGEMAKER_ENDPOINT_CONFIG_INFERENCE: str = "twin"
     SAGEMAKER_ENDPOINT_INFERENCE: str = "twin"
+    # Endpoint deployment (`poe deploy-inference-endpoint`, tools/sagemaker.py).
+    SAGEMAKER_ENDPOINT_TYPE: Literal["model", "inference-component"] = "model"
+    SAGEMAKER_INFERENCE_COMPONENT: str = Field(default="twin-llm", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    SAGEMAKER_CONTAINER: Literal["tgi", "lmi"] = "tgi"
+    # Empty = the Deep Learning Container of SAGEMAKER_CONTAINER for AWS_REGION, at the tag below.
+    SAGEMAKER_INFERENCE_IMAGE_URI: str | None = None
+    SAGEMAKER_TGI_IMAGE_TAG: str = Field(default="2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04", min_length=1)
+    SAGEMAKER_LMI_IMAGE_TAG: str = Field(default="0.31.0-lmi13.0.0-cu124", min_length=1)
+    SAGEMAKER_INSTANCE_COUNT: int = Field(default=1, ge=1, le=100)
+    SAGEMAKER_STARTUP_TIMEOUT_S: int = Field(default=900, ge=60, le=3600)
+    MAX_BATCH_PREFILL_TOKENS: int = Field(default=10000, ge=1)
+    HF_MODEL_QUANTIZE: Literal[
+        "none", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "eetq", "fp8", "awq", "gptq"
+    ] = "bitsandbytes"
+    SAGEMAKER_AUTOSCALING: bool = False
+    SAGEMAKER_AUTOSCALING_MIN_COPIES: int = Field(default=1, ge=1, le=1000)
+    SAGEMAKER_AUTOSCALING_MAX_COPIES: int = Field(default=2, ge=1, le=1000)
+    SAGEMAKER_AUTOSCALING_TARGET_INVOCATIONS: float = Field(default=4.0, gt=0, le=1_000_000)
+    SAGEMAKER_AUTOSCALING_SCALE_IN_COOLDOWN_S: int = Field(default=300, ge=0, le=86_400)
+    SAGEMAKER_AUTOSCALING_SCALE_OUT_COOLDOWN_S: int = Field(default=60, ge=0, le=86_400)
+    SAGEMAKER_USER_NAME: str = Field(default="twin-sagemaker-deployer", pattern=r"^[\w+=,.@-]{1,64}$")
+    SAGEMAKER_EXECUTION_ROLE_NAME: str = Field(default="twin-sagemaker-execution", pattern=r"^[\w+=,.@-]{1,64}$")
 
     @field_validator("DATABASE_HOST")
     @classmethod

@@ -42,3 +42,24 @@ class SageMakerJobError(LLMTwinError):
         self.status = status
         self.failure_reason = failure_reason
         self.aws_error_code = aws_error_code
+
+
+class AwsResourceError(LLMTwinError):
+    """An AWS call that creates, changes, deletes or waits for a resource (an IAM user or role, a SageMaker
+    model, endpoint or inference component, a scaling policy) was refused, failed or timed out.
+
+    `operation` (the boto3 method), `resource` (the name it acted on) and `aws_error_code` are set when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        resource: str | None = None,
+        aws_error_code: str | None = None,
+    ):
+        super().__init__(message)
+        self.operation = operation
+        self.resource = resource
+        self.aws_error_code = aws_error_code

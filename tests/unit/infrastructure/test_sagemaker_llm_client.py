@@ -111,3 +111,15 @@ def test_render_keeps_system_text_as_input():
 
     prompt = render_chat_as_instruction([ChatMessage("system", "Context here"), ChatMessage("user", "Question")])
     assert prompt.index("Question") < prompt.index("Context here") < prompt.index(RESPONSE_HEADER)
+
+
+def test_the_composition_root_names_the_inference_component_only_for_such_endpoints(tmp_path):
+    from llm_engineering.bootstrap import build_llm_client
+
+    def built(**values):
+        settings = load_settings(env_file=tmp_path / "none.env", LLM_PROVIDER="sagemaker", **values)
+        return build_llm_client(settings, sagemaker_runtime=object())
+
+    assert built().inference_component_name is None
+    component = built(SAGEMAKER_ENDPOINT_TYPE="inference-component", SAGEMAKER_INFERENCE_COMPONENT="twin-llm")
+    assert component.inference_component_name == "twin-llm"
