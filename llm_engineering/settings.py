@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(default=8000, ge=1, le=65535)
     API_REQUEST_TIMEOUT_S: float = Field(default=300.0, gt=0)
+    # The web UI (pages at /, /authors, /models) and its JSON routes under /ui/api.
+    API_ENABLE_UI: bool = True
+    # When set, UI write requests (starting a crawl) need the header `X-Twin-Token: <token>`; set one when
+    # the service listens beyond 127.0.0.1.
+    API_UI_TOKEN: SecretStr | None = None
 
     # --- OpenAI (dataset generation, query expansion, self-query when pointed at OpenAI) --
     OPENAI_MODEL_ID: str = "gpt-4o-mini"

@@ -73,4 +73,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(rag.router)
     app.include_router(feedback.router)
+    if container.settings.API_ENABLE_UI:
+        from llm_engineering.entrypoints.ui.api import install as install_ui_api
+        from llm_engineering.entrypoints.ui.pages import mount_pages
+
+        install_ui_api(app, state)
+        mount_pages(app, container.settings)
     return app

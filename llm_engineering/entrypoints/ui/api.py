@@ -1,0 +1,202 @@
+"""The web UI's JSON routes, under `/ui/api`:
+
+- `GET  /authors?page&size`: authors sorted by name, with their document counts per category.
+- `GET  /authors/{author_id}/documents?category&page&size`: title, link and platform of an author's documents.
+- `POST /links` (same-origin, token when API_UI_TOKEN is set): checks the links and starts a crawl job
+  (`digital_data_etl`, then `feature_engineering` for the author); 202 with the job, 409 while one runs.
+- `GET  /jobs`, `GET /jobs/{job_id}`: the jobs kept in memory (newest first).
+- `GET  /models`: the answering LLM, the registered versions and the newest evaluation report.
+
+Every error answers `{"detail": "<one line>"}` (validation errors too, see `install`); a warehouse that does
+not answer is a 503 naming it, like the rest of the service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.bootstrap import Container
+from llm_engineering.domain.exceptions import LLMTwinError
+from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency
+from llm_engineering.entrypoints.api.errors import translate_error
+from llm_engineering.entrypoints.ui import catalog, models_overview
+from llm_engineering.entrypoints.ui.dependencies import (
+    get_crawler_dispatcher,
+    get_evaluation_reports_dir,
+    get_job_runner,
+    get_model_registry,
+    get_ui_container,
+)
+from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning
+from llm_engineering.entrypoints.ui.jobs import JobRunner
+from llm_engineering.entrypoints.ui.links import check_links
+from llm_engineering.entrypoints.ui.security import require_write_access
+from llm_engineering.model.registry import ModelRegistry
+from llm_engineering.settings import Settings
+
+PREFIX = "/ui/api"
+MAX_LINKS = 20
+MAX_LINK_CHARS = 2048
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+router = APIRouter(prefix=PREFIX, tags=["ui"])
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
+PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
+
+
+def _author_name(value: str) -> str:
+    name = " ".join(value.split())
+    if _CONTROL_CHARACTERS.search(name):
+        raise ValueError("the name contains control characters")
+    if len(name.split()) < 2:
+        raise ValueError('give a first and a last name, e.g. "Jane Doe"')
+    return name
+
+
+def _links(values: list[str]) -> list[str]:
+    # Stripped, blanks dropped, duplicates kept once (in order).
+    links = list(dict.fromkeys(value.strip() for value in values if value.strip()))
+    if not links:
+        raise ValueError("give at least one link")
+    return links
+
+
+class CrawlRequest(BaseModel):
+    """An author and the links of their writing to crawl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    author_full_name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_author_name)]
+    links: Annotated[
+        list[Annotated[str, Field(max_length=MAX_LINK_CHARS)]],
+        Field(min_length=1, max_length=MAX_LINKS),
+        AfterValidator(_links),
+    ]
+
+
+@contextmanager
+def _dependency_errors() -> Iterator[None]:
+    """A store that does not answer becomes the service's 503 naming it (see `api.errors`)."""
+    try:
+        yield
+    except LLMTwinError as error:
+        translated = translate_error(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+@router.get("/authors")
+def list_authors(
+    _: Annotated[Container, Depends(get_ui_container)], page: PageNumber = 1, size: PageSize = 20
+) -> dict[str, Any]:
+    """Authors sorted by full name, with their number of articles, posts and repositories."""
+    with _dependency_errors():
+        authors, total = catalog.authors_page(page, size)
+    return {"authors": authors, "page": page, "size": size, "total": total}
+
+
+@router.get("/authors/{author_id}/documents")
+def list_documents(
+    _: Annotated[Container, Depends(get_ui_container)],
+    author_id: str,
+    category: catalog.Category = "articles",
+    page: PageNumber = 1,
+    size: PageSize = 20,
+) -> dict[str, Any]:
+    """Title, link and platform of one category of the author's documents (never their content)."""
+    with _dependency_errors():
+        author = catalog.find_author(author_id)
+        if author is None:
+            raise HTTPException(status_code=404, detail=f"unknown author {author_id!r}")
+        documents, total = catalog.documents_page(author, category, page, size)
+    return {"documents": documents, "page": page, "size": size, "total": total}
+
+
+@router.post("/links", status_code=202, dependencies=[Depends(require_write_access)])
+def start_crawl(
+    body: CrawlRequest,
+    settings: Annotated[Settings, Depends(get_settings_dependency)],
+    dispatcher: Annotated[CrawlerDispatcher, Depends(get_crawler_dispatcher)],
+    jobs: Annotated[JobRunner, Depends(get_job_runner)],
+) -> dict[str, Any]:
+    """Check the links (422 naming each bad one) and start the crawl job; 409 while another crawl runs."""
+    linkedin_configured = bool(settings.LINKEDIN_USERNAME and settings.LINKEDIN_PASSWORD)
+    crawlers, problems = check_links(body.links, dispatcher, linkedin_configured)
+    if problems:
+        raise HTTPException(status_code=422, detail="cannot crawl " + "; ".join(problems))
+    try:
+        job = jobs.start_crawl(body.author_full_name, body.links, crawlers)
+    except JobAlreadyRunning as error:
+        raise HTTPException(status_code=409, detail=str(error)) from error
+    return {"job": job}
+
+
+@router.get("/jobs")
+def list_jobs(jobs: Annotated[JobRunner, Depends(get_job_runner)]) -> dict[str, Any]:
+    """The last jobs (kept in memory), newest first."""
+    return {"jobs": jobs.jobs()}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, jobs: Annotated[JobRunner, Depends(get_job_runner)]) -> dict[str, Any]:
+    job = jobs.job(job_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail=f"unknown job {job_id!r}")
+    return job
+
+
+@router.get("/models")
+def list_models(
+    settings: Annotated[Settings, Depends(get_settings_dependency)],
+    registry: Annotated[ModelRegistry, Depends(get_model_registry)],
+    reports_dir: Annotated[Path, Depends(get_evaluation_reports_dir)],
+) -> dict[str, Any]:
+    """The answering LLM, every registered version (newest first) and the newest evaluation report."""
+    return {
+        "llm": models_overview.llm_summary(settings),
+        "registered": models_overview.registered_models(registry),
+        "evaluation_report": models_overview.latest_evaluation_report(reports_dir),
+    }
+
+
+def install(app: FastAPI, state: ServiceState, job_runner: JobRunner | None = None) -> None:
+    """Add the UI's JSON routes to `app`, with a job runner (default: ZenML pipelines on `state`'s stores),
+    and answer validation errors under `/ui/api` as one-line `{"detail": ...}`."""
+    if job_runner is None:
+        from llm_engineering.entrypoints.ui.pipeline_runs import ZenMLPipelineRunner
+
+        job_runner = JobRunner(ZenMLPipelineRunner(state.bound_container))
+    app.state.ui_jobs = job_runner
+    app.include_router(router)
+    fallback: Callable[..., Any] = app.exception_handlers.get(RequestValidationError) or (
+        request_validation_exception_handler
+    )
+
+    async def validation_error(request: Request, error: Exception) -> Any:
+        if isinstance(error, RequestValidationError) and request.url.path.startswith(PREFIX + "/"):
+            return JSONResponse(status_code=422, content={"detail": describe_validation_error(error)})
+        return await fallback(request, error)
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+
+def describe_validation_error(error: RequestValidationError) -> str:
+    """`size: Input should be less than or equal to 100; links: ...` (the `query`/`body` prefix left out)."""
+    parts = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "body", "path"))
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,41 @@
+"""FastAPI dependencies of the UI routes; tests replace any of them with `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+# Imported at run time, not under TYPE_CHECKING: FastAPI reads these annotations to resolve `Depends`.
+from llm_engineering import bootstrap
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.bootstrap import Container
+from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency, get_state
+from llm_engineering.entrypoints.ui.jobs import JobRunner
+from llm_engineering.model.registry import ModelRegistry
+from llm_engineering.settings import Settings
+
+# Where the evaluation pipeline writes its reports (`steps/evaluating/report.py`), from the working folder.
+EVALUATION_REPORTS_DIR = Path("output") / "evaluation"
+
+
+def get_ui_container(state: Annotated[ServiceState, Depends(get_state)]) -> Container:
+    """The app's container, its stores bound to the domain's documents (binding opens nothing)."""
+    return state.bound_container()
+
+
+def get_job_runner(request: Request) -> JobRunner:
+    return request.app.state.ui_jobs
+
+
+def get_crawler_dispatcher(container: Annotated[Container, Depends(get_ui_container)]) -> CrawlerDispatcher:
+    return container.crawler_dispatcher()
+
+
+def get_model_registry(settings: Annotated[Settings, Depends(get_settings_dependency)]) -> ModelRegistry:
+    return bootstrap.build_model_registry(settings)
+
+
+def get_evaluation_reports_dir() -> Path:
+    return EVALUATION_REPORTS_DIR

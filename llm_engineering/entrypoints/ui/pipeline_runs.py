@@ -1,0 +1,157 @@
+"""The UI's `PipelineRunner` on ZenML: a pipeline of this project run in this process, with its YAML config
+from `configs/` and the job's parameters written into a copy of it (as `tools.run` does), caching off.
+
+The steps take their stores from `bootstrap.container()`; before a run the process's container is made to
+share the service's warehouse and vector store, so an embedded Qdrant folder is never opened twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from loguru import logger
+
+from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
+from llm_engineering.entrypoints.ui.jobs import RunResult
+
+if TYPE_CHECKING:
+    from llm_engineering.bootstrap import Container
+
+CONFIGS_DIR = Path(__file__).resolve().parents[3] / "configs"
+# pipeline -> (module, function, config file in CONFIGS_DIR whose `parameters:` the job's override)
+PIPELINES: dict[str, tuple[str, str, str]] = {
+    "digital_data_etl": ("pipelines.digital_data_etl", "digital_data_etl", "digital_data_etl_template.yaml"),
+    "feature_engineering": ("pipelines.feature_engineering", "feature_engineering", "feature_engineering.yaml"),
+}
+# pipeline -> (step, output artifact, metadata keys) summarised on the job (a dict value is merged in)
+SUMMARY_METADATA: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "digital_data_etl": (("crawl_links", "crawled_links", ("summary",)),),
+    "feature_engineering": (
+        ("query_data_warehouse", "raw_documents", ("num_documents",)),
+        ("chunk_and_embed", "embedded_documents", ("num_documents_embedded", "num_chunks")),
+    ),
+}
+REMOTE_POLL_S = 5.0
+
+
+def config_with_parameters(config_path: Path, parameters: Mapping[str, Any], folder: Path) -> Path:
+    """A copy of the run config in `folder` with `parameters` set (ZenML refuses runtime values that differ
+    from the file's, so the job's values go into the file)."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    config["parameters"] = {**(config.get("parameters") or {}), **parameters}
+    path = folder / config_path.name
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+class ZenMLPipelineRunner:
+    """`PipelineRunner` running the project's ZenML pipelines; `container` gives the service's stores."""
+
+    def __init__(self, container: Callable[[], Container], configs_dir: Path = CONFIGS_DIR):
+        self.container = container
+        self.configs_dir = configs_dir
+
+    def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult:
+        module_name, function, config_name = PIPELINES[pipeline]
+        share_stores_with_steps(self.container())
+        with tempfile.TemporaryDirectory(prefix="llm-twin-ui-") as folder:
+            config_path = config_with_parameters(self.configs_dir / config_name, parameters, Path(folder))
+            pipeline_function = getattr(importlib.import_module(module_name), function)
+            try:
+                run = pipeline_function.with_options(
+                    config_path=str(config_path), run_name=run_name, enable_cache=False
+                )()
+            except Exception as error:
+                reason = " ".join(f"{type(error).__name__}: {error}".split())
+                raise PipelineRunFailed(pipeline, run_name, reason, dashboard_url(find_run(run_name))) from error
+        run = wait_until_finished(run or find_run(run_name), pipeline, run_name)
+        return RunResult(
+            status=_status(run), dashboard_url=dashboard_url(run), summary=run_summary(run, SUMMARY_METADATA[pipeline])
+        )
+
+
+def share_stores_with_steps(container: Container) -> None:
+    """Make the process's current container (the one steps use) share `container`'s warehouse and vector
+    store, unless it already does."""
+    from llm_engineering import bootstrap
+
+    current = bootstrap.container()
+    if current is container:
+        return
+    warehouse, vector_store = container.warehouse(), container.vector_store()
+    if current.warehouse() is warehouse and current.vector_store() is vector_store:
+        return
+    bootstrap.configure(container.settings, warehouse=warehouse, vector_store=vector_store)
+
+
+def find_run(run_name: str) -> Any | None:
+    """The ZenML run named `run_name`, or None when there is none (yet)."""
+    try:
+        from zenml.client import Client
+
+        return Client().get_pipeline_run(run_name, allow_name_prefix_match=False)
+    except Exception:  # noqa: BLE001 - the run may not have been created before the failure
+        return None
+
+
+def wait_until_finished(run: Any, pipeline: str, run_name: str) -> Any:
+    """The run once finished: at once for the local orchestrator, polled for a remote one."""
+    if run is None:
+        raise PipelineRunFailed(pipeline, run_name, "ZenML returned no run and none has this name")
+    from zenml.client import Client
+
+    while not run.status.is_finished:
+        time.sleep(REMOTE_POLL_S)
+        run = Client().get_pipeline_run(run.id)
+    return run
+
+
+def dashboard_url(run: Any | None) -> str | None:
+    """The run's page: ZenML's own URL when a server is connected, else the local dashboard's (`zenml login
+    --local`, port 8237), else None."""
+    if run is None:
+        return None
+    try:
+        from zenml.utils.dashboard_utils import get_run_url
+
+        url = get_run_url(run)
+        if url:
+            return url
+        from zenml.client import Client
+        from zenml.enums import StoreType
+
+        if Client().zen_store.type == StoreType.SQL:
+            from llm_engineering.infrastructure.local.zenml_dashboard import ZenMLDashboard
+
+            return f"{ZenMLDashboard().runs_url}/{run.id}"
+    except Exception as error:  # noqa: BLE001 - a link is a convenience; the job must not fail for it
+        logger.debug("No dashboard URL for run {}: {}", getattr(run, "name", run), error)
+    return None
+
+
+def run_summary(run: Any, wanted: tuple[tuple[str, str, tuple[str, ...]], ...]) -> dict[str, Any] | None:
+    """Figures from the run's artifact metadata (e.g. the crawl's tried/succeeded/failed), None if none."""
+    summary: dict[str, Any] = {}
+    for step, artifact, keys in wanted:
+        try:
+            metadata = dict(run.steps[step].outputs[artifact][0].run_metadata)
+        except Exception as error:  # noqa: BLE001 - a step that did not run or logged nothing
+            logger.debug("No metadata of {}.{} in run {}: {}", step, artifact, getattr(run, "name", run), error)
+            continue
+        for key in keys:
+            value = metadata.get(key)
+            if isinstance(value, dict):
+                summary.update(value)
+            elif value is not None:
+                summary[key] = value
+    return summary or None
+
+
+def _status(run: Any) -> str:
+    return str(getattr(run.status, "value", run.status))

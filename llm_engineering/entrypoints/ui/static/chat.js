@@ -1,0 +1,139 @@
+// Chat: POST /rag/stream (server-sent events: sources, token, done, error), read with fetch + a stream
+// reader so the answer grows token by token; the final `done` text replaces the streamed one.
+"use strict";
+
+const form = document.getElementById("ask");
+const button = document.getElementById("ask-button");
+const status = document.getElementById("status");
+const result = document.getElementById("result");
+const answer = document.getElementById("answer");
+const sources = document.getElementById("sources");
+const path = document.getElementById("path");
+const rating = document.getElementById("rating");
+const ratingStatus = document.getElementById("rating-status");
+let traceId = null;
+let lastQuery = "";
+
+function numberField(name) {
+  const value = form.elements[name].value;
+  return value === "" ? undefined : Number(value);
+}
+
+function showSources(items) {
+  sources.replaceChildren();
+  for (const source of items || []) {
+    const item = el("li");
+    item.append(safeLink(source.link || "", source.link || source.document_id));
+    const score = typeof source.score === "number" ? source.score.toFixed(3) : source.score;
+    item.append(el("span", ` — ${source.author}, ${source.category} (${source.platform}), score ${score}`, { class: "muted" }));
+    sources.append(item);
+  }
+  if (!sources.children.length) sources.append(el("li", "No passage was found.", { class: "muted" }));
+}
+
+function describePath(retrieval) {
+  // Which retrieval path ran: self-query, query expansion, search mode and reranker (or their fallbacks).
+  const paths = (retrieval && retrieval.paths) || {};
+  const parts = Object.entries(paths).map(([name, value]) => `${name.replace("_", " ")}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
+  return parts.length ? `Retrieval: ${parts.join(" · ")}` : "";
+}
+
+function handleEvent(name, data) {
+  if (name === "sources") {
+    showSources(data.sources);
+    path.textContent = describePath(data.retrieval);
+    status.textContent = "Writing…";
+  } else if (name === "token") {
+    answer.textContent += data.text;
+  } else if (name === "done") {
+    answer.textContent = data.answer;
+    showSources(data.sources);
+    const metadata = data.metadata || {};
+    path.textContent = describePath(metadata.retrieval) + (metadata.generation ? ` · model: ${metadata.generation.model_id}` : "");
+    traceId = metadata.trace_id || null;
+    rating.hidden = false;
+    status.textContent = "Done.";
+  } else if (name === "error") {
+    status.textContent = `Error ${data.status}: ${data.detail}`;
+    status.className = "error";
+  }
+}
+
+async function ask(event) {
+  event.preventDefault();
+  lastQuery = form.elements.query.value;
+  const payload = { query: lastQuery, k: numberField("k"), temperature: numberField("temperature"), max_new_tokens: numberField("max_new_tokens") };
+  button.disabled = true;
+  status.className = "";
+  status.textContent = "Searching the author's writing…";
+  answer.textContent = "";
+  sources.replaceChildren();
+  path.textContent = "";
+  rating.hidden = true;
+  ratingStatus.textContent = "";
+  result.hidden = false;
+  try {
+    const response = await fetch("/rag/stream", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify(payload),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(describeError(response.status, body));
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let boundary;
+      while ((boundary = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        let name = "message";
+        const lines = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) lines.push(line.slice(5).trimStart());
+        }
+        if (lines.length) handleEvent(name, JSON.parse(lines.join("\n")));
+      }
+    }
+  } catch (error) {
+    status.textContent = error.message;
+    status.className = "error";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function rate(score) {
+  ratingStatus.textContent = "";
+  const local = () => {
+    const stored = JSON.parse(localStorage.getItem("twin-ratings") || "[]");
+    stored.push({ query: lastQuery, answer: answer.textContent, score, at: new Date().toISOString() });
+    localStorage.setItem("twin-ratings", JSON.stringify(stored.slice(-200)));
+  };
+  if (!traceId) {
+    local();
+    ratingStatus.textContent = "Thanks: saved in this browser (prompt monitoring is off).";
+    return;
+  }
+  try {
+    const body = await postJSON("/feedback", { trace_id: traceId, score });
+    if (!body.recorded) local();
+    ratingStatus.textContent = body.recorded ? "Thanks: recorded on the answer's trace." : "Thanks: saved in this browser (prompt monitoring is off).";
+  } catch (error) {
+    ratingStatus.textContent = error.message;
+    ratingStatus.className = "error";
+  }
+}
+
+form.addEventListener("submit", ask);
+form.elements.query.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+});
+for (const control of rating.querySelectorAll("button")) control.addEventListener("click", () => rate(Number(control.dataset.score)));
