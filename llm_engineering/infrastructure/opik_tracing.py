@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -141,9 +142,13 @@ def flush() -> None:
 
 
 def reset_tracing_state() -> None:
-    """Forget the enabled/disabled decision and the client (tests)."""
+    """Forget the enabled/disabled decision and the clients, ours and the one `opik.track` keeps (tests)."""
     _state.clear()
     _clients.clear()
+    if "opik" in sys.modules:  # never import opik just to reset it
+        from opik.api_objects.opik_client import reset_global_client
+
+        reset_global_client()
 
 
 class OpikTracer:

@@ -1,7 +1,8 @@
-"""The LLM port: chat and text completion behind one small interface."""
+"""The LLM port: chat and text completion behind one small interface, plus optional streaming."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
@@ -82,3 +83,32 @@ class LLMClient(Protocol):
     def ping(self) -> None:
         """Raise `LLMUnavailableError` when the service does not answer."""
         ...
+
+
+# Text deltas as the model writes them; the generator's return value is the whole reply (text, token counts).
+ChatStream = Generator[str, None, LLMResponse]
+
+
+@runtime_checkable
+class StreamingLLMClient(LLMClient, Protocol):
+    """An `LLMClient` that can also stream a chat reply (optional: see `stream_chat` for the fallback)."""
+
+    def stream_chat(self, messages: list[ChatMessage], parameters: GenerationParameters | None = None) -> ChatStream:
+        """Yield the reply's text deltas; return the same `LLMResponse` `chat` would (after the last delta)."""
+        ...
+
+
+def stream_chat(
+    llm: LLMClient, messages: list[ChatMessage], parameters: GenerationParameters | None = None
+) -> ChatStream:
+    """Stream `llm`'s chat reply: its text deltas, then (as the return value) the whole `LLMResponse`.
+
+    Every client works: one without `stream_chat` (SageMaker, test fakes) answers with `chat` and yields
+    its whole text as a single delta. Errors are the client's `LLMError`s, as with `chat`.
+    """
+    if isinstance(llm, StreamingLLMClient):
+        return (yield from llm.stream_chat(messages, parameters))
+    response = llm.chat(messages, parameters)
+    if response.text:
+        yield response.text
+    return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -13,6 +13,7 @@ from loguru import logger
 from llm_engineering.application.errors import LLMError
 
 T = TypeVar("T")
+Y = TypeVar("Y")
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,38 @@ class RetryPolicy:
                 )
                 sleep(wait)
                 attempt += 1
+
+    def stream(
+        self, operation: Callable[[], Generator[Y, None, T]], sleep: Callable[[float], None] = time.sleep
+    ) -> Generator[Y, None, T]:
+        """The items and return value of `operation()`'s generator, retrying as `call` does until its first item.
+
+        Once an item was yielded the caller has seen part of the answer, so a later error propagates unchanged.
+        """
+        attempt = 0
+        while True:
+            generator = operation()
+            started = False
+            try:
+                while True:
+                    try:
+                        item = next(generator)
+                    except StopIteration as finished:
+                        return finished.value
+                    started = True
+                    yield item
+            except LLMError as error:
+                if started or not error.retryable or attempt >= self.max_retries:
+                    raise
+                wait = self.delay(attempt)
+                logger.warning(
+                    "LLM stream failed before its first token ({}); retry {}/{} in {:.2f}s",
+                    error,
+                    attempt + 1,
+                    self.max_retries,
+                    wait,
+                )
+                sleep(wait)
+                attempt += 1
+            finally:
+                generator.close()

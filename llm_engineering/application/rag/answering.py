@@ -9,15 +9,27 @@ Then the answer guard checks what is left: a reply that still loops, is too shor
 is not grounded in the passages (few of its content words occur in them) is replaced, when the guard's
 fallback is `extractive`, by the author's own best-matching sentences from the passages, cited; the
 trace's `answer_source` says `model` or `extractive` and why.
+
+`stream` gives the same answer as `generate`, as events: the sources, the reply's text deltas as the
+model writes them, then the final answer (whose text replaces the deltas when cleanup or the guard
+changed it).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Literal
 
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient, LLMResponse
+from llm_engineering.application.llm.client import (
+    ChatMessage,
+    GenerationParameters,
+    LLMClient,
+    LLMResponse,
+    stream_chat,
+)
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.rag.answer_cleanup import clean_answer
 from llm_engineering.application.rag.answer_quality import grounding_score, repetition_rate, words
@@ -71,6 +83,48 @@ class RAGAnswer:
     trace: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StreamedSources:
+    """First event of a streamed answer: the documents of the passages in the prompt, and the retrieval trace."""
+
+    sources: list[Source]
+    retrieval: dict
+
+    def __str__(self) -> str:  # monitoring joins a stream's events into its output: only the text counts
+        return ""
+
+
+@dataclass(frozen=True)
+class StreamedText:
+    """A piece of the model's raw reply, as it is generated."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """Last event: the answer `generate` would return (cleaned and guarded: may differ from the pieces joined)."""
+
+    answer: RAGAnswer
+
+    def __str__(self) -> str:
+        return ""
+
+
+AnswerEvent = StreamedSources | StreamedText | StreamedAnswer
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    parameters: GenerationParameters
+    passages: list[ScoredChunk]
+    messages: list[ChatMessage]
+    sources: list[Source]
+
+
 def select_passages(chunks: list[ScoredChunk], max_context_chars: int) -> list[ScoredChunk]:
     """The best-ranked passages whose text fits the budget, in rank order (the first always fits)."""
     chosen: list[ScoredChunk] = []
@@ -117,12 +171,45 @@ class AnswerGenerator:
     def generate(
         self, query: str, retrieval: RetrievalResult, parameters: GenerationParameters | None = None
     ) -> RAGAnswer:
+        """The answer to `query` from the retrieved passages: the LLM's reply tidied and guarded, its sources
+        and the trace (retrieval and generation)."""
+        prompt = self._prompt(query, retrieval, parameters)
+        started = time.perf_counter()
+        response: LLMResponse = self.llm.chat(prompt.messages, prompt.parameters)
+        return self._answer(query, retrieval, prompt, response, started)
+
+    def stream(
+        self, query: str, retrieval: RetrievalResult, parameters: GenerationParameters | None = None
+    ) -> Iterator[AnswerEvent]:
+        """`generate` as events: `StreamedSources` (before the LLM is called), a `StreamedText` per delta of
+        the raw reply (one for clients that cannot stream), then `StreamedAnswer` with what `generate`
+        returns. Closing the iterator early stops the generation."""
+        prompt = self._prompt(query, retrieval, parameters)
+        yield StreamedSources(prompt.sources, retrieval.trace)
+        started = time.perf_counter()
+        with closing(stream_chat(self.llm, prompt.messages, prompt.parameters)) as deltas:
+            while True:
+                try:
+                    delta = next(deltas)
+                except StopIteration as finished:
+                    response: LLMResponse = finished.value
+                    break
+                yield StreamedText(delta)
+        yield StreamedAnswer(self._answer(query, retrieval, prompt, response, started))
+
+    def _prompt(self, query: str, retrieval: RetrievalResult, parameters: GenerationParameters | None) -> _Prompt:
         chosen = parameters or self.defaults
         if not chosen.stop:
             chosen = chosen.merged(stop=STOP_SEQUENCES)
         passages = select_passages(retrieval.chunks, self.max_context_chars)
-        started = time.perf_counter()
-        response: LLMResponse = self.llm.chat(build_rag_messages(query, passages), chosen)
+        numbers = {str(item.chunk.id): number for number, item in enumerate(passages, start=1)}
+        return _Prompt(chosen, passages, build_rag_messages(query, passages), group_sources(passages, numbers))
+
+    def _answer(
+        self, query: str, retrieval: RetrievalResult, prompt: _Prompt, response: LLMResponse, started: float
+    ) -> RAGAnswer:
+        """The reply tidied and guarded, with its sources and trace."""
+        chosen, passages = prompt.parameters, prompt.passages
         truncated = response.finish_reason == "length" or (
             response.completion_tokens is not None and response.completion_tokens >= chosen.max_new_tokens
         )
@@ -154,10 +241,9 @@ class AnswerGenerator:
             "answer_source": answer_source,
             "guard": problem or "passed",
         }
-        numbers = {str(item.chunk.id): number for number, item in enumerate(passages, start=1)}
         return RAGAnswer(
             answer=answer,
-            sources=group_sources(passages, numbers),
+            sources=prompt.sources,
             trace={"retrieval": retrieval.trace, "generation": generation},
         )
 

@@ -2,22 +2,27 @@
 
 Works with OpenAI, `vllm serve`, TGI's Messages API and `transformers serve`. httpx errors and bad
 responses are translated into the typed `LLMError`s; retryable failures go through the `RetryPolicy`.
+Chat replies can also be streamed (`"stream": true`, server-sent events).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
-from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMResponse
+from llm_engineering.application.llm.client import ChatMessage, ChatStream, GenerationParameters, LLMResponse
 from llm_engineering.application.llm.retry import RetryPolicy
 
 # 429 and these 5xx mean "busy or restarting": worth another try. Other statuses are final.
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+# A streamed reply goes on this many chunks past a stop sequence at most before we stop reading it.
+MAX_CHUNKS_AFTER_STOP = 4
 
 
 class OpenAICompatibleClient:
@@ -47,6 +52,8 @@ class OpenAICompatibleClient:
         self._lock = threading.Lock()
         # Set when the server rejects `response_format`; later calls then go without it.
         self.json_mode_supported = True
+        # Likewise for `stream_options` (asks for token usage in a stream's last chunk).
+        self.stream_usage_supported = True
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(base_url={self.base_url!r}, model_id={self._model_id!r})"
@@ -87,6 +94,25 @@ class OpenAICompatibleClient:
         """One text completion of a raw prompt (no chat template)."""
         body = {"prompt": prompt, **self._sampling(parameters)}
         return self.retry_policy.call(lambda: self._generate("/completions", body, chat=False))
+
+    def stream_chat(self, messages: list[ChatMessage], parameters: GenerationParameters | None = None) -> ChatStream:
+        """One chat completion streamed: text deltas as the server sends them, then (as the return value) the
+        `LLMResponse` that `chat` would give.
+
+        Failures before the first delta are retried as in `chat`; later ones propagate. Token usage comes from
+        the stream's last chunk when the server sends it, else completion tokens are the content chunks
+        counted (one token each on vLLM, TGI and `transformers serve`) and prompt tokens are unknown.
+        """
+        if not messages:
+            raise ValueError("stream_chat() needs at least one message")
+        body: dict[str, Any] = {
+            "messages": [message.as_dict() for message in messages],
+            **self._sampling(parameters),
+            "stream": True,
+        }
+        if self.stream_usage_supported:
+            body["stream_options"] = {"include_usage": True}
+        return (yield from self.retry_policy.stream(lambda: self._stream("/chat/completions", body)))
 
     def ping(self) -> None:
         """Raise `LLMUnavailableError` unless the server answers HTTP on `/models` (any status below 500)."""
@@ -130,18 +156,122 @@ class OpenAICompatibleClient:
         except httpx.HTTPError as error:
             raise self._transport_error(error) from error
         latency = time.perf_counter() - started
-        if response.status_code in (400, 422) and "response_format" in body and "response_format" in response.text:
-            # A server without JSON mode: ask again without it (the caller parses tolerantly).
-            self.json_mode_supported = False
-            body = {key: value for key, value in body.items() if key != "response_format"}
-            return self._generate(path, body, chat)
         if response.status_code >= 400:
-            detail = response.text[:300]
-            message = f"LLM server at {self.base_url}{path} answered {response.status_code}: {detail}"
-            if response.status_code in RETRYABLE_STATUS:
-                raise LLMUnavailableError(message)
-            raise LLMResponseError(message, status_code=response.status_code)
+            reduced = self._without_rejected_option(body, response)
+            if reduced is not None:
+                return self._generate(path, reduced, chat)
+            raise self._status_error(path, response)
         return self._parse(response, chat=chat, latency=latency, stop=body.get("stop") or [])
+
+    def _without_rejected_option(self, body: dict[str, Any], response: httpx.Response) -> dict[str, Any] | None:
+        """The body without an optional field the server rejected (JSON mode, stream usage); None if none was."""
+        if response.status_code not in (400, 422):
+            return None
+        for option in ("response_format", "stream_options"):
+            if option in body and option in response.text:
+                # A server without it: ask again without (JSON is parsed tolerantly; usage is then counted).
+                if option == "response_format":
+                    self.json_mode_supported = False
+                else:
+                    self.stream_usage_supported = False
+                return {key: value for key, value in body.items() if key != option}
+        return None
+
+    def _status_error(self, path: str, response: httpx.Response) -> LLMUnavailableError | LLMResponseError:
+        message = f"LLM server at {self.base_url}{path} answered {response.status_code}: {response.text[:300]}"
+        if response.status_code in RETRYABLE_STATUS:
+            return LLMUnavailableError(message)
+        return LLMResponseError(message, status_code=response.status_code)
+
+    def _stream(self, path: str, body: dict[str, Any]) -> ChatStream:
+        """One attempt at a streamed completion: open it, yield its deltas, close it however it ends."""
+        started = time.perf_counter()
+        response = self._open_stream(path, body)
+        try:
+            return (yield from self._read_stream(response, started, stop=body.get("stop") or []))
+        except httpx.HTTPError as error:
+            raise self._transport_error(error) from error
+        finally:
+            response.close()
+
+    def _open_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        while True:
+            try:
+                response = self.http.send(self.http.build_request("POST", path, json=body), stream=True)
+                if response.status_code < 400:
+                    return response
+                try:
+                    response.read()
+                finally:
+                    response.close()
+            except httpx.HTTPError as error:
+                raise self._transport_error(error) from error
+            reduced = self._without_rejected_option(body, response)
+            if reduced is None:
+                raise self._status_error(path, response)
+            body = reduced
+
+    def _read_stream(self, response: httpx.Response, started: float, stop: list[str]) -> ChatStream:
+        """The content deltas of an OpenAI chat-completion event stream, cut at the first stop sequence."""
+        cutter = StopSequenceCutter(stop)
+        parts: list[str] = []
+        chunks, stopped_at = 0, None
+        model_id, usage, finish_reason, last = self._model_id, {}, None, {}
+        for payload in self._stream_payloads(response):
+            last = payload
+            model_id = str(payload.get("model") or model_id)
+            usage = payload.get("usage") or usage
+            choices = payload.get("choices") or []
+            choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+            finish_reason = choice.get("finish_reason") or finish_reason
+            delta = (choice.get("delta") or {}).get("content")
+            if not isinstance(delta, str) or not delta:
+                continue
+            chunks += 1
+            if stopped_at is not None:
+                if chunks - stopped_at > MAX_CHUNKS_AFTER_STOP:
+                    break  # a server that ignores `stop`: do not wait for the rest
+                continue
+            text = cutter.feed(delta)
+            if text:
+                parts.append(text)
+                yield text
+            if cutter.stopped:
+                # The model wrote a stop sequence the server did not cut (`transformers serve`): the answer ends
+                # here; the server stops too, so the rest of the stream is read for its usage only.
+                stopped_at = chunks
+        tail = cutter.flush()
+        if tail:
+            parts.append(tail)
+            yield tail
+        return LLMResponse(
+            text="".join(parts),
+            model_id=model_id,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens", chunks),
+            latency_s=time.perf_counter() - started,
+            finish_reason="stop" if stopped_at is not None else finish_reason,
+            raw=last,
+        )
+
+    def _stream_payloads(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
+        """The JSON objects of the stream's `data:` events, until `[DONE]` or the end of the body."""
+        for data in server_sent_data(response.iter_lines()):
+            if data == "[DONE]":
+                return
+            try:
+                payload = json.loads(data)
+            except ValueError as error:
+                raise LLMResponseError(
+                    f"LLM server at {self.base_url} streamed an unexpected event: {data[:200]}", response.status_code
+                ) from error
+            if not isinstance(payload, dict):
+                raise LLMResponseError(f"LLM server at {self.base_url} streamed {data[:200]}", response.status_code)
+            if payload.get("error"):
+                error = payload["error"]
+                message = error.get("message", error) if isinstance(error, dict) else error
+                raise LLMUnavailableError(f"LLM server at {self.base_url} failed while streaming: {message}")
+            yield payload
 
     def _parse(self, response: httpx.Response, chat: bool, latency: float, stop: list[str]) -> LLMResponse:
         try:
@@ -176,3 +306,52 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
     """Text up to the first stop sequence: some servers (e.g. `transformers serve`) include it, OpenAI does not."""
     cuts = [index for sequence in stop if sequence and (index := text.find(sequence)) >= 0]
     return text[: min(cuts)] if cuts else text
+
+
+def server_sent_data(lines: Iterator[str]) -> Iterator[str]:
+    """The data of each server-sent event (its `data:` lines joined by newlines); other fields are ignored."""
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+        elif line.startswith("data:"):
+            value = line[5:]
+            data.append(value.removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
+class StopSequenceCutter:
+    """Streams text up to the first stop sequence, holding back a tail that may be the start of one."""
+
+    def __init__(self, stop: list[str]):
+        self.stop = [sequence for sequence in stop if sequence]
+        self.pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        """The part of `pending + delta` that is certainly answer text (nothing once a stop sequence was seen)."""
+        if self.stopped:
+            return ""
+        text = self.pending + delta
+        cut = cut_at_stop(text, self.stop)
+        if len(cut) < len(text):
+            self.stopped, self.pending = True, ""
+            return cut
+        hold = max((self._partial_stop(text, sequence) for sequence in self.stop), default=0)
+        self.pending = text[len(text) - hold :]
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        """What was held back (the stream ended without completing a stop sequence)."""
+        text, self.pending = self.pending, ""
+        return text
+
+    @staticmethod
+    def _partial_stop(text: str, sequence: str) -> int:
+        for size in range(min(len(sequence) - 1, len(text)), 0, -1):
+            if text.endswith(sequence[:size]):
+                return size
+        return 0

@@ -1,20 +1,27 @@
-"""`POST /rag`: answer a query in the author's voice from their own writing; `POST /retrieve`: only the
-passages (never calls the LLM)."""
+"""`POST /rag`: answer a query in the author's voice from their own writing; `POST /rag/stream`: the same
+answer as server-sent events while it is written; `POST /retrieve`: only the passages (never calls the LLM)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import StreamingResponse
 from loguru import logger
 from starlette.concurrency import run_in_threadpool
 
 from llm_engineering.application.ports import Tracer
-from llm_engineering.application.rag.answering import AnswerGenerator
+from llm_engineering.application.rag.answering import (
+    AnswerEvent,
+    AnswerGenerator,
+    StreamedAnswer,
+    StreamedSources,
+    StreamedText,
+)
 from llm_engineering.application.rag.retriever import ContextRetriever, RetrievalResult
-from llm_engineering.application.rag.service import answer_query
+from llm_engineering.application.rag.service import answer_query, stream_answer_query
 from llm_engineering.bootstrap import generation_parameters
 from llm_engineering.entrypoints.api.dependencies import (
     get_answer_generator,
@@ -23,7 +30,7 @@ from llm_engineering.entrypoints.api.dependencies import (
     get_settings_dependency,
     get_tracer,
 )
-from llm_engineering.entrypoints.api.errors import translate_error
+from llm_engineering.entrypoints.api.errors import DependencyUnavailable, translate_error
 from llm_engineering.entrypoints.api.schemas import (
     Passage,
     RAGRequest,
@@ -32,6 +39,7 @@ from llm_engineering.entrypoints.api.schemas import (
     RetrieveResponse,
     check_query_length,
 )
+from llm_engineering.entrypoints.api.streaming import SSE_HEADERS, pull_in_threads, sse_event
 from llm_engineering.settings import Settings
 
 router = APIRouter(tags=["rag"])
@@ -55,6 +63,69 @@ async def rag(
     n = body.expand_to_n_queries or settings.RAG_EXPAND_TO_N_QUERIES
     answer = await _run(settings, answer_query, build_retriever, build_generator, body.query, k, n, parameters, tracer)
     return RAGResponse(answer=answer.answer, sources=answer.sources, metadata=answer.trace)
+
+
+STREAM_DESCRIPTION = """`text/event-stream`, each event `event: <name>` + `data: <one-line JSON>`:
+`sources` {sources, retrieval} once, `token` {text} per piece of the model's raw reply, then `done`
+{answer, sources, metadata} (the body of `POST /rag`; its `answer` replaces the tokens joined: cleanup and
+the answer guard may change the text) or `error` {status, detail} (503/504/422/500) when generation fails.
+Failures before the `sources` event (bad body, query too long, building the retriever, retrieval) are plain
+HTTP errors, as on `POST /rag`."""
+
+
+@router.post(
+    "/rag/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}},
+)
+async def rag_stream(
+    body: RAGRequest,
+    settings: Annotated[Settings, Depends(get_settings_dependency)],
+    build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
+    build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
+    tracer: Annotated[Tracer, Depends(get_tracer)],
+) -> StreamingResponse:
+    """`POST /rag`'s answer as server-sent events, token by token (see the 200 response for the events)."""
+    check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
+    parameters = generation_parameters(settings).merged(
+        max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p
+    )
+    k = body.k or settings.RAG_TOP_K
+    n = body.expand_to_n_queries or settings.RAG_EXPAND_TO_N_QUERIES
+    events = pull_in_threads(
+        stream_answer_query(build_retriever, build_generator, body.query, k, n, parameters, tracer),
+        timeout_s=settings.API_REQUEST_TIMEOUT_S,
+    )
+    try:  # up to the sources event, failures are HTTP errors as on POST /rag
+        first = await anext(events)
+    except Exception as error:
+        raise _failure(settings, error) from error
+    return StreamingResponse(_sse(settings, first, events), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _sse(settings: Settings, first: AnswerEvent, events: AsyncIterator[AnswerEvent]) -> AsyncIterator[str]:
+    """The events as server-sent events; a failure becomes an `error` event that ends the stream."""
+    try:
+        yield _as_sse(first)
+        async for event in events:
+            yield _as_sse(event)
+    except Exception as error:  # noqa: BLE001 - the status is already sent: the failure becomes an event
+        failure = _failure(settings, error)
+        if isinstance(failure, HTTPException):
+            yield sse_event("error", {"status": failure.status_code, "detail": failure.detail})
+        else:
+            yield sse_event("error", {"status": 503, "detail": str(failure)})
+
+
+def _as_sse(event: AnswerEvent) -> str:
+    if isinstance(event, StreamedText):
+        return sse_event("token", {"text": event.text})
+    if isinstance(event, StreamedSources):
+        return sse_event("sources", {"sources": event.sources, "retrieval": event.retrieval})
+    if isinstance(event, StreamedAnswer):
+        answer = event.answer
+        return sse_event("done", RAGResponse(answer=answer.answer, sources=answer.sources, metadata=answer.trace))
+    raise TypeError(f"not an answer event: {event!r}")
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
@@ -89,15 +160,22 @@ async def _run(settings: Settings, function: Callable[..., T], *args: Any) -> T:
     try:
         return await asyncio.wait_for(run_in_threadpool(function, *args), timeout=settings.API_REQUEST_TIMEOUT_S)
     except TimeoutError:
-        raise HTTPException(
-            status_code=504, detail=f"the request took longer than {settings.API_REQUEST_TIMEOUT_S:.0f}s"
-        ) from None
-    except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from error
+        raise _failure(settings, TimeoutError()) from None
     except Exception as error:
-        unavailable = translate_error(error)
-        if unavailable is None:
-            logger.exception("Request failed")
-            raise HTTPException(status_code=500, detail=f"{type(error).__name__}: {error}") from error
-        logger.warning("Request failed: {}", unavailable)
-        raise unavailable from error
+        raise _failure(settings, error) from error
+
+
+def _failure(settings: Settings, error: Exception) -> HTTPException | DependencyUnavailable:
+    """The HTTP answer to a failure: 504 past the deadline, 422 bad input, 503 naming a dependency, else 500."""
+    if isinstance(error, TimeoutError):
+        return HTTPException(
+            status_code=504, detail=f"the request took longer than {settings.API_REQUEST_TIMEOUT_S:.0f}s"
+        )
+    if isinstance(error, ValueError):
+        return HTTPException(status_code=422, detail=str(error))
+    unavailable = translate_error(error)
+    if unavailable is None:
+        logger.opt(exception=error).error("Request failed")
+        return HTTPException(status_code=500, detail=f"{type(error).__name__}: {error}")
+    logger.warning("Request failed: {}", unavailable)
+    return unavailable

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -44,6 +46,34 @@ class ScriptedLLM:
 
     def ping(self) -> None:
         return None
+
+
+class StreamingLLM(ScriptedLLM):
+    """A `ScriptedLLM` that streams: each reply is a list of pieces yielded in order (an exception piece is
+    raised there, `delay_s` is slept before each); `closed` is set when a stream is closed before its end."""
+
+    def __init__(self, *replies: list[str | Exception], delay_s: float = 0.0):
+        super().__init__(*("".join(piece for piece in reply if isinstance(piece, str)) for reply in replies))
+        self.streams = list(replies)
+        self.delay_s = delay_s
+        self.closed = threading.Event()
+
+    def stream_chat(self, messages: list[ChatMessage], parameters: GenerationParameters | None = None):  # type: ignore[no-untyped-def]
+        prompt = "\n".join(m.content for m in messages)
+        self.prompts.append(prompt)
+        self.parameters.append(parameters)
+        pieces = self.streams.pop(0)
+        try:
+            for piece in pieces:
+                time.sleep(self.delay_s)
+                if isinstance(piece, Exception):
+                    raise piece
+                yield piece
+        except GeneratorExit:
+            self.closed.set()
+            raise
+        text = "".join(piece for piece in pieces if isinstance(piece, str))
+        return LLMResponse(text=text, model_id="scripted", prompt_tokens=len(prompt.split()), completion_tokens=3)
 
 
 class BagOfWordsEmbedder:

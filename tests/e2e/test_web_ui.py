@@ -1,0 +1,245 @@
+"""The web UI end to end in headless Chromium against real uvicorn processes (nx-27017 warehouse, Qdrant
+local folder, the MiniLM embedder): ask a question and watch the streamed answer and its sources (the tiny
+local LLM), add a fixture page's link and watch it crawled, indexed and found, and check that model output
+holding HTML is shown as text (a scripted OpenAI-compatible server answers with a script tag).
+
+The chat screenshot is written to output/ui/chat.png (the README shows a copy from a test run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.fixtures.crawl_server import crawl_site  # noqa: F401  (fixture found by name)
+from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus, running_api
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SCREENSHOT_DIR = PROJECT_ROOT / "output" / "ui"
+HOSTILE_ANSWER = 'Here: <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> done.'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from llm_engineering.domain.exceptions import CrawlError
+    from llm_engineering.infrastructure.browser import start_chromium
+    from llm_engineering.settings import load_settings
+
+    settings = load_settings()
+    try:
+        chromium = start_chromium(
+            settings.CHROMIUM_PATH,
+            settings.CHROMEDRIVER_PATH,
+            page_timeout_s=30.0,
+            extra_arguments=["--window-size=1100,900"],
+        )
+    except CrawlError as error:
+        pytest.skip(f"headless Chromium unavailable: {error}")
+    try:
+        yield chromium._driver
+    finally:
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def stores(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The demo corpus in a fresh warehouse database and Qdrant folder, released before uvicorn starts."""
+    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
+    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+
+    root = tmp_path_factory.mktemp("web-ui")
+    database = f"ui_{uuid.uuid4().hex[:8]}"
+    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
+    store = QdrantVectorStore(path=root / "qdrant")
+    bind_warehouse(warehouse)
+    bind_vector_store(store)
+    try:
+        index_demo_corpus(SentenceTransformerEmbedder())
+    finally:
+        bind_vector_store(None)
+        bind_warehouse(None)
+        store.close()
+        warehouse.close()
+    shutil.copytree(root / "qdrant", root / "qdrant-hostile")
+    return {"root": root, "database": database}
+
+
+def _environment(stores: dict, mongo_uri: str, llm_base_url: str, llm_model: str, qdrant: Path) -> dict[str, str]:
+    return {
+        "DATABASE_HOST": mongo_uri,
+        "DATABASE_NAME": stores["database"],
+        "QDRANT_LOCAL_PATH": str(qdrant),
+        "LOCAL_DATA_DIR": str(stores["root"] / f"local-{qdrant.name}"),
+        "LLM_BASE_URL": llm_base_url,
+        "LLM_MODEL_ID": llm_model,
+        "LLM_MAX_RETRIES": "0",
+        "LLM_TIMEOUT_S": "60",
+        "MAX_NEW_TOKENS_INFERENCE": "12",
+        "RAG_TOP_K": "3",
+        "RAG_SELF_QUERY": "off",
+        "RAG_QUERY_EXPANSION": "off",
+        "HF_HUB_OFFLINE": "1",
+        "ZENML_CONFIG_PATH": str(stores["root"] / f"zenml-{qdrant.name}"),
+        "ZENML_ANALYTICS_OPT_IN": "false",
+        "CRAWL_PAGE_TIMEOUT_S": "5",
+    }
+
+
+@pytest.fixture(scope="module")
+def ui(stores, mongo_uri, llm_server) -> Iterator[str]:
+    environment = _environment(
+        stores, mongo_uri, llm_server["base_url"], llm_server["model_id"], stores["root"] / "qdrant"
+    )
+    with running_api(environment, stores["root"]) as base:
+        yield base
+
+
+class _ScriptedCompletions(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that always answers HOSTILE_ANSWER (streamed when asked)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"data": [{"id": "scripted", "object": "model"}]}).encode()
+        self._send(200, body, "application/json")
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        usage = {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
+        if request.get("stream"):
+            chunks = [HOSTILE_ANSWER[i : i + 12] for i in range(0, len(HOSTILE_ANSWER), 12)]
+            events = [
+                {"choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}]} for chunk in chunks
+            ]
+            events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage})
+            body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + b"data: [DONE]\n\n"
+            self._send(200, body, "text/event-stream")
+            return
+        message = {"role": "assistant", "content": HOSTILE_ANSWER}
+        choice = {"index": 0, "message": message, "text": HOSTILE_ANSWER, "finish_reason": "stop"}
+        body = json.dumps({"id": "x", "model": "scripted", "choices": [choice], "usage": usage}).encode()
+        self._send(200, body, "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def hostile_ui(stores, mongo_uri) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedCompletions)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    llm = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    environment = _environment(stores, mongo_uri, llm, "scripted", stores["root"] / "qdrant-hostile")
+    try:
+        with running_api(environment, stores["root"]) as base:
+            yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(condition)
+
+
+def _ask(driver: Any, base: str, question: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/")
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys(question)
+    driver.find_element(By.ID, "ask-button").click()
+
+
+def test_chat_streams_the_answer_with_its_sources(browser, ui):
+    from selenium.webdriver.common.by import By
+
+    # Record every text the answer box shows while the stream runs, to see it grow.
+    _ask(browser, ui, "How should I rerank retrieved passages?")
+    seen: set[str] = set()
+
+    def finished(driver: Any) -> bool:
+        seen.add(driver.find_element(By.ID, "answer").text)
+        return (
+            driver.find_element(By.ID, "status").text in ("Done.",)
+            or "Error" in driver.find_element(By.ID, "status").text
+        )
+
+    _wait(browser, finished)
+    status = browser.find_element(By.ID, "status").text
+    assert status == "Done.", status
+    answer = browser.find_element(By.ID, "answer").text
+    assert answer.strip()
+    sources = browser.find_elements(By.CSS_SELECTOR, "#sources li a")
+    assert sources and all(link.get_attribute("href").startswith("http") for link in sources)
+    assert DEMO_AUTHOR in browser.find_element(By.ID, "sources").text
+    assert "Retrieval:" in browser.find_element(By.ID, "path").text
+    assert len(seen) >= 2  # empty, then growing text (at least one intermediate state before the end)
+
+    browser.find_element(By.CSS_SELECTOR, "#rating button[data-score='1']").click()
+    _wait(browser, lambda driver: driver.find_element(By.ID, "rating-status").text, 10)
+    assert "saved in this browser" in browser.find_element(By.ID, "rating-status").text
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOT_DIR / "chat.png"))
+    assert (SCREENSHOT_DIR / "chat.png").stat().st_size > 10_000
+
+
+def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, hostile_ui, "Say something dangerous")
+    _wait(browser, lambda driver: driver.find_element(By.ID, "status").text == "Done.", 60)
+    answer = browser.find_element(By.ID, "answer")
+    assert "<script>window.__pwned = 1</script>" in answer.text
+    assert answer.find_elements(By.TAG_NAME, "script") == []
+    assert answer.find_elements(By.TAG_NAME, "img") == []
+    assert browser.execute_script("return window.__pwned === undefined")
+
+
+def test_add_a_link_watch_it_crawled_and_find_it(browser, ui, crawl_site):  # noqa: F811 - fixture imported above
+    from selenium.webdriver.common.by import By
+
+    link = crawl_site.url("/blog/post.html")
+    browser.get(f"{ui}/authors")
+    _wait(browser, lambda driver: "authors)" in driver.find_element(By.ID, "page").text, 30)
+    browser.find_element(By.ID, "author").send_keys("Nora Vale")
+    browser.find_element(By.ID, "links").send_keys(link)
+    browser.find_element(By.CSS_SELECTOR, "#add-links button[type='submit']").click()
+    _wait(browser, lambda driver: "Crawl started" in driver.find_element(By.ID, "add-status").text, 30)
+
+    def job_done(driver: Any) -> str | None:
+        rows = driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
+        statuses = [row.get_attribute("data-status") for row in rows]
+        return statuses[0] if statuses and statuses[0] in ("succeeded", "failed") else None
+
+    status = _wait(browser, job_done, 300)
+    assert status == "succeeded", browser.find_element(By.ID, "jobs").text
+    _wait(browser, lambda driver: "Nora Vale" in driver.find_element(By.ID, "authors").text, 30)
+
+    # Searchable now: the feature pipeline indexed the crawled page for retrieval.
+    retrieved = httpx.post(
+        f"{ui}/retrieve", json={"query": "Fine-tune Llama 3.1 with Unsloth", "k": 10}, timeout=60
+    ).json()
+    assert link in {source["link"] for source in retrieved["sources"]}
