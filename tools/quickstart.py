@@ -137,8 +137,13 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     click.secho(f"\nQuickstart finished in {time.perf_counter() - total:.0f}s.", bold=True)
     if keep_api:
         click.echo(
-            f"The API is still running at {base} (pid {api.pid}): poetry run poe call-inference-ml-service; "
-            f"stop it with `kill {api.pid}`."
+            f"The API is still running at {base} (pid {api.pid}): open {base}/ in a browser to chat with the "
+            f"twin, or poetry run poe call-inference-ml-service; stop it with `kill {api.pid}`."
+        )
+    else:
+        click.echo(
+            "To chat in the browser: poetry run poe run-inference-ml-service, then open "
+            f"http://{settings.API_HOST}:{settings.API_PORT}/ (or rerun the quickstart with --keep-api)."
         )
     click.echo(
         "Still running: the local LLM and the warehouse. Stop them with\n"

@@ -26,7 +26,12 @@ from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus, running_api
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 SCREENSHOT_DIR = PROJECT_ROOT / "output" / "ui"
-HOSTILE_ANSWER = 'Here: <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> done.'
+# Grounded in the demo corpus (so the answer guard keeps it), with markup that must never run.
+HOSTILE_ANSWER = (
+    "Long, noisy context makes large models look confused. <script>window.__pwned = 1</script>If a chunk is "
+    'too large, one relevant sentence drowns in five hundred words <img src=x onerror="window.__pwned = 2"> '
+    "of something else, and the embedding of the whole block drifts toward the average of many topics."
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,7 @@ def browser() -> Iterator[Any]:
             settings.CHROMIUM_PATH,
             settings.CHROMEDRIVER_PATH,
             page_timeout_s=30.0,
-            extra_arguments=["--window-size=1100,900"],
+            extra_arguments=["--window-size=1100,1250"],
         )
     except CrawlError as error:
         pytest.skip(f"headless Chromium unavailable: {error}")
@@ -157,9 +162,23 @@ def hostile_ui(stores, mongo_uri) -> Iterator[str]:
 
 
 def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
+    """Wait for `condition`; on timeout fail with what the page shows (and the browser console)."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(condition)
+    try:
+        # The pages redraw their tables while polling: an element read mid-redraw is simply read again.
+        waiter = WebDriverWait(
+            driver, timeout_s, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        return waiter.until(condition)
+    except TimeoutException:
+        try:
+            console = driver.get_log("browser")
+        except Exception:  # noqa: BLE001 - not every driver keeps the console
+            console = []
+        pytest.fail(f"timed out on {driver.current_url}:\n{driver.find_element(By.TAG_NAME, 'main').text}\n{console}")
 
 
 def _ask(driver: Any, base: str, question: str) -> None:
@@ -202,6 +221,7 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
     assert "saved in this browser" in browser.find_element(By.ID, "rating-status").text
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    browser.execute_script("window.scrollTo(0, 0)")
     browser.save_screenshot(str(SCREENSHOT_DIR / "chat.png"))
     assert (SCREENSHOT_DIR / "chat.png").stat().st_size > 10_000
 
@@ -209,10 +229,18 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
 def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
     from selenium.webdriver.common.by import By
 
-    _ask(browser, hostile_ui, "Say something dangerous")
-    _wait(browser, lambda driver: driver.find_element(By.ID, "status").text == "Done.", 60)
+    _ask(browser, hostile_ui, "Why does chunk size matter?")
+    shown: list[str] = []
+
+    def finished(driver: Any) -> bool:
+        shown.append(driver.find_element(By.ID, "answer").text)
+        return driver.find_element(By.ID, "status").text == "Done."
+
+    _wait(browser, finished, 60)
     answer = browser.find_element(By.ID, "answer")
-    assert "<script>window.__pwned = 1</script>" in answer.text
+    # The markup arrives as text: literally visible while streaming (and in the final answer unless the
+    # answer's cleanup dropped it), never as elements.
+    assert any("<script>window.__pwned = 1</script>" in text for text in shown + [answer.text])
     assert answer.find_elements(By.TAG_NAME, "script") == []
     assert answer.find_elements(By.TAG_NAME, "img") == []
     assert browser.execute_script("return window.__pwned === undefined")
