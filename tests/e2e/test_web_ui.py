@@ -240,7 +240,7 @@ def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
     answer = browser.find_element(By.ID, "answer")
     # The markup arrives as text: literally visible while streaming (and in the final answer unless the
     # answer's cleanup dropped it), never as elements.
-    assert any("<script>window.__pwned = 1</script>" in text for text in shown + [answer.text])
+    assert any("<script>window.__pwned = 1</script>" in text for text in [*shown, answer.text])
     assert answer.find_elements(By.TAG_NAME, "script") == []
     assert answer.find_elements(By.TAG_NAME, "img") == []
     assert browser.execute_script("return window.__pwned === undefined")
