@@ -182,9 +182,16 @@ def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
 
 
 def _ask(driver: Any, base: str, question: str) -> None:
+    """Open the chat, record every text the answer box holds (each streamed delta, however fast the stream
+    goes) in `window.__shown`, and ask `question`."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base}/")
+    driver.execute_script(
+        "window.__shown = [];"
+        "new MutationObserver(() => window.__shown.push(document.getElementById('answer').textContent))"
+        ".observe(document.getElementById('answer'), {childList: true, characterData: true, subtree: true});"
+    )
     box = driver.find_element(By.ID, "query")
     box.clear()
     box.send_keys(question)
@@ -194,16 +201,11 @@ def _ask(driver: Any, base: str, question: str) -> None:
 def test_chat_streams_the_answer_with_its_sources(browser, ui):
     from selenium.webdriver.common.by import By
 
-    # Record every text the answer box shows while the stream runs, to see it grow.
     _ask(browser, ui, "How should I rerank retrieved passages?")
-    seen: set[str] = set()
 
     def finished(driver: Any) -> bool:
-        seen.add(driver.find_element(By.ID, "answer").text)
-        return (
-            driver.find_element(By.ID, "status").text in ("Done.",)
-            or "Error" in driver.find_element(By.ID, "status").text
-        )
+        text = driver.find_element(By.ID, "status").text
+        return text == "Done." or "Error" in text
 
     _wait(browser, finished)
     status = browser.find_element(By.ID, "status").text
@@ -214,7 +216,8 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
     assert sources and all(link.get_attribute("href").startswith("http") for link in sources)
     assert DEMO_AUTHOR in browser.find_element(By.ID, "sources").text
     assert "Retrieval:" in browser.find_element(By.ID, "path").text
-    assert len(seen) >= 2  # empty, then growing text (at least one intermediate state before the end)
+    shown = [text for text in browser.execute_script("return window.__shown") if text]
+    assert len(shown) >= 2, shown  # the answer grew delta by delta (then took its final text)
 
     browser.find_element(By.CSS_SELECTOR, "#rating button[data-score='1']").click()
     _wait(browser, lambda driver: driver.find_element(By.ID, "rating-status").text, 10)
@@ -230,17 +233,12 @@ def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
     from selenium.webdriver.common.by import By
 
     _ask(browser, hostile_ui, "Why does chunk size matter?")
-    shown: list[str] = []
-
-    def finished(driver: Any) -> bool:
-        shown.append(driver.find_element(By.ID, "answer").text)
-        return driver.find_element(By.ID, "status").text == "Done."
-
-    _wait(browser, finished, 60)
+    _wait(browser, lambda driver: driver.find_element(By.ID, "status").text == "Done.", 60)
     answer = browser.find_element(By.ID, "answer")
-    # The markup arrives as text: literally visible while streaming (and in the final answer unless the
-    # answer's cleanup dropped it), never as elements.
-    assert any("<script>window.__pwned = 1</script>" in text for text in [*shown, answer.text])
+    shown = browser.execute_script("return window.__shown")
+    # The markup arrives as text: literally in the box while streaming (and in the final answer unless the
+    # answer's cleanup or guard replaced it), never as elements.
+    assert any("<script>window.__pwned = 1</script>" in text for text in [*shown, answer.text]), shown
     assert answer.find_elements(By.TAG_NAME, "script") == []
     assert answer.find_elements(By.TAG_NAME, "img") == []
     assert browser.execute_script("return window.__pwned === undefined")
