@@ -100,9 +100,7 @@ class CometTracker:
         experiment_name: str | None = None,
         tags: tuple[str, ...] = (),
     ):
-        # comet_ml reports its own errors to Sentry on import unless told not to; a local-first run must not
-        # phone home (a user can still opt in by setting the variable).
-        os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
+        quiet_vendor_error_reporting()
         import comet_ml
 
         self.online = bool(api_key)
@@ -152,6 +150,14 @@ class CometTracker:
         if self.archive_path is not None:
             return str(self.archive_path)
         return getattr(self._experiment, "url", None)
+
+
+def quiet_vendor_error_reporting() -> None:
+    """comet_ml sends its own errors to Sentry when it is imported (half the time, at random), and it is
+    imported not only here but by transformers' trainer integrations whenever it is installed. A local-first
+    run must not phone home: call this before training code imports trl/transformers trainers. A user can
+    still opt in by setting COMET_ERROR_TRACKING_ENABLE=true."""
+    os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
 
 
 def create_tracker(

@@ -28,6 +28,7 @@ from llm_engineering.model.errors import TrainingDataError, TrainingError
 from llm_engineering.model.finetuning import backends
 from llm_engineering.model.finetuning.config import DPOStageConfig, SFTStageConfig, TrainingConfig
 from llm_engineering.model.finetuning.data import dpo_selection, instruct_row, preference_row, sft_selection
+from llm_engineering.model.tracking import quiet_vendor_error_reporting
 
 Stage = Literal["sft", "dpo"]
 ADAPTER_DIR = "adapter"
@@ -92,6 +93,7 @@ def _run_stage(
     output_dir: Path,
     callbacks: Sequence[Any],
 ) -> StageResult:
+    quiet_vendor_error_reporting()  # before trl's trainers import comet_ml
     stage_config = config.sft if stage == "sft" else config.dpo
     backend = backends.resolve_backend(config)  # before trl is imported: Unsloth patches it on import
     precision = backends.resolve_precision(config)

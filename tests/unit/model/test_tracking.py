@@ -203,3 +203,16 @@ def test_comet_offline_writes_an_archive_without_network(tmp_path, monkeypatch):
     assert {"learning_rate", "lora|r"} <= parameters
     assert len(names) >= 4  # experiment.json, messages.json and the two assets
     assert opened == []
+
+
+def test_vendor_error_reporting_is_off_unless_the_user_opts_in(monkeypatch):
+    import os
+
+    from llm_engineering.model.tracking import quiet_vendor_error_reporting
+
+    monkeypatch.delenv("COMET_ERROR_TRACKING_ENABLE", raising=False)
+    quiet_vendor_error_reporting()
+    assert os.environ["COMET_ERROR_TRACKING_ENABLE"] == "false"
+    monkeypatch.setenv("COMET_ERROR_TRACKING_ENABLE", "true")
+    quiet_vendor_error_reporting()
+    assert os.environ["COMET_ERROR_TRACKING_ENABLE"] == "true"
