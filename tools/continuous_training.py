@@ -74,7 +74,14 @@ def load_config(path: Path) -> ContinuousTrainingConfig:
         raise click.UsageError(f"{path}: {error}") from error
 
 
-def run_pipeline(stage: StageName, overrides: dict[str, Any], folder: Path, configs_dir: Path = CONFIGS_DIR) -> str:
+def stage_run_name(stage: StageName) -> str:
+    """The ZenML run name of a stage, chosen before the run so a failed run can be looked up by it."""
+    return f"ct_{stage}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
+
+
+def run_pipeline(
+    stage: StageName, overrides: dict[str, Any], folder: Path, run_name: str, configs_dir: Path = CONFIGS_DIR
+) -> str:
     """Run the stage's pipeline with its config plus `overrides` (no cache: CT wants fresh results);
     returns the run name. Raises what the pipeline raised."""
     from tools.run import with_parameters
@@ -83,7 +90,6 @@ def run_pipeline(stage: StageName, overrides: dict[str, Any], folder: Path, conf
     config_path = (
         with_parameters(configs_dir / config_name, overrides, folder) if overrides else configs_dir / config_name
     )
-    run_name = f"ct_{stage}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     pipeline = getattr(importlib.import_module(module), function)
     click.echo(f"[ct] {stage}: {function} with {config_path.name} as {run_name}")
     pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
@@ -115,12 +121,12 @@ class ContinuousTraining:
         folder: Path,
         deploy: bool = True,
         data: str | None = None,
-        pipeline_runner: Callable[[StageName, dict[str, Any], Path], str] = run_pipeline,
-        rejection_verdict: Callable[[], tuple[str | None, str | None]] | None = None,
+        pipeline_runner: Callable[[StageName, dict[str, Any], Path, str], str] = run_pipeline,
+        rejection_verdict: Callable[[str], str | None] | None = None,
         llm_context: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
     ):
-        """`pipeline_runner(stage, overrides, folder) -> run name` runs a stage's pipeline;
-        `rejection_verdict() -> (run name, gate message or None)` reads why the last evaluation failed;
+        """`pipeline_runner(stage, overrides, folder, run name) -> run name` runs a stage's pipeline;
+        `rejection_verdict(run name) -> gate message or None` reads whether that evaluation run's gate failed;
         `llm_context()` keeps the local LLM up for dataset generation. Tests inject all three."""
         config.overrides(budget, "training")  # unknown budget: fail before any work
         self.config = config
@@ -129,7 +135,7 @@ class ContinuousTraining:
         self.deploy = deploy
         self.data = data or config.data
         self.run_pipeline = pipeline_runner
-        self.rejection_verdict = rejection_verdict or last_gate_verdict
+        self.rejection_verdict = rejection_verdict or gate_verdict
         self.llm_context = llm_context or _local_llm
         self.report = ContinuousTrainingReport(budget=budget, model_name=config.model_name)
 
@@ -178,7 +184,7 @@ class ContinuousTraining:
 
     def _pipeline(self, stage: StageName, extra: dict[str, Any] | None = None) -> tuple[str | None, str]:
         overrides = self.config.overrides(self.budget, stage) | (extra or {})
-        return self.run_pipeline(stage, overrides, self.folder), ""
+        return self.run_pipeline(stage, overrides, self.folder, stage_run_name(stage)), ""
 
     def _data(self) -> tuple[str | None, str]:
         if self.data == "skip":
@@ -207,10 +213,11 @@ class ContinuousTraining:
             rules=self.config.gate,
         )
         started = time.perf_counter()
+        run_name = stage_run_name("evaluation")
         try:
-            run = self.run_pipeline("evaluation", parameters, self.folder)
+            run = self.run_pipeline("evaluation", parameters, self.folder, run_name)
         except Exception as error:
-            run_name, verdict = self.rejection_verdict()
+            verdict = self.rejection_verdict(run_name)
             if verdict is None:
                 raise
             self.report.gate_message = f"rejected: {verdict}"
@@ -277,22 +284,6 @@ def _run_etl(config_name: str, folder: Path) -> str:
     click.echo(f"[ct] data: digital_data_etl with {config_path.name} as {run_name}")
     digital_data_etl.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
     return run_name
-
-
-def last_gate_verdict() -> tuple[str | None, str | None]:
-    """(name, gate message) of the newest `evaluating` run; the message is None unless its gate failed."""
-    run_name = _last_run_name("evaluating")
-    return run_name, gate_verdict(run_name) if run_name else None
-
-
-def _last_run_name(pipeline_name: str) -> str | None:
-    try:
-        from zenml.client import Client
-
-        runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1)
-        return runs.items[0].name if runs.items else None
-    except Exception:  # noqa: BLE001 - no run on record
-        return None
 
 
 def _tag_zenml_model_version(card: dict[str, Any]) -> None:

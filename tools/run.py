@@ -162,13 +162,10 @@ def etl_author(config_path: Path) -> str | None:
 
 
 def with_parameters(config_path: Path, parameters: dict[str, Any], folder: Path) -> Path:
-    """A copy of the run config in `folder` with `parameters` set (ZenML refuses runtime values that differ
-    from the file's, so overrides go into the file)."""
-    config = read_config(config_path)
-    config["parameters"] = {**(config.get("parameters") or {}), **parameters}
-    path = folder / config_path.name
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    """A copy of the run config in `folder` with `parameters` set (see `config_with_parameters`)."""
+    from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
+
+    return config_with_parameters(config_path, parameters, folder)
 
 
 def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> None:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from loguru import logger
 
 from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import RunResult
+from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
 
 if TYPE_CHECKING:
     from llm_engineering.bootstrap import Container
@@ -38,16 +38,6 @@ SUMMARY_METADATA: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     ),
 }
 REMOTE_POLL_S = 5.0
-
-
-def config_with_parameters(config_path: Path, parameters: Mapping[str, Any], folder: Path) -> Path:
-    """A copy of the run config in `folder` with `parameters` set (ZenML refuses runtime values that differ
-    from the file's, so the job's values go into the file)."""
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    config["parameters"] = {**(config.get("parameters") or {}), **parameters}
-    path = folder / config_path.name
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 class ZenMLPipelineRunner:

@@ -53,9 +53,11 @@ class FakePipelines:
         self.reject = reject
         self.fail_stage = fail_stage
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.run_names: list[str] = []
 
-    def __call__(self, stage: str, overrides: dict[str, Any], folder: Path) -> str:
+    def __call__(self, stage: str, overrides: dict[str, Any], folder: Path, run_name: str) -> str:
         self.calls.append((stage, overrides))
+        self.run_names.append(run_name)
         if stage == self.fail_stage:
             raise RuntimeError(f"{stage} broke")
         if stage == "training":
@@ -63,10 +65,11 @@ class FakePipelines:
             _register_version(self.root, len(versions) + 1)
         if stage == "evaluation" and self.reject:
             raise RuntimeError("Failed to run step evaluation_gate")
-        return f"run_{stage}"
+        return run_name
 
-    def verdict(self) -> tuple[str | None, str | None]:
-        return ("run_evaluation", "heldout_loss 3.40 > allowed 3.31") if self.reject else ("run_evaluation", None)
+    def verdict(self, run_name: str) -> str | None:
+        assert run_name == self.run_names[-1]  # the gate of this evaluation run, not of another one
+        return "heldout_loss 3.40 > allowed 3.31" if self.reject else None
 
 
 def _chain(root: Path, pipelines: FakePipelines, deploy: bool = True) -> ct.ContinuousTraining:
