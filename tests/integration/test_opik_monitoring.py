@@ -13,32 +13,15 @@ from fastapi.testclient import TestClient
 
 from llm_engineering.application.evaluation.judge import JudgeOutcome, JudgeRun, Verdict
 from llm_engineering.application.rag.answering import AnswerGenerator
-from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.bootstrap import Container
-from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.dependencies import get_answer_generator, get_retriever
 from llm_engineering.infrastructure import opik_tracing
 from llm_engineering.settings import get_settings, load_settings
 from tests.fixtures.opik_collector import OpikCollector, running_opik_collector
-from tests.unit.application.rag.fakes import ScriptedLLM
+from tests.unit.application.rag.fakes import OnePassageRetriever, ScriptedLLM
 
 pytestmark = [pytest.mark.integration]
-
-CHUNK = EmbeddedArticleChunk(
-    content="Rerank before you prompt.",
-    embedding=None,
-    platform="blog",
-    document_id=uuid.uuid4(),
-    author_id=uuid.uuid4(),
-    author_full_name="Mara Quillon",
-    link="https://quillon.example/rerank",
-)
-
-
-class _Retriever:
-    def search_with_trace(self, query, k, expand_to_n_queries):
-        return RetrievalResult(chunks=[ScoredChunk(CHUNK, 0.9)], trace={"embedding_model_id": "e", "reranker": "r"})
 
 
 @pytest.fixture
@@ -60,7 +43,7 @@ def collector(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[OpikCollect
 def _client(tmp_path) -> TestClient:
     settings = load_settings(env_file=tmp_path / "none.env")
     app = create_app(settings, container=Container(settings), warm_up_on_start=False)
-    app.dependency_overrides[get_retriever] = lambda: lambda: _Retriever()
+    app.dependency_overrides[get_retriever] = lambda: lambda: OnePassageRetriever()
     app.dependency_overrides[get_answer_generator] = lambda: lambda: AnswerGenerator(ScriptedLLM("Rerank first."))
     return TestClient(app)
 

@@ -3,7 +3,6 @@
 trace through the real `opik` client against the stand-in Opik backend."""
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,32 +11,16 @@ from opik.api_objects.opik_client import reset_global_client
 
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.rag.answering import AnswerGenerator
-from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.bootstrap import Container
-from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.dependencies import get_answer_generator, get_retriever
 from llm_engineering.infrastructure import opik_tracing
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
 from llm_engineering.settings import get_settings, load_settings
 from tests.fixtures.opik_collector import OpikCollector, running_opik_collector
-from tests.unit.application.rag.fakes import StreamingLLM
+from tests.unit.application.rag.fakes import OnePassageRetriever, StreamingLLM
 
 pytestmark = pytest.mark.integration
-
-
-class OnePassage:
-    def search_with_trace(self, query, k, expand_to_n_queries):  # type: ignore[no-untyped-def]
-        chunk = EmbeddedArticleChunk(
-            content="Rerank the retrieved passages before you prompt the model.",
-            embedding=None,
-            platform="blog",
-            document_id=uuid.uuid4(),
-            author_id=uuid.uuid4(),
-            author_full_name="Mara Quillon",
-            link="https://quillon.example/rerank",
-        )
-        return RetrievalResult(chunks=[ScoredChunk(chunk, 0.9)], trace={"embedding_model_id": "x", "reranker": "x"})
 
 
 def _events(text: str) -> list[tuple[str, dict]]:
@@ -50,7 +33,9 @@ def _events(text: str) -> list[tuple[str, dict]]:
 def _app(tmp_path, llm) -> TestClient:  # type: ignore[no-untyped-def]
     settings = load_settings(env_file=tmp_path / "none.env")
     app = create_app(settings, container=Container(settings), warm_up_on_start=False)
-    app.dependency_overrides[get_retriever] = lambda: lambda: OnePassage()
+    app.dependency_overrides[get_retriever] = lambda: (
+        lambda: OnePassageRetriever(content="Rerank the retrieved passages before you prompt the model.")
+    )
     app.dependency_overrides[get_answer_generator] = lambda: lambda: AnswerGenerator(llm)
     return TestClient(app)
 

@@ -1,45 +1,19 @@
 """The FastAPI app with its dependencies swapped through `Depends` overrides (no stores, no models)."""
 
-import uuid
-
 import pytest
 from fastapi.testclient import TestClient
 
 from llm_engineering import bootstrap
 from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError
 from llm_engineering.application.rag.answering import AnswerGenerator
-from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.bootstrap import Container
-from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.domain.exceptions import VectorStoreLockedError, WarehouseUnavailableError
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.dependencies import get_answer_generator, get_retriever
 from llm_engineering.settings import load_settings
-from tests.unit.application.rag.fakes import ScriptedLLM
+from tests.unit.application.rag.fakes import OnePassageRetriever, ScriptedLLM
 
-CHUNK = EmbeddedArticleChunk(
-    content="Rerank before you prompt.",
-    embedding=None,
-    platform="blog",
-    document_id=uuid.uuid4(),
-    author_id=uuid.uuid4(),
-    author_full_name="Mara Quillon",
-    link="https://quillon.example/rerank",
-)
-
-
-class FakeRetriever:
-    def __init__(self, error: Exception | None = None):
-        self.error = error
-        self.calls: list[tuple] = []
-
-    def search_with_trace(self, query, k, expand_to_n_queries):
-        self.calls.append((query, k, expand_to_n_queries))
-        if self.error:
-            raise self.error
-        return RetrievalResult(
-            chunks=[ScoredChunk(CHUNK, 0.9)], trace={"embedding_model_id": "fake", "reranker": "fake"}
-        )
+FakeRetriever = OnePassageRetriever
 
 
 @pytest.fixture

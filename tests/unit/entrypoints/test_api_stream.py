@@ -15,8 +15,7 @@ from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.dependencies import get_answer_generator, get_retriever
 from llm_engineering.entrypoints.api.streaming import pull_in_threads, sse_event
 from llm_engineering.settings import load_settings
-from tests.unit.application.rag.fakes import ScriptedLLM, StreamingLLM
-from tests.unit.entrypoints.test_api import FakeRetriever
+from tests.unit.application.rag.fakes import OnePassageRetriever, ScriptedLLM, StreamingLLM
 
 REPLY = ["Rerank ", "before you ", "prompt [1]."]
 
@@ -26,7 +25,7 @@ def make_client(tmp_path):
     def build(retriever=None, llm=None, **settings_overrides):
         settings = load_settings(env_file=tmp_path / "none.env", RAG_MAX_QUERY_CHARS=50, **settings_overrides)
         app = create_app(settings, container=Container(settings), warm_up_on_start=False)
-        chosen_retriever = retriever or FakeRetriever()
+        chosen_retriever = retriever or OnePassageRetriever()
         chosen_llm = llm or StreamingLLM(REPLY)
         app.dependency_overrides[get_retriever] = lambda: lambda: chosen_retriever
         app.dependency_overrides[get_answer_generator] = lambda: lambda: AnswerGenerator(chosen_llm)
@@ -114,11 +113,11 @@ def test_bad_bodies_are_422_before_any_event(make_client, body, field):
 
 
 def test_retrieval_failures_are_http_errors_as_on_post_rag(make_client):
-    client, _, _ = make_client(retriever=FakeRetriever(VectorStoreUnavailableError("no Qdrant on 6333")))
+    client, _, _ = make_client(retriever=OnePassageRetriever(VectorStoreUnavailableError("no Qdrant on 6333")))
     response = client.post("/rag/stream", json={"query": "q"})
     assert response.status_code == 503
     assert response.json()["dependency"] == "vector store (Qdrant)"
-    client, _, _ = make_client(retriever=FakeRetriever(ValueError("the query is empty")))
+    client, _, _ = make_client(retriever=OnePassageRetriever(ValueError("the query is empty")))
     assert client.post("/rag/stream", json={"query": "q"}).status_code == 422
 
 

@@ -1,4 +1,5 @@
-"""Fakes for unit tests of the RAG logic: a scripted LLM and a deterministic bag-of-words embedder."""
+"""Fakes for unit tests of the RAG logic: a scripted LLM, a deterministic bag-of-words embedder and a
+one-passage retriever."""
 
 from __future__ import annotations
 
@@ -128,3 +129,37 @@ def insert_rerank_chunks(embedder) -> uuid.UUID:  # type: ignore[no-untyped-def]
         ]
     )
     return document
+
+
+def article_chunk(content: str = "Rerank before you prompt."):  # type: ignore[no-untyped-def]
+    """An embedded article chunk of the demo author, without a vector."""
+    from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+
+    return EmbeddedArticleChunk(
+        content=content,
+        embedding=None,
+        platform="blog",
+        document_id=uuid.uuid4(),
+        author_id=uuid.uuid4(),
+        author_full_name="Mara Quillon",
+        link="https://quillon.example/rerank",
+    )
+
+
+class OnePassageRetriever:
+    """A retriever that finds one passage (or raises `error`) and records its calls."""
+
+    def __init__(self, error: Exception | None = None, content: str = "Rerank before you prompt."):
+        self.error = error
+        self.chunk = article_chunk(content)
+        self.calls: list[tuple] = []
+
+    def search_with_trace(self, query, k, expand_to_n_queries):  # type: ignore[no-untyped-def]
+        from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
+
+        self.calls.append((query, k, expand_to_n_queries))
+        if self.error:
+            raise self.error
+        return RetrievalResult(
+            chunks=[ScoredChunk(self.chunk, 0.9)], trace={"embedding_model_id": "fake", "reranker": "fake"}
+        )
