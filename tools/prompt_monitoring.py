@@ -17,50 +17,10 @@ from pathlib import Path
 
 import click
 
-from llm_engineering.application.operations.prompt_monitoring import (
-    JUDGE_SCORES,
-    MonitoringReport,
-    TraceStore,
-    compare_windows,
-    traces_to_judge,
-)
+from llm_engineering.application.operations.prompt_monitoring import monitor_traces
 
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "output" / "monitoring"
 EXIT_DRIFT = 4
-
-
-def monitor(
-    store: TraceStore, sample: int, judge: object | None, score_drift: float, relative_drift: float
-) -> MonitoringReport:
-    """Judge what needs it (scores written to the store and used in this report), then compare windows."""
-    from dataclasses import replace
-
-    from llm_engineering.application.evaluation.judge import AnswerToJudge
-
-    traces = store.recent(sample)
-    report = MonitoringReport(traces=len(traces))
-    pending = traces_to_judge(traces) if judge is not None else []
-    if judge is not None:
-        report.judge_model = judge.model_id  # type: ignore[attr-defined]
-    if pending:
-        run = judge.judge_answers(  # type: ignore[attr-defined]
-            [AnswerToJudge(instruction=trace.query or "", answer=trace.answer or "") for trace in pending]
-        )
-        report.judge_failures = dict(run.failures)
-        judged = {}
-        for trace, outcome in zip(pending, run.outcomes, strict=True):
-            if outcome.verdict is None:
-                continue
-            scores = dict(trace.scores)
-            for criterion, name in JUDGE_SCORES.items():
-                value = float(outcome.verdict.score(criterion))
-                store.score(trace.trace_id, name, value, outcome.verdict.justification(criterion))
-                scores[name] = value
-            judged[trace.trace_id] = replace(trace, scores=scores)
-        report.judged_now = len(judged)
-        traces = [judged.get(trace.trace_id, trace) for trace in traces]
-    report.drift, report.window = compare_windows(traces, score_drift, relative_drift)
-    return report
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +43,7 @@ def main(sample: int | None, judge: bool, fail_on_drift: bool, output: Path) -> 
     llm_judge = bootstrap.build_evaluation_judge(settings) if judge else None
     if judge and llm_judge is None:
         click.echo("No judge configured (EVALUATION_JUDGE_BASE_URL): comparing existing scores, tokens and latency.")
-    report = monitor(
+    report = monitor_traces(
         OpikTraceStore(),
         sample or settings.MONITORING_SAMPLE_SIZE,
         llm_judge,

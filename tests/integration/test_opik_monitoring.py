@@ -103,8 +103,8 @@ class _Judge:
 
 
 def test_monitoring_job_reads_traces_back_scores_them_and_reports_drift(collector: OpikCollector, tmp_path):
+    from llm_engineering.application.operations.prompt_monitoring import monitor_traces as monitor
     from llm_engineering.infrastructure.opik_monitoring import OpikTraceStore
-    from tools.prompt_monitoring import monitor
 
     start = datetime(2026, 11, 1, tzinfo=UTC)
     for index in range(4):  # older traces were judged 3 earlier; newer ones will be judged 1 now

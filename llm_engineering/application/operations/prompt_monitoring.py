@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
+
+from llm_engineering.application.evaluation.judge import AnswerToJudge, JudgeRun
 
 # Feedback score names written by the monitoring job (the book's `llm_judge_score`, split by criterion).
 JUDGE_SCORES = {"accuracy": "judge_accuracy", "style": "judge_style"}
@@ -179,3 +181,39 @@ def compare_windows(
 def traces_to_judge(traces: Sequence[MonitoredTrace]) -> list[MonitoredTrace]:
     """Traces with a query and an answer but without both judge scores yet (re-runs judge nothing twice)."""
     return [trace for trace in traces if trace.judgeable and not trace.judged]
+
+
+class AnswerJudge(Protocol):
+    """What monitoring needs of the LLM judge (`application.evaluation.judge.LLMJudge`)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def judge_answers(self, items: Sequence[AnswerToJudge]) -> JudgeRun: ...
+
+
+def monitor_traces(
+    store: TraceStore, sample: int, judge: AnswerJudge | None, score_drift: float, relative_drift: float
+) -> MonitoringReport:
+    """Judge the newest `sample` traces that lack judge scores (scores written back to the store and used in
+    this report), then compare the older and newer half of the sample."""
+    traces = store.recent(sample)
+    report = MonitoringReport(traces=len(traces), judge_model=judge.model_id if judge is not None else None)
+    pending = traces_to_judge(traces) if judge is not None else []
+    if judge is not None and pending:
+        run = judge.judge_answers([AnswerToJudge(instruction=t.query or "", answer=t.answer or "") for t in pending])
+        report.judge_failures = dict(run.failures)
+        judged = {}
+        for trace, outcome in zip(pending, run.outcomes, strict=True):
+            if outcome.verdict is None:
+                continue
+            scores = dict(trace.scores)
+            for criterion, name in JUDGE_SCORES.items():
+                value = float(outcome.verdict.score(criterion))
+                store.score(trace.trace_id, name, value, outcome.verdict.justification(criterion))
+                scores[name] = value
+            judged[trace.trace_id] = replace(trace, scores=scores)
+        report.judged_now = len(judged)
+        traces = [judged.get(trace.trace_id, trace) for trace in traces]
+    report.drift, report.window = compare_windows(traces, score_drift, relative_drift)
+    return report
