@@ -32,6 +32,7 @@ from llm_engineering.settings import Settings, get_settings
 if TYPE_CHECKING:
     from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+    from llm_engineering.application.crawlers.egress import EgressPolicy
     from llm_engineering.application.evaluation.judge import LLMJudge
     from llm_engineering.application.llm.client import GenerationParameters, LLMClient
     from llm_engineering.application.operations.alerts import Alerter
@@ -283,6 +284,13 @@ def crawl_limits(settings: Settings) -> CrawlLimits:
     )
 
 
+def build_egress_policy(settings: Settings) -> EgressPolicy:
+    """Where crawlers may connect: the public internet, plus private networks with CRAWL_ALLOW_PRIVATE_NETWORKS."""
+    from llm_engineering.infrastructure.egress import default_policy
+
+    return default_policy(allow_private=settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+
+
 def build_crawler_context(settings: Settings) -> CrawlerContext:
     """The crawlers' context for one run (HTTP fetcher, browser factory, limits, credentials).
 
@@ -292,18 +300,25 @@ def build_crawler_context(settings: Settings) -> CrawlerContext:
     from llm_engineering.infrastructure.browser import start_chromium
     from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 
+    egress = build_egress_policy(settings)
     credentials = None
     if settings.LINKEDIN_USERNAME and settings.LINKEDIN_PASSWORD:
         credentials = LinkedInCredentials(settings.LINKEDIN_USERNAME, settings.LINKEDIN_PASSWORD.get_secret_value())
     return CrawlerContext(
         limits=crawl_limits(settings),
+        egress=egress,
         fetcher=HttpPageFetcher(
             timeout_s=settings.CRAWL_PAGE_TIMEOUT_S,
             max_bytes=settings.CRAWL_MAX_PAGE_BYTES,
             max_connections=max(settings.CRAWL_MAX_WORKERS, 1) * 2,
+            egress=egress,
         ),
         browser_factory=functools.partial(
-            start_chromium, settings.CHROMIUM_PATH, settings.CHROMEDRIVER_PATH, settings.CRAWL_PAGE_TIMEOUT_S
+            start_chromium,
+            settings.CHROMIUM_PATH,
+            settings.CHROMEDRIVER_PATH,
+            settings.CRAWL_PAGE_TIMEOUT_S,
+            egress=egress,
         ),
         linkedin=credentials,
         linkedin_login_url=settings.LINKEDIN_LOGIN_URL,
@@ -430,6 +445,9 @@ class Container:
 
     def crawler_context(self) -> CrawlerContext:
         return build_crawler_context(self.settings)
+
+    def egress_policy(self) -> EgressPolicy:
+        return self._get("egress_policy", lambda: build_egress_policy(self.settings))
 
     def crawler_dispatcher(self, routes: Mapping[str, str] | None = None) -> CrawlerDispatcher:
         return build_crawler_dispatcher(routes)

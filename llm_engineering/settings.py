@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     CHROMEDRIVER_PATH: Path = Path("/usr/bin/chromedriver")
     CHROMIUM_PATH: Path = Path("/usr/bin/chromium")
     LINKEDIN_LOGIN_URL: str = "https://www.linkedin.com/login"
+    CRAWL_ALLOW_PRIVATE_NETWORKS: bool = Field(
+        default=False,
+        description="Let crawlers reach loopback and private-network addresses and clone local repositories "
+        "(local fixtures, intranet sites). Off: only the public internet; link-local/metadata stays refused.",
+    )
     CRAWL_MAX_WORKERS: int = Field(default=8, ge=1, le=64, description="Links crawled at the same time.")
     CRAWL_PER_DOMAIN_LIMIT: int = Field(default=4, ge=1, le=64, description="Links of one domain at the same time.")
     CRAWL_MAX_BROWSERS: int = Field(default=2, ge=1, le=32, description="Headless Chromiums at the same time.")

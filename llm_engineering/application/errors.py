@@ -40,6 +40,14 @@ class AlreadyCrawledError(LLMTwinError):
     """The document appeared in the warehouse while we crawled it (another writer got there first)."""
 
 
+class LowContentError(LLMTwinError):
+    """The page was fetched but is mostly links or boilerplate, so it is not stored; `reason` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 # --- Features -------------------------------------------------------------------------------------------
 class UnsupportedCategoryError(LLMTwinError, ValueError):
     """No handler is registered for a data category at this stage."""

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class CrawlStatus(StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED_ALREADY_CRAWLED = "skipped_already_crawled"
+    # Fetched, but mostly links or boilerplate: not stored (it would pollute retrieval); `reason` says why.
+    SKIPPED_LOW_CONTENT = "skipped_low_content"
     FAILED = "failed"
 
 
@@ -26,11 +28,13 @@ class CrawlErrorKind(StrEnum):
 
     MALFORMED_URL = "malformed_url"
     UNSUPPORTED_SCHEME = "unsupported_scheme"
+    FORBIDDEN_ADDRESS = "forbidden_address"  # refused by the egress policy (private, loopback, metadata...)
     DNS_FAILURE = "dns_failure"
     CONNECTION_FAILED = "connection_failed"
     HTTP_ERROR = "http_error"
     TIMEOUT = "timeout"
     NOT_HTML = "not_html"
+    BAD_ENCODING = "bad_encoding"  # the bytes fit neither the declared charset nor any detected one
     EMPTY_PAGE = "empty_page"
     TOO_LARGE = "too_large"
     CLONE_FAILED = "clone_failed"
@@ -64,6 +68,11 @@ class CrawlOutcome(BaseModel):
             reason=error.reason,
         )
 
+    @classmethod
+    def low_content(cls, link: str, domain: str, reason: str, crawler: str | None = None) -> CrawlOutcome:
+        """A page fetched but not stored: mostly links or boilerplate, as `reason` explains."""
+        return cls(link=link, domain=domain, crawler=crawler, status=CrawlStatus.SKIPPED_LOW_CONTENT, reason=reason)
+
 
 class CrawlReport(BaseModel):
     """All outcomes of one run, in the order of the input links."""
@@ -84,7 +93,12 @@ class CrawlReport(BaseModel):
 
     @property
     def skipped(self) -> int:
+        """Links skipped because their document was already stored (low-content pages: `skipped_low_content`)."""
         return self.count(CrawlStatus.SKIPPED_ALREADY_CRAWLED)
+
+    @property
+    def skipped_low_content(self) -> int:
+        return self.count(CrawlStatus.SKIPPED_LOW_CONTENT)
 
     @property
     def failed(self) -> int:
@@ -95,13 +109,22 @@ class CrawlReport(BaseModel):
         return sum(outcome.documents for outcome in self.outcomes)
 
     def by_domain(self) -> dict[str, dict[str, Any]]:
-        """Per-domain counts and failure reasons: `{domain: {tried, succeeded, skipped_already_crawled, failed,
-        failures: [{link, kind, reason}]}}`."""
+        """Per-domain counts and reasons: `{domain: {tried, succeeded, skipped_already_crawled,
+        skipped_low_content, failed, documents, failures: [{link, kind, reason}], low_content: [{link, reason}]}}`."""
         domains: dict[str, dict[str, Any]] = {}
         for outcome in self.outcomes:
             entry = domains.setdefault(
                 outcome.domain,
-                {"tried": 0, "succeeded": 0, "skipped_already_crawled": 0, "failed": 0, "documents": 0, "failures": []},
+                {
+                    "tried": 0,
+                    "succeeded": 0,
+                    "skipped_already_crawled": 0,
+                    "skipped_low_content": 0,
+                    "failed": 0,
+                    "documents": 0,
+                    "failures": [],
+                    "low_content": [],
+                },
             )
             entry["tried"] += 1
             entry[outcome.status.value] += 1
@@ -109,6 +132,8 @@ class CrawlReport(BaseModel):
             if outcome.status is CrawlStatus.FAILED:
                 kind = outcome.error_kind.value if outcome.error_kind else CrawlErrorKind.UNEXPECTED.value
                 entry["failures"].append({"link": outcome.link, "kind": kind, "reason": outcome.reason or ""})
+            elif outcome.status is CrawlStatus.SKIPPED_LOW_CONTENT:
+                entry["low_content"].append({"link": outcome.link, "reason": outcome.reason or ""})
         return domains
 
     def totals(self) -> dict[str, int]:
@@ -116,6 +141,7 @@ class CrawlReport(BaseModel):
             "tried": len(self.outcomes),
             "succeeded": self.succeeded,
             "skipped_already_crawled": self.skipped,
+            "skipped_low_content": self.skipped_low_content,
             "failed": self.failed,
             "documents": self.documents,
             "duplicates_in_input": self.duplicates_in_input,
@@ -125,6 +151,7 @@ class CrawlReport(BaseModel):
         totals = self.totals()
         return (
             f"Crawled {totals['tried']} links: {totals['succeeded']} succeeded, "
-            f"{totals['skipped_already_crawled']} skipped (already crawled), {totals['failed']} failed; "
+            f"{totals['skipped_already_crawled']} skipped (already crawled), "
+            f"{totals['skipped_low_content']} skipped (low content), {totals['failed']} failed; "
             f"{totals['documents']} documents stored."
         )

@@ -21,8 +21,10 @@ from typing import Any
 
 from loguru import logger
 
+from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.infrastructure.egress_proxy import EgressProxy
 
 INSTALL_HINT = "install them with `apt-get install chromium chromium-driver` or set CHROMIUM_PATH/CHROMEDRIVER_PATH"
 HEADLESS_ARGUMENTS: tuple[str, ...] = (
@@ -42,6 +44,13 @@ HEADLESS_ARGUMENTS: tuple[str, ...] = (
     "--mute-audio",
     "--log-level=3",
     "--window-size=1280,2000",
+)
+# With the egress proxy: every request (loopback too) goes through it, and nothing leaks around it.
+PROXIED_ARGUMENTS: tuple[str, ...] = (
+    "--proxy-bypass-list=<-loopback>",
+    "--dns-prefetch-disable",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 
 # Chrome shows its own error page (no exception) for most network failures; its code tells them apart.
@@ -87,13 +96,17 @@ def _webdriver_message(error: Exception) -> str:
 class ChromiumBrowser:
     """A running headless Chromium and its temporary profile; implements the `Browser` port.
 
-    Built by `start_chromium`; `driver` is the Selenium WebDriver, used only inside this module.
+    Built by `start_chromium`; `driver` is the Selenium WebDriver, used only inside this module. With an
+    `egress_proxy`, Chromium's traffic goes through it and `open` refuses what the policy refuses.
     """
 
-    def __init__(self, driver: Any, profile_dir: Path, page_timeout_s: float = 20.0):
+    def __init__(
+        self, driver: Any, profile_dir: Path, page_timeout_s: float = 20.0, egress_proxy: EgressProxy | None = None
+    ):
         self._driver = driver
         self.profile_dir = profile_dir
         self.page_timeout_s = page_timeout_s
+        self.egress_proxy = egress_proxy
         self._broken = False
 
     # --- State --------------------------------------------------------------------------------
@@ -114,6 +127,20 @@ class ChromiumBrowser:
     # --- Navigation ---------------------------------------------------------------------------
     def open(self, url: str, *, max_bytes: int | None = None) -> None:
         """Load `url`; raise `CrawlError` (see the `Browser` port) unless it is a successful, small enough HTML page."""
+        started = time.monotonic()
+        if self.egress_proxy is not None:  # a refused link fails here, with its reason, before any request
+            self.egress_proxy.policy.check_url(url)
+        try:
+            self._open(url, max_bytes)
+        except CrawlError as error:
+            refusal = self.egress_proxy.refusal_since(started) if self.egress_proxy is not None else None
+            if refusal is not None and error.kind is not CrawlErrorKind.TIMEOUT:
+                # The page failed because the proxy refused or could not make a connection (a redirect to a
+                # private address, a refused port): report that cause rather than the proxy's 403/502.
+                raise CrawlError(refusal.kind, refusal.reason) from error
+            raise
+
+    def _open(self, url: str, max_bytes: int | None) -> None:
         from selenium.common.exceptions import TimeoutException, WebDriverException
 
         try:
@@ -275,6 +302,8 @@ class ChromiumBrowser:
             logger.debug("Chromium was already gone when closing it: {}", error)
         finally:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
+            if self.egress_proxy is not None:
+                self.egress_proxy.close()
 
 
 def start_chromium(
@@ -282,10 +311,13 @@ def start_chromium(
     chromedriver_path: Path,
     page_timeout_s: float = 20.0,
     extra_arguments: Sequence[str] = (),
+    egress: EgressPolicy | None = None,
 ) -> ChromiumBrowser:
     """Start headless Chromium; raise `CrawlError(BROWSER_ERROR)` with an install hint when it cannot start.
 
     `page_timeout_s` bounds each page load and script; `extra_arguments` are added to the Chromium command line.
+    With `egress` (every crawler's browser), all of Chromium's traffic goes through an `EgressProxy` enforcing
+    it; without it (a test driving the project's own UI) Chromium connects directly.
     """
     for label, path in (("Chromium", chromium_path), ("chromedriver", chromedriver_path)):
         if not Path(path).is_file():
@@ -295,10 +327,12 @@ def start_chromium(
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
 
+    proxy = EgressProxy(egress, idle_timeout_s=max(page_timeout_s, 10.0)).start() if egress is not None else None
+    proxy_arguments = (f"--proxy-server={proxy.proxy_url}", *PROXIED_ARGUMENTS) if proxy is not None else ()
     profile_dir = Path(tempfile.mkdtemp(prefix="llm-twin-chromium-"))
     options = webdriver.ChromeOptions()
     options.binary_location = str(chromium_path)
-    for argument in (*HEADLESS_ARGUMENTS, f"--user-data-dir={profile_dir}", *extra_arguments):
+    for argument in (*HEADLESS_ARGUMENTS, *proxy_arguments, f"--user-data-dir={profile_dir}", *extra_arguments):
         options.add_argument(argument)
     options.page_load_strategy = "normal"
     service = Service(executable_path=str(chromedriver_path), log_output=subprocess.DEVNULL)
@@ -306,13 +340,15 @@ def start_chromium(
         driver = webdriver.Chrome(service=service, options=options)
     except WebDriverException as error:
         shutil.rmtree(profile_dir, ignore_errors=True)
+        if proxy is not None:
+            proxy.close()
         message = _webdriver_message(error)
         message = message.splitlines()[0] if message else repr(error)
         raise CrawlError(CrawlErrorKind.BROWSER_ERROR, f"could not start Chromium: {message}") from error
     driver.set_page_load_timeout(page_timeout_s)
     driver.set_script_timeout(page_timeout_s)
     _hide_headless_user_agent(driver)
-    return ChromiumBrowser(driver, profile_dir, page_timeout_s)
+    return ChromiumBrowser(driver, profile_dir, page_timeout_s, egress_proxy=proxy)
 
 
 def _hide_headless_user_agent(driver: Any) -> None:

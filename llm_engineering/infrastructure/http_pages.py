@@ -7,12 +7,17 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from loguru import logger
+
 from llm_engineering.application.crawlers.ports import FetchedPage
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.infrastructure.page_encoding import decode_html
 
 if TYPE_CHECKING:
     import httpx
+
+    from llm_engineering.application.crawlers.egress import EgressPolicy
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) llm-twin-crawler/1.0"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -30,21 +35,36 @@ class HttpPageFetcher:
     """A `PageFetcher` over one pooled httpx client (thread-safe: all crawl workers share it).
 
     Fails with a specific `CrawlErrorKind` on DNS failure, refused connection, timeout (per operation and
-    in total), HTTP 4xx/5xx, a content type that is not HTML, and a body over `max_bytes`.
+    in total), HTTP 4xx/5xx, a content type that is not HTML, a body over `max_bytes`, and a body whose bytes
+    fit neither the declared charset nor a detected one (`BAD_ENCODING`, see `page_encoding.decode_html`).
     """
 
-    def __init__(self, timeout_s: float = 20.0, max_bytes: int = 5_000_000, max_connections: int = 32):
+    def __init__(
+        self,
+        timeout_s: float = 20.0,
+        max_bytes: int = 5_000_000,
+        max_connections: int = 32,
+        egress: EgressPolicy | None = None,
+    ):
         import httpx
+
+        from llm_engineering.infrastructure.egress import PinnedTransport, default_policy
 
         # httpx logs every request at INFO; a crawl run reports per link itself.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
+        # Every request and redirect hop is checked by the egress policy (public internet only by default)
+        # and sent to the checked address; proxies from the environment would resolve names themselves.
+        self.egress = egress or default_policy()
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s),
+            transport=PinnedTransport(self.egress, lambda: httpx.HTTPTransport(limits=limits)),
+            trust_env=False,
+            max_redirects=10,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
     def fetch(self, url: str) -> FetchedPage:
@@ -61,11 +81,7 @@ class HttpPageFetcher:
                         raise self._too_large(len(body), exact=False)
                     if time.monotonic() > deadline:  # a server dripping bytes must not hold a worker forever
                         raise CrawlError(CrawlErrorKind.TIMEOUT, f"page did not finish within {self.timeout_s:g}s")
-                encoding = response.charset_encoding or "utf-8"
-                try:
-                    text = body.decode(encoding, errors="replace")
-                except LookupError:  # unknown charset name in the header
-                    text = body.decode("utf-8", errors="replace")
+                text = _decode_body(url, bytes(body), response.headers.get("content-type", ""))
                 return FetchedPage(
                     url=url,
                     final_url=str(response.url),
@@ -111,6 +127,17 @@ class HttpPageFetcher:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _decode_body(url: str, body: bytes, content_type: str) -> str:
+    """The page's text; a declared charset that does not fit the bytes is logged and overridden, and a body
+    that fits no charset raises `CrawlError(BAD_ENCODING)` (see `decode_html`)."""
+    decoded = decode_html(body, content_type)
+    if decoded.rejected:
+        logger.warning(
+            "{}: read as {} ({}); refused: {}", url, decoded.encoding, decoded.source, "; ".join(decoded.rejected)
+        )
+    return decoded.text
 
 
 def _connect_error(url: str, error: Exception) -> CrawlError:

@@ -14,12 +14,14 @@ from llm_engineering.domain.documents import UserDocument
 def crawl_links(
     user: UserDocument, links: list[str], crawler_routes: dict[str, str] | None = None
 ) -> Annotated[list[str], "crawled_links"]:
-    """Crawl `links` for `user`; return the links now in the warehouse (crawled now or already stored).
+    """Crawl `links` for `user`; return the links now in the warehouse (crawled now or already stored; not the
+    failed ones, nor the pages skipped as mostly links or boilerplate).
 
     `crawler_routes` maps extra domains (`host[:port][/path]`) or regexes (starting with `^`) to a crawler
     name (`medium`, `github`, `linkedin`, `custom_article`), before the default routes.
-    Metadata on `crawled_links`: per domain (`:` written as `_`) `tried`, `succeeded`, `skipped_already_crawled`, `failed`,
-    `documents` and `failures` (link, kind, reason), plus a run-wide `summary`.
+    Metadata on `crawled_links`: per domain (`:` written as `_`) `tried`, `succeeded`, `skipped_already_crawled`,
+    `skipped_low_content`, `failed`, `documents`, `failures` (link, kind, reason) and `low_content` (link, reason),
+    plus a run-wide `summary`.
     """
     from llm_engineering import bootstrap
     from llm_engineering.application.crawlers.crawl_run import crawl_links as crawl
@@ -50,4 +52,5 @@ def crawl_links(
     # ZenML refuses ":" in metadata keys, so `host:port` domains are logged as `host_port`.
     by_domain = {domain.replace(":", "_"): counts for domain, counts in report.by_domain().items()}
     log_metadata(metadata={**by_domain, "summary": report.totals()}, infer_artifact=True)
-    return [outcome.link for outcome in report.outcomes if outcome.status is not CrawlStatus.FAILED]
+    stored = (CrawlStatus.SUCCEEDED, CrawlStatus.SKIPPED_ALREADY_CRAWLED)
+    return [outcome.link for outcome in report.outcomes if outcome.status in stored]

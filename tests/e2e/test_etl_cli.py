@@ -32,7 +32,13 @@ def test_run_etl_cli_crawls_a_config_into_the_configured_warehouse(
         f"    - {crawl_site.url('/missing.html')}\n",
         encoding="utf-8",
     )
-    environment = {**os.environ, "DATABASE_HOST": mongo_uri, "DATABASE_NAME": database, "ENV_FILE": os.devnull}
+    environment = {
+        **os.environ,
+        "DATABASE_HOST": mongo_uri,
+        "DATABASE_NAME": database,
+        "ENV_FILE": os.devnull,
+        "CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the fixture site is on 127.0.0.1
+    }
 
     output = run_module(
         "tools.run",
@@ -47,7 +53,7 @@ def test_run_etl_cli_crawls_a_config_into_the_configured_warehouse(
         with_stderr=True,
     )
 
-    assert "Crawled 3 links: 2 succeeded, 0 skipped (already crawled), 1 failed" in output
+    assert "Crawled 3 links: 2 succeeded, 0 skipped (already crawled), 0 skipped (low content), 1 failed" in output
     warehouse = MongoWarehouse(mongo_uri, database)
     bind_warehouse(warehouse)
     try:

@@ -100,6 +100,7 @@ def _environment(stores: dict, mongo_uri: str, llm_base_url: str, llm_model: str
         "ZENML_CONFIG_PATH": str(stores["root"] / f"zenml-{qdrant.name}"),
         "ZENML_ANALYTICS_OPT_IN": "false",
         "CRAWL_PAGE_TIMEOUT_S": "5",
+        "CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the crawl test's fixture site is on 127.0.0.1
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
-from tests.fixtures.crawl_server import crawl_site  # noqa: F401  (fixtures are found by name)
+from tests.fixtures.crawl_server import allow_private_networks, crawl_site  # noqa: F401  (fixtures found by name)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,6 +33,7 @@ def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
     warehouse,
     vector_store,
     crawl_site,  # noqa: F811 - the fixture imported above
+    allow_private_networks,  # noqa: F811 - the fixture site is on 127.0.0.1
 ):
     from llm_engineering import bootstrap
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk

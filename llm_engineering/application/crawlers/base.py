@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.crawlers.ports import BrowserFactory, PageFetcher
 from llm_engineering.application.errors import AlreadyCrawledError
 from llm_engineering.domain.crawling import CrawlErrorKind
@@ -37,10 +38,13 @@ class CrawlerContext:
     """Everything a crawler may use; built once per run by a composition root and shared by all workers.
 
     `fetcher` is shared (thread-safe); `browser_factory` is called by each browser crawler instance,
-    so every worker owns at most one browser per browser crawler class.
+    so every worker owns at most one browser per browser crawler class. `egress` is the policy every link
+    is checked against before a crawler starts (the fetcher and browser enforce it again per connection);
+    None in unit tests of crawl logic that never connect.
     """
 
     limits: CrawlLimits = field(default_factory=CrawlLimits)
+    egress: EgressPolicy | None = None
     fetcher: PageFetcher | None = None
     browser_factory: BrowserFactory | None = None
     linkedin: LinkedInCredentials | None = None

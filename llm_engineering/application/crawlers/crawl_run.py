@@ -21,7 +21,8 @@ from loguru import logger
 
 from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.application.crawlers.egress import EgressPolicy
+from llm_engineering.application.errors import AlreadyCrawledError, LowContentError
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlOutcome, CrawlReport, CrawlStatus
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
@@ -78,9 +79,30 @@ def validate_link(raw: object) -> str:
     return link
 
 
+def is_local_link(link: str) -> bool:
+    """A local repository (absolute path or file:// URL) rather than a web address."""
+    return link.startswith("/") or link.lower().startswith("file:")
+
+
+def check_link_egress(link: str, egress: EgressPolicy) -> None:
+    """Raise `CrawlError(FORBIDDEN_ADDRESS, ...)` when the policy forbids crawling `link` (a validated link).
+
+    Web links are resolved and every address checked; local repositories need private access allowed.
+    """
+    if is_local_link(link):
+        if not egress.allow_private:
+            raise CrawlError(
+                CrawlErrorKind.FORBIDDEN_ADDRESS,
+                f"refused to read the local path {link!r}: set CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl local "
+                "repositories",
+            )
+        return
+    egress.check_url(link)
+
+
 def link_domain(link: str) -> str:
     """The domain a link counts under in limits and metadata (`host[:port]`, or `local` for local repositories)."""
-    if link.startswith("/") or link.lower().startswith("file:"):
+    if is_local_link(link):
         return LOCAL_DOMAIN
     netloc = urlparse(link).netloc.lower()
     return netloc or "unknown"
@@ -135,6 +157,8 @@ def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _CrawlerPool) -> Cra
     name = job.crawler_cls.name
     crawler: BaseCrawler | None = None
     try:
+        if crawlers.context.egress is not None:  # refused links fail before any crawler or browser starts
+            check_link_egress(job.link, crawlers.context.egress)
         crawler = crawlers.acquire(job.crawler_cls)
         documents = crawler.extract(job.link, user)
         outcome = CrawlOutcome(
@@ -144,6 +168,8 @@ def _crawl_one(job: CrawlJob, user: UserDocument, crawlers: _CrawlerPool) -> Cra
         outcome = CrawlOutcome(
             link=job.link, domain=job.domain, crawler=name, status=CrawlStatus.SKIPPED_ALREADY_CRAWLED
         )
+    except LowContentError as error:  # fetched fine, but mostly links or boilerplate: nothing stored
+        outcome = CrawlOutcome.low_content(job.link, job.domain, error.reason, crawler=name)
     except CrawlError as error:
         outcome = CrawlOutcome.failed(job.link, job.domain, error, crawler=name)
     except WarehouseUnavailableError:
@@ -166,6 +192,8 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
         logger.warning("FAILED  {} [{}]: {}", outcome.link, outcome.error_kind, outcome.reason)
     elif outcome.status is CrawlStatus.SKIPPED_ALREADY_CRAWLED:
         logger.info("SKIPPED {} (already in the warehouse)", outcome.link)
+    elif outcome.status is CrawlStatus.SKIPPED_LOW_CONTENT:
+        logger.warning("SKIPPED {} (not stored): {}", outcome.link, outcome.reason)
     else:
         logger.info(
             "OK      {} ({} document(s), {:.2f}s, {})",
@@ -263,7 +291,8 @@ def crawl_links(
 ) -> CrawlReport:
     """Crawl `links` for `user` into the bound warehouse and report what happened to each.
 
-    Invalid links fail without being fetched; links already stored are skipped (re-runs add nothing);
+    Invalid links, and links the context's egress policy refuses, fail without being fetched; links already
+    stored are skipped (re-runs add nothing);
     the others are crawled by at most `max_workers` threads, `per_domain_limit` at a time per domain and
     `max_browsers` at a time with a browser (each running headless Chromium costs a CPU core or so).
     Outcomes come back in the order of the input (duplicates in the input are crawled once).

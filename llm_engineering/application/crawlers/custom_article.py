@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from llm_engineering.application.crawlers.base import BaseCrawler
+from llm_engineering.application.crawlers.content_quality import check_article_text
 from llm_engineering.application.crawlers.html_text import extract_main_text
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
@@ -61,6 +62,7 @@ class CustomArticleCrawler(BaseCrawler):
         content = parse_article_page(page.text, link)
         if not content["Content"].strip():
             raise CrawlError(CrawlErrorKind.EMPTY_PAGE, "the page has no text")
+        check_article_text(page.text, content["Content"])  # a link farm or mojibake is not stored
         document = ArticleDocument(
             content=content,
             link=link,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -13,6 +15,7 @@ from urllib.parse import urlparse
 from loguru import logger
 
 from llm_engineering.application.crawlers.base import BaseCrawler
+from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
@@ -63,6 +66,10 @@ BINARY_SUFFIXES = frozenset(
     .feather .arrow .db .sqlite .sqlite3 .gguf .ds_store""".split()  # noqa: SIM905 - a word list reads better than 70 quoted items
 )
 _SNIFF_BYTES = 8192
+# A repository's web address on GitHub: owner (GitHub's user name rules) and repository name, nothing more.
+GITHUB_REPOSITORY = re.compile(
+    r"^https://(?:www\.)?github\.com/[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}?(?:\.git)?/?$"
+)
 
 
 @dataclass
@@ -139,10 +146,40 @@ def collect_tree(root: Path, max_file_bytes: int, max_total_bytes: int) -> Repos
     return tree
 
 
-def clone_repository(link: str, destination: Path, timeout_s: float) -> None:
-    """Shallow-clone `link` (URL, file:// URL or local path) into `destination`; raise `CrawlError` on failure."""
+def repository_access(link: str, egress: EgressPolicy | None) -> list[str]:
+    """The `git -c` options a clone of `link` runs with; raise `CrawlError(FORBIDDEN_ADDRESS)` if it may not run.
+
+    Public internet only (the default, and without a policy): only `https://github.com/<owner>/<repo>`,
+    cloned over https with the address the policy checked pinned, no redirects and no other protocol.
+    With private networks allowed: any http(s) host (still checked and pinned), local paths and file:// URLs.
+    """
+    if egress is not None and egress.allow_private and (link.startswith("/") or link.lower().startswith("file:")):
+        return []
+    if not (egress is not None and egress.allow_private) and not GITHUB_REPOSITORY.match(link):
+        raise CrawlError(
+            CrawlErrorKind.FORBIDDEN_ADDRESS,
+            f"only public GitHub repositories (https://github.com/<owner>/<repo>) are cloned, not {link!r}; set "
+            "CRAWL_ALLOW_PRIVATE_NETWORKS=true for local or intranet repositories",
+        )
+    options = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "http.followRedirects=false"]
+    if link.lower().startswith("http://"):
+        options += ["-c", "protocol.http.allow=always"]
+    if egress is not None:
+        target = egress.check_url(link)
+        address = target.addresses[0]
+        host = f"[{address}]" if address.version == 6 else str(address)
+        # libcurl connects to the checked address, whatever DNS answers later.
+        options += ["-c", f"http.curloptResolve={target.host}:{target.port}:{host}"]
+    return options
+
+
+def clone_repository(link: str, destination: Path, timeout_s: float, git_options: Sequence[str] = ()) -> None:
+    """Shallow-clone `link` (URL, file:// URL or local path) into `destination`; raise `CrawlError` on failure.
+
+    `git_options` (`-c name=value` pairs, from `repository_access`) restrict where git may connect.
+    """
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}  # never wait for a password
-    command = ["git", "clone", "--depth", "1", "--quiet", "--", link, str(destination)]
+    command = ["git", *git_options, "clone", "--depth", "1", "--quiet", "--", link, str(destination)]
     try:
         result = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout_s, env=environment, check=False
@@ -170,10 +207,11 @@ class GithubCrawler(BaseCrawler):
 
     def extract(self, link: str, user: UserDocument) -> int:
         limits = self.context.limits
+        git_options = repository_access(link, self.context.egress)
         workdir = Path(tempfile.mkdtemp(prefix="llm-twin-clone-"))
         try:
             checkout = workdir / "repository"
-            clone_repository(link, checkout, limits.clone_timeout_s)
+            clone_repository(link, checkout, limits.clone_timeout_s, git_options)
             tree = collect_tree(checkout, limits.max_file_bytes, limits.max_repository_bytes)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

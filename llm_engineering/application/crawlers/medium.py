@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_engineering.application.crawlers.browser_base import BaseBrowserCrawler
+from llm_engineering.application.crawlers.content_quality import check_article_text
 from llm_engineering.application.crawlers.html_text import extract_main_text, html_to_text
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
@@ -56,11 +57,14 @@ class MediumCrawler(BaseBrowserCrawler):
     def extract(self, link: str, user: UserDocument) -> int:
         self.open(link)
         self.scroll_page()
-        content = parse_medium_article(self.page_source())
+        source = self.page_source()
+        content = parse_medium_article(source)
         if not content["Content"].strip():
             raise CrawlError(
                 CrawlErrorKind.EMPTY_PAGE, "no article body on the page (paywalled, removed or not an article)"
             )
+        # Chromium decodes the page itself: its text is checked for mojibake here, and for being mostly links.
+        check_article_text(source, content["Content"])
         document = ArticleDocument(
             content=content,
             link=link,

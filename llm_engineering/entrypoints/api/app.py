@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 
@@ -20,6 +21,7 @@ from llm_engineering import bootstrap
 from llm_engineering.entrypoints.api.dependencies import ServiceState
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable
 from llm_engineering.entrypoints.api.routes import feedback, health, rag
+from llm_engineering.entrypoints.api.validation_errors import validation_error_handler
 from llm_engineering.infrastructure.opik_tracing import OpikTracer
 from llm_engineering.settings import Settings, get_settings
 
@@ -69,6 +71,9 @@ def create_app(
             status_code=503,
             content={"detail": f"{error.dependency} unavailable: {error.detail}", "dependency": error.dependency},
         )
+
+    # FastAPI's own handler echoes inputs as is and fails on NaN or lone surrogates: a 500 instead of a 422.
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     app.include_router(health.router)
     app.include_router(rag.router)

@@ -5,9 +5,65 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from llm_engineering.domain.queries import Source
+
+
+def ensure_valid_unicode(value: Any) -> Any:
+    """`value` unchanged; ValueError when it holds a string (in lists and dicts too) with a lone surrogate.
+
+    Python's json reads `"\\ud800"` into a str that cannot be encoded as UTF-8: it would fail later, when
+    the answer, a trace or an error message that echoes it is written.
+    """
+    pending = [value]  # a loop, not recursion: a deeply nested body must not overflow the stack
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"the text is not valid Unicode (a lone surrogate at character {error.start})"
+                ) from None
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return value
+
+
+class StrictRequest(BaseModel):
+    """Base of every request body: unknown fields, non-finite numbers, booleans as numbers (`true` is not 1),
+    numbers as strings and invalid Unicode are all refused with a 422, before any route code runs."""
+
+    # Python's json accepts NaN, Infinity and 1e309 (read as inf): allow_inf_nan=False refuses them.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return ensure_valid_unicode(value)
+
+
+class ErrorResponse(BaseModel):
+    """A failure in one line (the shape of FastAPI's `HTTPException`)."""
+
+    detail: str
+
+
+class DependencyErrorResponse(ErrorResponse):
+    """503: a dependency of the request failed; `dependency` names it."""
+
+    dependency: str = Field(description="The LLM service, the data warehouse, the vector store or configuration.")
+
+
+# The failures of routes that call the stores or the LLM, declared so the OpenAPI schema lists every status.
+DEPENDENCY_FAILURES: dict[int | str, dict[str, Any]] = {
+    503: {"model": DependencyErrorResponse, "description": "A dependency (named) failed."},
+    504: {"model": ErrorResponse, "description": "The request took longer than API_REQUEST_TIMEOUT_S."},
+}
 
 
 def _strip_query(value: str) -> str:
@@ -20,9 +76,7 @@ def _strip_query(value: str) -> str:
 QueryText = Annotated[str, Field(min_length=1), AfterValidator(_strip_query)]
 
 
-class RAGRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RAGRequest(StrictRequest):
     query: QueryText = Field(description="What to ask or ask for (in the author's voice).")
     k: int | None = Field(default=None, ge=1, le=50, description="Passages in the prompt (default RAG_TOP_K).")
     expand_to_n_queries: int | None = Field(default=None, ge=1, le=10)
@@ -37,10 +91,8 @@ class RAGResponse(BaseModel):
     metadata: dict[str, Any]
 
 
-class RetrieveRequest(BaseModel):
+class RetrieveRequest(StrictRequest):
     """Retrieval only: the passages the twin would read, without calling the LLM."""
-
-    model_config = ConfigDict(extra="forbid")
 
     query: QueryText = Field(description="What to search the author's writing for.")
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to return (default RAG_TOP_K).")
@@ -76,10 +128,8 @@ def check_query_length(request: RAGRequest | RetrieveRequest, max_query_chars: i
         )
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(StrictRequest):
     """A score for one answer, attached to its trace (`metadata.trace_id` of the `/rag` response)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     trace_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     score: float = Field(ge=0, le=1, description="1 = good answer (thumbs up), 0 = bad (thumbs down).")

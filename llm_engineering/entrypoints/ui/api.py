@@ -23,16 +23,20 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.bootstrap import Container
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency
 from llm_engineering.entrypoints.api.errors import translate_error
+from llm_engineering.entrypoints.api.schemas import DependencyErrorResponse, ErrorResponse, StrictRequest
+from llm_engineering.entrypoints.api.validation_errors import safe_errors
 from llm_engineering.entrypoints.ui import catalog, models_overview
 from llm_engineering.entrypoints.ui.dependencies import (
     get_crawler_dispatcher,
+    get_egress_policy,
     get_evaluation_reports_dir,
     get_job_runner,
     get_model_registry,
@@ -54,6 +58,16 @@ router = APIRouter(prefix=PREFIX, tags=["ui"])
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 
+# Every error here answers {"detail": "<one line>"}; declared so the OpenAPI schema lists each status.
+INVALID = {422: {"model": ErrorResponse, "description": "Invalid parameters or body, in one line."}}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such author or job."}}
+WAREHOUSE_DOWN = {503: {"model": DependencyErrorResponse, "description": "The data warehouse does not answer."}}
+WRITE_REFUSED = {
+    401: {"model": ErrorResponse, "description": "API_UI_TOKEN is set and the X-Twin-Token header does not match."},
+    403: {"model": ErrorResponse, "description": "A cross-origin request, or a non-loopback host without a token."},
+    409: {"model": ErrorResponse, "description": "A crawl is already running."},
+}
+
 
 def _author_name(value: str) -> str:
     name = " ".join(value.split())
@@ -72,10 +86,8 @@ def _links(values: list[str]) -> list[str]:
     return links
 
 
-class CrawlRequest(BaseModel):
+class CrawlRequest(StrictRequest):
     """An author and the links of their writing to crawl."""
-
-    model_config = ConfigDict(extra="forbid")
 
     author_full_name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_author_name)]
     links: Annotated[
@@ -97,7 +109,7 @@ def _dependency_errors() -> Iterator[None]:
         raise translated from error
 
 
-@router.get("/authors")
+@router.get("/authors", responses={**INVALID, **WAREHOUSE_DOWN})
 def list_authors(
     _: Annotated[Container, Depends(get_ui_container)], page: PageNumber = 1, size: PageSize = 20
 ) -> dict[str, Any]:
@@ -107,7 +119,7 @@ def list_authors(
     return {"authors": authors, "page": page, "size": size, "total": total}
 
 
-@router.get("/authors/{author_id}/documents")
+@router.get("/authors/{author_id}/documents", responses={**INVALID, **NOT_FOUND, **WAREHOUSE_DOWN})
 def list_documents(
     _: Annotated[Container, Depends(get_ui_container)],
     author_id: str,
@@ -124,16 +136,22 @@ def list_documents(
     return {"documents": documents, "page": page, "size": size, "total": total}
 
 
-@router.post("/links", status_code=202, dependencies=[Depends(require_write_access)])
+@router.post(
+    "/links",
+    status_code=202,
+    dependencies=[Depends(require_write_access)],
+    responses={**INVALID, **WRITE_REFUSED},
+)
 def start_crawl(
     body: CrawlRequest,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
     dispatcher: Annotated[CrawlerDispatcher, Depends(get_crawler_dispatcher)],
+    egress: Annotated[EgressPolicy, Depends(get_egress_policy)],
     jobs: Annotated[JobRunner, Depends(get_job_runner)],
 ) -> dict[str, Any]:
     """Check the links (422 naming each bad one) and start the crawl job; 409 while another crawl runs."""
     linkedin_configured = bool(settings.LINKEDIN_USERNAME and settings.LINKEDIN_PASSWORD)
-    crawlers, problems = check_links(body.links, dispatcher, linkedin_configured)
+    crawlers, problems = check_links(body.links, dispatcher, linkedin_configured, egress)
     if problems:
         raise HTTPException(status_code=422, detail="cannot crawl " + "; ".join(problems))
     try:
@@ -149,7 +167,7 @@ def list_jobs(jobs: Annotated[JobRunner, Depends(get_job_runner)]) -> dict[str, 
     return {"jobs": jobs.jobs()}
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses={**INVALID, **NOT_FOUND})
 def get_job(job_id: str, jobs: Annotated[JobRunner, Depends(get_job_runner)]) -> dict[str, Any]:
     job = jobs.job(job_id)
     if job is None:
@@ -195,8 +213,9 @@ def install(app: FastAPI, state: ServiceState, job_runner: JobRunner | None = No
 def describe_validation_error(error: RequestValidationError) -> str:
     """`size: Input should be less than or equal to 100; links: ...` (the `query`/`body` prefix left out)."""
     parts = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "body", "path"))
-        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+    # Made safe first: a location may be a client's key of 1 MB, or hold a lone surrogate.
+    for item in safe_errors(error.errors()):
+        location = ".".join(str(part) for part in item["loc"] if part not in ("query", "body", "path"))
+        message = item["msg"].removeprefix("Value error, ")
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts) or "invalid request"

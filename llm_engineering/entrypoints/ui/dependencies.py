@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 # Imported at run time, not under TYPE_CHECKING: FastAPI reads these annotations to resolve `Depends`.
 from llm_engineering import bootstrap
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.bootstrap import Container
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency, get_state
 from llm_engineering.entrypoints.ui.jobs import JobRunner
@@ -31,6 +32,10 @@ def get_job_runner(request: Request) -> JobRunner:
 
 def get_crawler_dispatcher(container: Annotated[Container, Depends(get_ui_container)]) -> CrawlerDispatcher:
     return container.crawler_dispatcher()
+
+
+def get_egress_policy(container: Annotated[Container, Depends(get_ui_container)]) -> EgressPolicy:
+    return container.egress_policy()
 
 
 def get_model_registry(settings: Annotated[Settings, Depends(get_settings_dependency)]) -> ModelRegistry:

@@ -10,6 +10,7 @@ from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
+from tests.fixtures.crawl_server import local_egress
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +20,10 @@ def context():
     def no_browser():
         raise AssertionError("no link of this test needs a browser")
 
-    fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000)
-    yield CrawlerContext(limits=CrawlLimits(page_timeout_s=1.0), fetcher=fetcher, browser_factory=no_browser)
+    fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000, egress=local_egress())
+    yield CrawlerContext(
+        limits=CrawlLimits(page_timeout_s=1.0), egress=local_egress(), fetcher=fetcher, browser_factory=no_browser
+    )
     fetcher.close()
 
 

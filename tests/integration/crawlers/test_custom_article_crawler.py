@@ -12,13 +12,14 @@ from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from tests.conftest import free_port
+from tests.fixtures.crawl_server import local_egress
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def fetcher():
-    page_fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000)
+    page_fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000, egress=local_egress())
     yield page_fetcher
     page_fetcher.close()
 

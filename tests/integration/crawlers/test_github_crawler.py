@@ -12,14 +12,16 @@ from llm_engineering.application.errors import AlreadyCrawledError
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
-from tests.fixtures.crawl_server import GIT_FIXTURE_MAX_FILE_BYTES
+from tests.fixtures.crawl_server import GIT_FIXTURE_MAX_FILE_BYTES, local_egress
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def crawler() -> GithubCrawler:
-    return GithubCrawler(CrawlerContext(limits=CrawlLimits(max_file_bytes=GIT_FIXTURE_MAX_FILE_BYTES)))
+    return GithubCrawler(
+        CrawlerContext(limits=CrawlLimits(max_file_bytes=GIT_FIXTURE_MAX_FILE_BYTES), egress=local_egress())
+    )
 
 
 @pytest.fixture
@@ -63,7 +65,9 @@ def test_failed_clone_is_reported(crawler, user, tmp_path):
 
 
 def test_repository_over_the_document_limit_fails(git_repository, user):
-    crawler = GithubCrawler(CrawlerContext(limits=CrawlLimits(max_file_bytes=4_000, max_repository_bytes=100)))
+    crawler = GithubCrawler(
+        CrawlerContext(limits=CrawlLimits(max_file_bytes=4_000, max_repository_bytes=100), egress=local_egress())
+    )
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(git_repository.as_uri(), user)

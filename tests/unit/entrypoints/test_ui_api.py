@@ -20,6 +20,7 @@ from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.ui.dependencies import (
     get_evaluation_reports_dir,
+    get_egress_policy,
     get_job_runner,
     get_model_registry,
 )
@@ -28,6 +29,7 @@ from llm_engineering.entrypoints.ui.jobs import JobRunner, RunResult
 from llm_engineering.entrypoints.ui.pipeline_runs import CONFIGS_DIR, PIPELINES, config_with_parameters
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import load_settings
+from tests.fixtures.egress import table_policy
 from tests.fixtures.memory_warehouse import memory_warehouse  # noqa: F401  (fixtures are found by name)
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -66,14 +68,19 @@ class DummyVectorStore:
 def make_client(tmp_path, memory_warehouse):  # noqa: F811 - the fixture imported above
     made: list[TestClient] = []
 
-    def build(runner=None, base_url=BASE_URL, **overrides):
+    def build(runner=None, base_url=BASE_URL, egress=None, **overrides):
         settings = load_settings(env_file=tmp_path / "none.env", **overrides)
+        egress = egress or table_policy(
+            allow_private=settings.CRAWL_ALLOW_PRIVATE_NETWORKS, metadata_example=["169.254.169.254"]
+        )
         container = Container(settings, warehouse=memory_warehouse, vector_store=DummyVectorStore())
         app = create_app(settings, container=container, warm_up_on_start=False)
         jobs = JobRunner(runner or FakeRunner())
         app.dependency_overrides[get_job_runner] = lambda: jobs
         app.dependency_overrides[get_model_registry] = lambda: ModelRegistry(tmp_path / "registry")
         app.dependency_overrides[get_evaluation_reports_dir] = lambda: tmp_path / "evaluation"
+        # Names resolve from a table (public unless listed): no DNS query leaves the machine.
+        app.dependency_overrides[get_egress_policy] = lambda: egress
         client = TestClient(app, base_url=base_url)
         client.jobs = jobs  # type: ignore[attr-defined]
         made.append(client)
@@ -197,6 +204,36 @@ def test_an_unreachable_warehouse_is_503_naming_it(make_client, memory_warehouse
 
 
 # --- Starting a crawl --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://2852039166/",
+        "http://0x7f000001/",
+        "http://[::1]:8000/docs",
+        "http://127.0.0.1:8000/retrieve",
+        "http://localhost:8000/",
+        "http://metadata.example/computeMetadata/v1/",  # a name whose DNS answer is the metadata address
+    ],
+)
+def test_links_to_private_or_metadata_addresses_are_422_naming_the_policy(make_client, link):
+    client = make_client()
+    response = crawl(client, ["https://blog.example/fine", link])
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert repr(link) in detail and "refused to connect" in detail and "CRAWL_ALLOW_PRIVATE_NETWORKS" in detail
+    assert client.jobs.jobs() == []
+
+
+def test_private_networks_allowed_by_setting_but_metadata_never(make_client):
+    client = make_client(CRAWL_ALLOW_PRIVATE_NETWORKS=True)
+    assert crawl(client, ["http://10.0.0.1/wiki/page", "http://127.0.0.1:8000/post"]).status_code == 202
+    response = crawl(make_client(CRAWL_ALLOW_PRIVATE_NETWORKS=True), ["http://169.254.169.254/latest/"])
+    assert response.status_code == 422 and "link-local" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("link", "reason"),
     [

@@ -10,13 +10,17 @@ from starlette.concurrency import run_in_threadpool
 
 from llm_engineering.application.ports import Tracer
 from llm_engineering.entrypoints.api.dependencies import get_tracer
-from llm_engineering.entrypoints.api.schemas import FeedbackRequest, FeedbackResponse
+from llm_engineering.entrypoints.api.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["monitoring"])
 MONITORING_OFF = "prompt monitoring is off (set OPIK_API_KEY or OPIK_URL_OVERRIDE): the feedback was not stored"
 
 
-@router.post("/feedback", response_model=FeedbackResponse)
+@router.post(
+    "/feedback",
+    response_model=FeedbackResponse,
+    responses={502: {"model": ErrorResponse, "description": "The monitoring backend refused the score."}},
+)
 async def feedback(body: FeedbackRequest, tracer: Annotated[Tracer, Depends(get_tracer)]) -> FeedbackResponse:
     """Record `score` (0-1) under `name` on trace `trace_id`."""
     if not tracer.enabled:

@@ -24,7 +24,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "A dependency does not answer (same body, `unavailable`)."}})
 async def ready(state: Annotated[ServiceState, Depends(get_state)]) -> JSONResponse:
     """Whether the warehouse, the vector store and the LLM answer; 503 naming what does not."""
     checks = await asyncio.gather(

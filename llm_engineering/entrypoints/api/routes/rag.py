@@ -32,6 +32,7 @@ from llm_engineering.entrypoints.api.dependencies import (
 )
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable, translate_error
 from llm_engineering.entrypoints.api.schemas import (
+    DEPENDENCY_FAILURES,
     Passage,
     RAGRequest,
     RAGResponse,
@@ -46,7 +47,7 @@ router = APIRouter(tags=["rag"])
 T = TypeVar("T")
 
 
-@router.post("/rag", response_model=RAGResponse)
+@router.post("/rag", response_model=RAGResponse, responses=DEPENDENCY_FAILURES)
 async def rag(
     body: RAGRequest,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
@@ -76,7 +77,7 @@ HTTP errors, as on `POST /rag`."""
 @router.post(
     "/rag/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}},
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}, **DEPENDENCY_FAILURES},
 )
 async def rag_stream(
     body: RAGRequest,
@@ -128,7 +129,7 @@ def _as_sse(event: AnswerEvent) -> str:
     raise TypeError(f"not an answer event: {event!r}")
 
 
-@router.post("/retrieve", response_model=RetrieveResponse)
+@router.post("/retrieve", response_model=RetrieveResponse, responses=DEPENDENCY_FAILURES)
 async def retrieve(
     body: RetrieveRequest,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
