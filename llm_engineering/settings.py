@@ -69,8 +69,13 @@ class Settings(BaseSettings):
     LLM_BASE_URL: str = "http://127.0.0.1:8001/v1"
     LLM_MODEL_ID: str = "gemma-3-270m-twin"
     LLM_API_KEY: SecretStr | None = None
-    LLM_TIMEOUT_S: float = Field(default=120.0, gt=0)
+    # Seconds one LLM call may take. A call is retried only when the server did not take it (refused, 429,
+    # 503), never after a timeout; LLM_TIMEOUT_S x (LLM_MAX_RETRIES + 1) must fit in API_REQUEST_TIMEOUT_S.
+    LLM_TIMEOUT_S: float = Field(default=90.0, gt=0)
     LLM_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    # API requests that call the LLM (/rag, /rag/stream) running at once; the others wait for a slot until
+    # their deadline (then 503), so a slow LLM never takes the threads of /retrieve, /ready and the UI.
+    LLM_MAX_CONCURRENT_REQUESTS: int = Field(default=4, ge=1, le=256)
     LOCAL_LLM_PORT: int = Field(default=8001, ge=1, le=65535)
     TEMPERATURE_INFERENCE: float = Field(default=0.01, ge=0, le=2)
     TOP_P_INFERENCE: float = Field(default=0.9, gt=0, le=1)
@@ -253,6 +258,19 @@ class Settings(BaseSettings):
             raise ValueError("USE_QDRANT_CLOUD=true needs QDRANT_CLOUD_URL and QDRANT_APIKEY")
         return self
 
+    @model_validator(mode="after")
+    def _llm_attempts_fit_the_request_deadline(self) -> Settings:
+        # Every attempt at an LLM call must be able to end before the API request that made it gives up.
+        attempts = self.LLM_MAX_RETRIES + 1
+        if self.LLM_TIMEOUT_S * attempts > self.API_REQUEST_TIMEOUT_S:
+            raise ValueError(
+                f"LLM_TIMEOUT_S ({self.LLM_TIMEOUT_S:g}s) x {attempts} attempts (LLM_MAX_RETRIES={self.LLM_MAX_RETRIES}"
+                f" + 1) = {self.LLM_TIMEOUT_S * attempts:g}s must fit in API_REQUEST_TIMEOUT_S "
+                f"({self.API_REQUEST_TIMEOUT_S:g}s): lower LLM_TIMEOUT_S or LLM_MAX_RETRIES, or raise "
+                "API_REQUEST_TIMEOUT_S"
+            )
+        return self
+
     # --- Derived values -------------------------------------------------------------------
     @property
     def qdrant_mode(self) -> Literal["cloud", "server", "local"]:
@@ -290,7 +308,11 @@ class Settings(BaseSettings):
 def _format_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        if not item["loc"]:
+            # A rule across settings: its message names them, and its input is every value read (secrets too).
+            lines.append(f"  {item['msg']}")
+            continue
+        name = ".".join(str(part) for part in item["loc"])
         value = item.get("input")
         # Never echo secrets back into logs.
         shown = "***" if any(word in name for word in ("KEY", "PASSWORD", "TOKEN", "SECRET")) else repr(value)

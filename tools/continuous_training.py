@@ -34,6 +34,7 @@ from llm_engineering.application.operations.continuous_training import (
     StageRecord,
     evaluation_parameters,
 )
+from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS_DIR = PROJECT_ROOT / "configs"
@@ -92,7 +93,8 @@ def run_pipeline(
     )
     pipeline = getattr(importlib.import_module(module), function)
     click.echo(f"[ct] {stage}: {function} with {config_path.name} as {run_name}")
-    pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
+    with owned_run(run_name):
+        pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
     return run_name
 
 
@@ -282,7 +284,8 @@ def _run_etl(config_name: str, folder: Path) -> str:
     config_path = resolve_etl_config(CONFIGS_DIR, config_name)
     run_name = f"ct_etl_{config_path.stem}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     click.echo(f"[ct] data: digital_data_etl with {config_path.name} as {run_name}")
-    digital_data_etl.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
+    with owned_run(run_name):
+        digital_data_etl.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
     return run_name
 
 

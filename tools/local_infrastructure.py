@@ -46,9 +46,20 @@ def down() -> None:
 
 @main.command()
 def status() -> None:
-    """Print what runs where, one line per service: UP or DOWN, and what started it."""
+    """Print what runs where, one line per service: UP or DOWN, and what started it. Pipeline runs left
+    "running" by a process that was killed are marked failed, and counted on the last line."""
     for line in _infrastructure().status():
         click.echo(line)
+    click.echo(f"zenml runs  {_orphaned_runs()}")
+
+
+def _orphaned_runs() -> str:
+    from llm_engineering.infrastructure.zenml_orphaned_runs import mark_orphaned_runs
+
+    try:
+        return mark_orphaned_runs().describe()
+    except Exception as error:  # noqa: BLE001 - a status command reports, it does not fail
+        return f"not checked ({type(error).__name__}: {error})"
 
 
 if __name__ == "__main__":

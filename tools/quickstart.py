@@ -92,11 +92,12 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     _done(started, f"({imported.inserted} articles inserted, {imported.skipped_existing} already there)")
 
     started = _step(4, "Feature pipeline (ZenML): clean, chunk, embed -> Qdrant")
+    from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
     from pipelines.feature_engineering import feature_engineering
 
-    feature_engineering.with_options(run_name=f"quickstart_feature_engineering_{int(time.time())}")(
-        author_full_names=[author]
-    )
+    run_name = f"quickstart_feature_engineering_{int(time.time())}"
+    with owned_run(run_name):
+        feature_engineering.with_options(run_name=run_name)(author_full_names=[author])
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 
     chunks = EmbeddedArticleChunk.count()

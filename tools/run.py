@@ -175,7 +175,10 @@ def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> Non
     pipeline = getattr(module, entry.function)
     run_name = f"{entry.function}_run_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     click.echo(f"Running {entry.function} with {config_path} as {run_name}")
-    pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=not no_cache)()
+    from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
+
+    with owned_run(run_name):  # marks runs left "running" by a killed process failed, then records this one
+        pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=not no_cache)()
 
 
 def _options(function):  # type: ignore[no-untyped-def]

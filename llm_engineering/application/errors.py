@@ -24,7 +24,21 @@ class LLMUnavailableError(LLMError):
 
 
 class LLMTimeoutError(LLMUnavailableError):
-    """The LLM service did not answer within the configured timeout."""
+    """The LLM service took the request but did not answer within the configured timeout.
+
+    Not retried: the server may still be generating, and a second request would pile more work on it.
+    """
+
+    retryable = False
+
+
+class LLMServerError(LLMUnavailableError):
+    """The LLM service took the request, then failed (a 5xx other than 503, an error while streaming).
+
+    Not retried: only failures before the server accepted the work (refused connection, 429, 503) are.
+    """
+
+    retryable = False
 
 
 class LLMResponseError(LLMError):
@@ -33,6 +47,15 @@ class LLMResponseError(LLMError):
     def __init__(self, message: str, status_code: int | None = None):
         super().__init__(message)
         self.status_code = status_code
+
+
+# --- Deadlines ------------------------------------------------------------------------------------------
+class RequestCancelledError(LLMTwinError):
+    """The caller gave up on this work (its client left): stop now, never retry."""
+
+
+class DeadlineExceededError(RequestCancelledError, TimeoutError):
+    """The caller's deadline passed before this work ended: stop now, never retry."""
 
 
 # --- Crawling -------------------------------------------------------------------------------------------

@@ -52,6 +52,29 @@ PROXIED_ARGUMENTS: tuple[str, ...] = (
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
+_SILENCED_FEATURES = (
+    "OptimizationHints",
+    "OptimizationGuideModelDownloading",
+    "OptimizationHintsFetching",
+    "OptimizationTargetPrediction",
+    "MediaRouter",
+    "Translate",
+    "AutofillServerCommunication",
+    "CertificateTransparencyComponentUpdater",
+    "NetworkTimeServiceQuerying",
+)
+# Chromium's own calls home that --disable-background-networking leaves on (seen through the egress proxy:
+# optimization hints, sign-in, phishing models, reliability reports); the proxy refuses what remains by name.
+QUIET_ARGUMENTS: tuple[str, ...] = (
+    "--disable-client-side-phishing-detection",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    f"--disable-features={','.join(_SILENCED_FEATURES)}",
+    "--metrics-recording-only",
+    "--no-pings",
+    "--safebrowsing-disable-auto-update",
+    "--allow-browser-signin=false",
+)
 
 # Chrome shows its own error page (no exception) for most network failures; its code tells them apart.
 _CHROME_ERROR = re.compile(r"\b(?:net::)?(ERR_[A-Z_]+)\b")
@@ -332,7 +355,8 @@ def start_chromium(
     profile_dir = Path(tempfile.mkdtemp(prefix="llm-twin-chromium-"))
     options = webdriver.ChromeOptions()
     options.binary_location = str(chromium_path)
-    for argument in (*HEADLESS_ARGUMENTS, *proxy_arguments, f"--user-data-dir={profile_dir}", *extra_arguments):
+    arguments = (*HEADLESS_ARGUMENTS, *QUIET_ARGUMENTS, *proxy_arguments, f"--user-data-dir={profile_dir}")
+    for argument in (*arguments, *extra_arguments):
         options.add_argument(argument)
     options.page_load_strategy = "normal"
     service = Service(executable_path=str(chromedriver_path), log_output=subprocess.DEVNULL)

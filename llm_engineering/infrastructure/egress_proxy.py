@@ -28,6 +28,21 @@ from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.exceptions import CrawlError
 
 MAX_HEAD_BYTES = 64 * 1024
+# Chromium's own service traffic (updates, sign-in, hints, its search engine's start page) that its flags do
+# not silence: refused by name, before any DNS query, so a crawl never phones the browser's vendors.
+BROWSER_SERVICE_HOSTS = frozenset(
+    {
+        "accounts.google.com",
+        "clients1.google.com",
+        "clients2.google.com",
+        "content-autofill.googleapis.com",
+        "optimizationguide-pa.googleapis.com",
+        "redirector.gvt1.com",
+        "safebrowsing.googleapis.com",
+        "start.duckduckgo.com",
+        "update.googleapis.com",
+    }
+)
 _HOP_BY_HOP = frozenset({"proxy-connection", "proxy-authorization", "connection", "keep-alive", "te", "upgrade"})
 _RELAY_CHUNK = 64 * 1024
 
@@ -152,6 +167,8 @@ class EgressProxy:
     def _connect(self, client: socket.socket, host: str, port: int, scheme: str) -> socket.socket | None:
         """Check `host` and connect to its checked address; on refusal answer the client and return None."""
         try:
+            if host.strip("[]").lower().rstrip(".") in BROWSER_SERVICE_HOSTS:
+                raise CrawlError(CrawlErrorKind.FORBIDDEN_ADDRESS, f"{host} is the browser's own service traffic")
             checked = self.policy.check_host(host, port, scheme)
         except CrawlError as error:
             self.refusals.append(Refusal(host, error.kind, error.reason, time.monotonic()))

@@ -14,14 +14,18 @@ def query_data_warehouse(author_full_names: list[str] | None = None) -> Annotate
     """Raw documents (articles, posts, repositories) of the authors; unknown authors are skipped.
 
     No names (None or an empty list) means every author in the warehouse. Fails when none of the named
-    authors is in the warehouse, or when no name is given and the warehouse has no author. Metadata on
+    authors is in the warehouse, or when no name is given and the warehouse has no author; first of all,
+    fails when the vector store cannot be opened (the rest of the pipeline writes to it). Metadata on
     `raw_documents`: `num_documents`, per category `num_documents` and per-author counts, `authors` used
     (name -> id), `authors_from` ("all authors" or "given names"), `missing_authors`, `failed_queries`.
     """
     from llm_engineering import bootstrap
     from llm_engineering.application.preprocessing.feature_engineering import counts_by_category, query_warehouse
 
-    bootstrap.container()  # binds the stores the documents use
+    container = bootstrap.container()  # binds the stores the documents use
+    # Fail before any work when the feature store cannot be opened (an embedded Qdrant folder another
+    # process holds), not after reading the warehouse, cleaning and loading the embedding model.
+    container.vector_store().ping()
     snapshot = query_warehouse(author_full_names)
     logger.info(
         "Read {} documents of {} authors ({} missing).",

@@ -38,6 +38,7 @@ HOSTILE_ANSWER = (
 def browser() -> Iterator[Any]:
     from llm_engineering.domain.exceptions import CrawlError
     from llm_engineering.infrastructure.browser import start_chromium
+    from llm_engineering.infrastructure.egress import default_policy
     from llm_engineering.settings import load_settings
 
     settings = load_settings()
@@ -47,6 +48,8 @@ def browser() -> Iterator[Any]:
             settings.CHROMEDRIVER_PATH,
             page_timeout_s=30.0,
             extra_arguments=["--window-size=1100,1250"],
+            # Through the egress proxy: the browser's own calls home are refused, nothing leaves 127.0.0.1.
+            egress=default_policy(allow_private=True),
         )
     except CrawlError as error:
         pytest.skip(f"headless Chromium unavailable: {error}")

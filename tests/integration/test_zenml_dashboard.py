@@ -58,6 +58,7 @@ def _screenshot_path(tmp_path: Path) -> Path:
 
 def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkeypatch):
     from llm_engineering.infrastructure.browser import start_chromium
+    from llm_engineering.infrastructure.egress import default_policy
 
     zenml_config = tmp_path / "zenml"
     monkeypatch.setenv("ZENML_CONFIG_PATH", str(zenml_config))  # the server's store and pid stay in tmp_path
@@ -87,6 +88,8 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
                 settings.CHROMEDRIVER_PATH,
                 page_timeout_s=30.0,
                 extra_arguments=("--window-size=1280,760",),
+                # Through the egress proxy: the browser's own calls home are refused, nothing leaves 127.0.0.1.
+                egress=default_policy(allow_private=True),
             )
         except CrawlError as error:
             pytest.skip(f"headless Chromium unavailable: {error}")

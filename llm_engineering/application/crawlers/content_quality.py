@@ -23,8 +23,10 @@ from llm_engineering.domain.exceptions import CrawlError
 
 # A text whose characters sit more than this share in lines that are link texts is mostly links.
 MAX_LINK_TEXT_SHARE = 0.6
-# Fewer words than this outside link lines is hardly any prose (a navigation or index page).
+# Fewer words of prose than this is hardly any (a navigation or index page): prose is the lines that are not
+# link texts and read as sentences, `MIN_SENTENCE_WORDS` words or more (not dates, bylines or tags).
 MIN_PROSE_WORDS = 30
+MIN_SENTENCE_WORDS = 8
 # Pages with fewer link lines are not judged by their links: a short note with a "Home" link is fine.
 MIN_LINK_LINES = 10
 # Share of a text's non-ASCII, non-space characters that look like two ASCII bytes read as one UTF-16 unit,
@@ -41,8 +43,8 @@ _WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class ContentProfile:
-    """Figures on an extracted text: its words, its lines that are link texts, their share of its
-    characters, and the words outside those lines (the prose)."""
+    """Figures on an extracted text: its words and lines, its lines that are link texts and their share of
+    its characters, and its words of prose (in the other lines of `MIN_SENTENCE_WORDS` words or more)."""
 
     words: int
     lines: int
@@ -81,7 +83,7 @@ def profile_text(text: str, links: Collection[str]) -> ContentProfile:
         if line in links:
             link_lines += 1
             link_chars += len(line)
-        else:
+        elif line_words >= MIN_SENTENCE_WORDS:
             prose_words += line_words
     share = link_chars / total_chars if total_chars else 0.0
     return ContentProfile(words, lines, link_lines, round(share, 3), prose_words)
@@ -98,7 +100,7 @@ def low_content_reason(profile: ContentProfile) -> str | None:
         )
     if profile.prose_words < MIN_PROSE_WORDS:
         return (
-            f"hardly any prose: {profile.prose_words} words outside {profile.link_lines} link lines "
+            f"hardly any prose: {profile.prose_words} words in sentences next to {profile.link_lines} link lines "
             f"(at least {MIN_PROSE_WORDS} needed)"
         )
     return None

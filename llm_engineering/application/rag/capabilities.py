@@ -15,6 +15,7 @@ from typing import Literal
 
 from loguru import logger
 
+from llm_engineering.application.deadline import holding
 from llm_engineering.application.errors import LLMError
 
 CapabilityMode = Literal["auto", "on", "off"]
@@ -51,7 +52,8 @@ class Capability:
             return Decision(False, "disabled by configuration")
         if self._probe is None:
             return Decision(False, "no LLM configured")
-        with self._lock:
+        # Another request may be probing: wait for its verdict, but no longer than this caller's deadline.
+        with holding(self._lock):
             if self._decision is not None:
                 return self._decision
             try:

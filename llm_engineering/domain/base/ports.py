@@ -55,6 +55,11 @@ class VectorPoint:
 class VectorStore(Protocol):
     """A vector database (the logical feature store)."""
 
+    def ping(self) -> None:
+        """Open the store and check that it answers: raises `VectorStoreLockedError` when an embedded folder is
+        held by another process, `VectorStoreUnavailableError` when a server cannot be reached."""
+        ...
+
     def collection_exists(self, collection: str) -> bool: ...
 
     def ensure_collection(self, collection: str, vector_size: int | None, sparse: bool = False) -> bool:

@@ -2,8 +2,9 @@
 
 Collaborators come from a `bootstrap.Container` built from settings (or handed in by a test), through
 the dependencies in `dependencies.py`. Creating the app opens no store and loads no model; a background
-warm-up does that after start. Blocking work runs in the thread pool with a deadline; failures of the
-LLM or a store answer 503 naming the dependency.
+warm-up does that after start. Blocking work runs in worker threads under the request's deadline, and
+the work that calls the LLM on slots of its own (`blocking.py`); failures of the LLM or a store answer
+503 naming the dependency.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 
 from llm_engineering import bootstrap
+from llm_engineering.application.deadline import Deadline, within
 from llm_engineering.entrypoints.api.dependencies import ServiceState
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable
 from llm_engineering.entrypoints.api.routes import feedback, health, rag
@@ -26,16 +28,18 @@ from llm_engineering.infrastructure.opik_tracing import OpikTracer
 from llm_engineering.settings import Settings, get_settings
 
 
-def warm_up(state: ServiceState) -> None:
-    """Open the stores and load the embedding model before the first request (errors are only logged)."""
+def warm_up(state: ServiceState, deadline: Deadline) -> None:
+    """Open the stores and load the embedding model before the first request, then probe the LLM, all
+    within `deadline`: a hung LLM ends the warm-up there (errors are only logged)."""
     try:
-        container = state.bound_container()
-        retriever = container.retriever()
-        retriever.embedder.embed(["warm-up"])
-        logger.info("RAG service warmed up (reranker: {})", container.reranker().name)
-        # Decide once, before the first request, whether self-query and expansion can run on this model.
-        for step, reason in retriever.probe_capabilities().items():
-            logger.info("{}: {}", step, reason)
+        with within(deadline):
+            container = state.bound_container()
+            retriever = container.retriever()
+            retriever.embedder.embed(["warm-up"])
+            logger.info("RAG service warmed up (reranker: {})", container.reranker().name)
+            # Decide once, before the first request, whether self-query and expansion can run on this model.
+            for step, reason in retriever.probe_capabilities().items():
+                logger.info("{}: {}", step, reason)
     except Exception as error:  # noqa: BLE001 - reported by /ready and by each request instead
         logger.warning("RAG service warm-up failed: {}", error)
 
@@ -51,10 +55,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().run_in_executor(None, warm_up, state) if warm_up_on_start else None
+        # As long as a request may take: the warm-up then never outlives a hung LLM by more.
+        warm_up_deadline = Deadline(container.settings.API_REQUEST_TIMEOUT_S)
+        loop = asyncio.get_running_loop()
+        task = loop.run_in_executor(None, warm_up, state, warm_up_deadline) if warm_up_on_start else None
         yield
+        warm_up_deadline.cancel("the service is stopping")  # interrupts an LLM probe still waiting
         if task is not None and not task.done():
             task.cancel()
+        for probe in state.readiness.values():
+            probe.close()
         container.close()
 
     app = FastAPI(

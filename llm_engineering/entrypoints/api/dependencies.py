@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from llm_engineering.application.ports import Tracer
+from llm_engineering.entrypoints.api.blocking import LLMSlots
+from llm_engineering.entrypoints.api.readiness import DependencyProbe, readiness_probes
 
 if TYPE_CHECKING:
     from llm_engineering.application.rag.answering import AnswerGenerator
@@ -23,13 +25,16 @@ if TYPE_CHECKING:
 
 
 class ServiceState:
-    """What the app holds: its container, and whether the container's stores are bound yet."""
+    """What the app holds: its container, whether the container's stores are bound yet, the slots of the
+    requests that call the LLM (LLM_MAX_CONCURRENT_REQUESTS) and the probes of `/ready`."""
 
     def __init__(self, container: Container, tracer: Tracer):
         self.container = container
         self.tracer = tracer
+        self.llm_slots = LLMSlots(container.settings.LLM_MAX_CONCURRENT_REQUESTS)
         self._bound = False
         self._lock = threading.Lock()
+        self.readiness = readiness_probes(self)
 
     def bound_container(self) -> Container:
         """The container, its stores bound to the domain documents (once; binding opens nothing)."""
@@ -64,3 +69,11 @@ def get_answer_generator(state: Annotated[ServiceState, Depends(get_state)]) -> 
 
 def get_tracer(state: Annotated[ServiceState, Depends(get_state)]) -> Tracer:
     return state.tracer
+
+
+def get_llm_slots(state: Annotated[ServiceState, Depends(get_state)]) -> LLMSlots:
+    return state.llm_slots
+
+
+def get_readiness_probes(state: Annotated[ServiceState, Depends(get_state)]) -> dict[str, DependencyProbe]:
+    return state.readiness

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -57,6 +57,19 @@ class DependencyErrorResponse(ErrorResponse):
     """503: a dependency of the request failed; `dependency` names it."""
 
     dependency: str = Field(description="The LLM service, the data warehouse, the vector store or configuration.")
+
+
+class Readiness(BaseModel):
+    """The body of `GET /ready`, 200 or 503 alike."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, dict[str, Any]] = Field(description="Per dependency: `ok`, and `latency_s` or `detail`.")
+
+
+READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Readiness, "description": "Every dependency answers."},
+    503: {"model": Readiness, "description": "A dependency does not answer (named in `checks`)."},
+}
 
 
 # The failures of routes that call the stores or the LLM, declared so the OpenAPI schema lists every status.

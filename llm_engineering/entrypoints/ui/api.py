@@ -32,6 +32,7 @@ from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency
 from llm_engineering.entrypoints.api.errors import translate_error
 from llm_engineering.entrypoints.api.schemas import DependencyErrorResponse, ErrorResponse, StrictRequest
+from llm_engineering.entrypoints.api.strict_json import StrictJSONRoute
 from llm_engineering.entrypoints.api.validation_errors import safe_errors
 from llm_engineering.entrypoints.ui import catalog, models_overview
 from llm_engineering.entrypoints.ui.dependencies import (
@@ -54,7 +55,7 @@ MAX_LINKS = 20
 MAX_LINK_CHARS = 2048
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
-router = APIRouter(prefix=PREFIX, tags=["ui"])
+router = APIRouter(prefix=PREFIX, tags=["ui"], route_class=StrictJSONRoute)
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 

@@ -18,6 +18,7 @@ from loguru import logger
 
 from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import RunResult
+from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords, owned_run
 from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
 
 if TYPE_CHECKING:
@@ -49,14 +50,16 @@ class ZenMLPipelineRunner:
 
     def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult:
         module_name, function, config_name = PIPELINES[pipeline]
-        share_stores_with_steps(self.container())
+        container = self.container()
+        share_stores_with_steps(container)
         with tempfile.TemporaryDirectory(prefix="llm-twin-ui-") as folder:
             config_path = config_with_parameters(self.configs_dir / config_name, parameters, Path(folder))
             pipeline_function = getattr(importlib.import_module(module_name), function)
             try:
-                run = pipeline_function.with_options(
-                    config_path=str(config_path), run_name=run_name, enable_cache=False
-                )()
+                with owned_run(run_name, RunOwnerRecords.from_settings(container.settings)):
+                    run = pipeline_function.with_options(
+                        config_path=str(config_path), run_name=run_name, enable_cache=False
+                    )()
             except Exception as error:
                 reason = " ".join(f"{type(error).__name__}: {error}".split())
                 raise PipelineRunFailed(pipeline, run_name, reason, dashboard_url(find_run(run_name))) from error

@@ -3,24 +3,43 @@
 Works with OpenAI, `vllm serve`, TGI's Messages API and `transformers serve`. httpx errors and bad
 responses are translated into the typed `LLMError`s; retryable failures go through the `RetryPolicy`.
 Chat replies can also be streamed (`"stream": true`, server-sent events).
+
+Under a caller's `Deadline` (`application.deadline`, set by the API per request) every exchange's timeouts
+are cut to the time left, and cancelling the deadline shuts the exchange's socket down: the blocked
+thread returns at once and the server sees the client leave, so it stops generating for nobody.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import httpx
 
-from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.deadline import Deadline, current_deadline
+from llm_engineering.application.errors import (
+    DeadlineExceededError,
+    LLMResponseError,
+    LLMServerError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    RequestCancelledError,
+)
 from llm_engineering.application.llm.client import ChatMessage, ChatStream, GenerationParameters, LLMResponse
 from llm_engineering.application.llm.retry import RetryPolicy
 
-# 429 and these 5xx mean "busy or restarting": worth another try. Other statuses are final.
-RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+# "Not taken, try later": the server did not start on the request, so sending it again adds no work.
+# Other 5xx come after the server took it (it may still be generating): never re-sent.
+RETRYABLE_STATUS = {408, 429, 503}
+# Seconds a health call may take.
+PING_TIMEOUT_S = 5.0
+# A timeout this close to the caller's deadline is the deadline's (socket timers are not exact).
+DEADLINE_SLACK_S = 0.05
 # A streamed reply goes on this many chunks past a stop sequence at most before we stop reading it.
 MAX_CHUNKS_AFTER_STOP = 4
 
@@ -44,7 +63,9 @@ class OpenAICompatibleClient:
         self.base_url = base_url.rstrip("/")
         self._model_id = model_id
         self.api_key = api_key
-        self.timeout = httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = min(connect_timeout_s, timeout_s)
+        self.timeout = httpx.Timeout(timeout_s, connect=self.connect_timeout_s)
         self.retry_policy = retry_policy or RetryPolicy()
         self.defaults = defaults or GenerationParameters()
         self._transport = transport
@@ -116,21 +137,34 @@ class OpenAICompatibleClient:
 
     def ping(self) -> None:
         """Raise `LLMUnavailableError` unless the server answers HTTP on `/models` (any status below 500)."""
-        try:
-            response = self.http.get("/models", timeout=httpx.Timeout(5.0))
-        except httpx.HTTPError as error:
-            raise self._transport_error(error) from error
+        with self._exchange(PING_TIMEOUT_S) as exchange:
+            response = self.http.get("/models", timeout=exchange.timeout, extensions=exchange.extensions)
         if response.status_code >= 500 and not self._root_health_ok():
             raise LLMUnavailableError(f"LLM server at {self.base_url} answered {response.status_code} on /models")
 
     # --- Internals -----------------------------------------------------------------------------
+    @contextmanager
+    def _exchange(self, read_timeout_s: float) -> Iterator[_Exchange]:
+        """One HTTP exchange under the caller's deadline (if any): its timeouts cut to the time left, its
+        socket shut down if the deadline is cancelled meanwhile, httpx errors translated."""
+        deadline = current_deadline()
+        read_s = deadline.limit(read_timeout_s) if deadline is not None else read_timeout_s
+        exchange = _Exchange(httpx.Timeout(read_s, connect=min(self.connect_timeout_s, read_s)))
+        with deadline.interrupts(exchange.cut) if deadline is not None else nullcontext():
+            try:
+                yield exchange
+            except httpx.HTTPError as error:
+                raise self._transport_error(error, deadline) from error
+
     def _root_health_ok(self) -> bool:
         # `transformers serve` exposes /health at the root, beside /v1.
         root = self.base_url.rsplit("/v1", 1)[0]
         try:
-            return self.http.get(f"{root}/health", timeout=httpx.Timeout(5.0)).status_code == 200
-        except httpx.HTTPError:
+            with self._exchange(PING_TIMEOUT_S) as exchange:
+                response = self.http.get(f"{root}/health", timeout=exchange.timeout, extensions=exchange.extensions)
+        except LLMUnavailableError:
             return False
+        return response.status_code == 200
 
     def _sampling(self, parameters: GenerationParameters | None) -> dict[str, Any]:
         chosen = parameters or self.defaults
@@ -151,10 +185,8 @@ class OpenAICompatibleClient:
 
     def _generate(self, path: str, body: dict[str, Any], chat: bool) -> LLMResponse:
         started = time.perf_counter()
-        try:
-            response = self.http.post(path, json=body)
-        except httpx.HTTPError as error:
-            raise self._transport_error(error) from error
+        with self._exchange(self.timeout_s) as exchange:
+            response = self.http.post(path, json=body, timeout=exchange.timeout, extensions=exchange.extensions)
         latency = time.perf_counter() - started
         if response.status_code >= 400:
             reduced = self._without_rejected_option(body, response)
@@ -181,43 +213,50 @@ class OpenAICompatibleClient:
         message = f"LLM server at {self.base_url}{path} answered {response.status_code}: {response.text[:300]}"
         if response.status_code in RETRYABLE_STATUS:
             return LLMUnavailableError(message)
+        if response.status_code >= 500:
+            return LLMServerError(message)
         return LLMResponseError(message, status_code=response.status_code)
 
     def _stream(self, path: str, body: dict[str, Any]) -> ChatStream:
         """One attempt at a streamed completion: open it, yield its deltas, close it however it ends."""
         started = time.perf_counter()
-        response = self._open_stream(path, body)
-        try:
-            return (yield from self._read_stream(response, started, stop=body.get("stop") or []))
-        except httpx.HTTPError as error:
-            raise self._transport_error(error) from error
-        finally:
-            response.close()
-
-    def _open_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        while True:
+        deadline = current_deadline()
+        with self._exchange(self.timeout_s) as exchange:
+            response = self._open_stream(path, body, exchange)
             try:
-                response = self.http.send(self.http.build_request("POST", path, json=body), stream=True)
-                if response.status_code < 400:
-                    return response
-                try:
-                    response.read()
-                finally:
-                    response.close()
-            except httpx.HTTPError as error:
-                raise self._transport_error(error) from error
+                return (yield from self._read_stream(response, started, stop=body.get("stop") or [], deadline=deadline))
+            finally:
+                response.close()
+
+    def _open_stream(self, path: str, body: dict[str, Any], exchange: _Exchange) -> httpx.Response:
+        while True:
+            request = self.http.build_request(
+                "POST", path, json=body, timeout=exchange.timeout, extensions=exchange.extensions
+            )
+            response = self.http.send(request, stream=True)
+            exchange.watch(response)
+            if response.status_code < 400:
+                return response
+            try:
+                response.read()
+            finally:
+                response.close()
             reduced = self._without_rejected_option(body, response)
             if reduced is None:
                 raise self._status_error(path, response)
             body = reduced
 
-    def _read_stream(self, response: httpx.Response, started: float, stop: list[str]) -> ChatStream:
+    def _read_stream(
+        self, response: httpx.Response, started: float, stop: list[str], deadline: Deadline | None = None
+    ) -> ChatStream:
         """The content deltas of an OpenAI chat-completion event stream, cut at the first stop sequence."""
         cutter = StopSequenceCutter(stop)
         parts: list[str] = []
         chunks, stopped_at = 0, None
         model_id, usage, finish_reason, last = self._model_id, {}, None, {}
         for payload in self._stream_payloads(response):
+            if deadline is not None:
+                deadline.check()  # a server that keeps sending must still stop at the caller's deadline
             last = payload
             model_id = str(payload.get("model") or model_id)
             usage = payload.get("usage") or usage
@@ -270,7 +309,7 @@ class OpenAICompatibleClient:
             if payload.get("error"):
                 error = payload["error"]
                 message = error.get("message", error) if isinstance(error, dict) else error
-                raise LLMUnavailableError(f"LLM server at {self.base_url} failed while streaming: {message}")
+                raise LLMServerError(f"LLM server at {self.base_url} failed while streaming: {message}")
             yield payload
 
     def _parse(self, response: httpx.Response, chat: bool, latency: float, stop: list[str]) -> LLMResponse:
@@ -296,10 +335,74 @@ class OpenAICompatibleClient:
             raw=payload,
         )
 
-    def _transport_error(self, error: httpx.HTTPError) -> LLMUnavailableError:
+    def _transport_error(
+        self, error: httpx.HTTPError, deadline: Deadline | None = None
+    ) -> LLMUnavailableError | RequestCancelledError:
+        """The typed error for an httpx failure: the caller's cancellation or deadline first, then a refused
+        or never-accepted connection (retryable), a timeout after sending (not retryable), or unreachable."""
+        if deadline is not None and deadline.cancelled:
+            return RequestCancelledError(f"the call to the LLM server at {self.base_url} was cancelled")
+        if deadline is not None and (deadline.remaining() or 0.0) < DEADLINE_SLACK_S:
+            return DeadlineExceededError(
+                f"the LLM server at {self.base_url} did not answer before the {deadline.timeout_s:g}s deadline"
+            )
+        name = type(error).__name__
+        if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return LLMUnavailableError(f"LLM server at {self.base_url} accepted no connection in time ({name})")
         if isinstance(error, httpx.TimeoutException):
-            return LLMTimeoutError(f"LLM server at {self.base_url} timed out ({type(error).__name__})")
-        return LLMUnavailableError(f"LLM server at {self.base_url} is unreachable: {type(error).__name__}: {error}")
+            return LLMTimeoutError(f"LLM server at {self.base_url} timed out ({name})")
+        return LLMUnavailableError(f"LLM server at {self.base_url} is unreachable: {name}: {error}")
+
+
+class _Exchange:
+    """The timeout of one HTTP exchange, and the sockets it uses, so that a cancelled caller can cut them.
+
+    Shutting a socket down wakes the thread blocked reading it, and tells the server the client left.
+    A new connection's socket is known from httpcore's trace hook once connected; a reused one only once
+    the response headers arrived (before that, the exchange's timeout, cut to the deadline, bounds it).
+    """
+
+    def __init__(self, timeout: httpx.Timeout):
+        self.timeout = timeout
+        self._sockets: list[socket.socket] = []
+        self._cut = False
+        self._lock = threading.Lock()
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"trace": self._trace}
+
+    def watch(self, response: httpx.Response) -> None:
+        """Also cut the connection `response` is read from (a reused connection is known only now)."""
+        self._add(response.extensions.get("network_stream"))
+
+    def cut(self) -> None:
+        """Shut down every socket of the exchange (from any thread), and any it connects later."""
+        with self._lock:
+            self._cut = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut_down(sock)
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self._add(info.get("return_value"))
+
+    def _add(self, stream: Any) -> None:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            cut = self._cut
+        if cut:
+            _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also under TLS: it wakes a blocked reader and leaves the TLS object be.
+    with suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

@@ -78,3 +78,31 @@ def test_mixed_links_are_crawled_concurrently_recorded_and_not_duplicated_on_rer
     assert again.succeeded == 0 and again.skipped == 2 + 1 + len(generated) and again.failed == 5
     assert all(outcome.status is not CrawlStatus.SUCCEEDED for outcome in again.outcomes)
     assert ArticleDocument.count() == 2 + len(generated) and RepositoryDocument.count() == 1
+
+
+def test_mojibake_and_link_farm_pages_are_read_right_or_recorded_and_never_stored_as_junk(
+    warehouse, crawl_site, context
+):
+    user = UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+    mojibake = crawl_site.url("/encoding/latin1-declared-utf16.html")
+    link_farm = crawl_site.url("/lowcontent/link-farm.html")
+    garbled = crawl_site.url("/encoding/garbled")
+
+    report = crawl_links(user, [mojibake, link_farm, garbled], CrawlerDispatcher.build(), context, show_progress=False)
+
+    decoded, farm, unreadable = report.outcomes
+    assert decoded.status is CrawlStatus.SUCCEEDED
+    assert "Cet été, j'ai affiné un modèle" in ArticleDocument.find(link=mojibake).content["Content"]
+    assert farm.status is CrawlStatus.SKIPPED_LOW_CONTENT and farm.reason.startswith("mostly links: ")
+    assert ArticleDocument.find(link=link_farm) is None
+    assert unreadable.status is CrawlStatus.FAILED and unreadable.error_kind is CrawlErrorKind.BAD_ENCODING
+    assert ArticleDocument.count() == 1
+    site = report.by_domain()[crawl_site.netloc]
+    assert (site["succeeded"], site["skipped_low_content"], site["failed"]) == (1, 1, 1)
+    assert site["low_content"] == [{"link": link_farm, "reason": farm.reason}]
+    assert report.totals()["skipped_low_content"] == 1
+    assert "1 skipped (low content)" in report.summary_line()
+
+    # Not stored, so not "already crawled": a re-run fetches the page again and skips it again.
+    again = crawl_links(user, [link_farm], CrawlerDispatcher.build(), context, show_progress=False)
+    assert again.skipped_low_content == 1 and again.skipped == 0

@@ -6,6 +6,7 @@ import pytest
 
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
 from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
+from llm_engineering.application.errors import LowContentError
 from llm_engineering.application.preprocessing.cleaning_data_handlers import ArticleCleaningHandler
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
@@ -117,6 +118,7 @@ def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_
         ("/empty", CrawlErrorKind.EMPTY_PAGE, "no text"),
         ("/big", CrawlErrorKind.TOO_LARGE, "200000-byte limit"),
         ("/slow", CrawlErrorKind.TIMEOUT, "within 1s"),
+        ("/encoding/garbled", CrawlErrorKind.BAD_ENCODING, "fit no charset"),
     ],
 )
 def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(crawler, crawl_site, user, path, kind, reason_part):
@@ -127,6 +129,31 @@ def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(crawler, crawl_
 
     assert caught.value.kind is kind
     assert reason_part in caught.value.reason
+    assert ArticleDocument.find(link=link) is None
+
+
+def test_page_with_a_charset_header_that_does_not_fit_its_bytes_is_stored_as_the_right_text(crawler, crawl_site, user):
+    # The server says UTF-16 and sends Latin-1 bytes: read as UTF-16 they are CJK mojibake.
+    link = crawl_site.url("/encoding/latin1-declared-utf16.html")
+
+    assert crawler.extract(link, user) == 1
+
+    stored = ArticleDocument.find(link=link)
+    assert stored.content["Title"] == "Affiner un modèle de langue sur un seul GPU"
+    assert stored.content["language"] == "fr"
+    body = stored.content["Content"]
+    for words in ("Cet été, j'ai affiné un modèle", "Déjà, la première époque", "Élément clé", "bâclée répétée"):
+        assert words in body, words
+    assert not any("\u4e00" <= character <= "\u9fff" for character in body)
+
+
+def test_link_farm_is_skipped_with_the_reason_and_not_stored(crawler, crawl_site, user):
+    link = crawl_site.url("/lowcontent/link-farm.html")
+
+    with pytest.raises(LowContentError) as caught:
+        crawler.extract(link, user)
+
+    assert caught.value.reason.startswith("mostly links: ")
     assert ArticleDocument.find(link=link) is None
 
 

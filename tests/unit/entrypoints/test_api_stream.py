@@ -146,7 +146,7 @@ def test_bugs_are_500_events(make_client):
 
 def test_the_deadline_ends_the_stream_with_504_and_stops_the_generation(make_client):
     llm = StreamingLLM(["piece "] * 50, delay_s=0.05)
-    client, _, _ = make_client(llm=llm, API_REQUEST_TIMEOUT_S=0.5)
+    client, _, _ = make_client(llm=llm, API_REQUEST_TIMEOUT_S=0.5, LLM_TIMEOUT_S=0.5, LLM_MAX_RETRIES=0)
     events = parse_events(client.post("/rag/stream", json={"query": "q"}).text)
     assert events[0][0] == "sources" and events[1][0] == "token"
     assert events[-1][0] == "error" and events[-1][1]["status"] == 504

@@ -19,8 +19,8 @@ from llm_engineering.domain.documents import ArticleDocument, PostDocument, Repo
 from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.ui.dependencies import (
-    get_evaluation_reports_dir,
     get_egress_policy,
+    get_evaluation_reports_dir,
     get_job_runner,
     get_model_registry,
 )

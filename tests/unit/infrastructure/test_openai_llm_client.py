@@ -152,6 +152,7 @@ def test_factory_builds_from_settings(tmp_path):
         LLM_MODEL_ID="my-model",
         LLM_API_KEY="k",
         LLM_MAX_RETRIES=4,
+        LLM_TIMEOUT_S=60,
         MAX_NEW_TOKENS_INFERENCE=33,
     )
     client = build_llm_client(settings)

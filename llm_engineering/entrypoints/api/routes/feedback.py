@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from llm_engineering.application.ports import Tracer
 from llm_engineering.entrypoints.api.dependencies import get_tracer
 from llm_engineering.entrypoints.api.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
+from llm_engineering.entrypoints.api.strict_json import StrictJSONRoute
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], route_class=StrictJSONRoute)
 MONITORING_OFF = "prompt monitoring is off (set OPIK_API_KEY or OPIK_URL_OVERRIDE): the feedback was not stored"
 
 

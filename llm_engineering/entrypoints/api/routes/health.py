@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from llm_engineering.entrypoints.api.dependencies import ServiceState, get_state
-
-READY_CHECK_TIMEOUT_S = 10.0
+from llm_engineering.entrypoints.api.dependencies import get_readiness_probes
+from llm_engineering.entrypoints.api.readiness import DependencyProbe
+from llm_engineering.entrypoints.api.schemas import READINESS_RESPONSES
 
 router = APIRouter(tags=["health"])
 
@@ -24,27 +21,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "A dependency does not answer (same body, `unavailable`)."}})
-async def ready(state: Annotated[ServiceState, Depends(get_state)]) -> JSONResponse:
+@router.get("/ready", responses=READINESS_RESPONSES)
+async def ready(probes: Annotated[dict[str, DependencyProbe], Depends(get_readiness_probes)]) -> JSONResponse:
     """Whether the warehouse, the vector store and the LLM answer; 503 naming what does not."""
-    checks = await asyncio.gather(
-        _check("warehouse", lambda: state.bound_container().warehouse().ping()),  # type: ignore[attr-defined]
-        _check("vector_store", lambda: state.bound_container().vector_store().ping()),  # type: ignore[attr-defined]
-        _check("llm", lambda: state.container.llm().ping()),
-    )
-    results = dict(checks)
+    results = dict(zip(probes, await asyncio.gather(*(probe.check() for probe in probes.values())), strict=True))
     ok = all(item["ok"] for item in results.values())
     return JSONResponse(
         status_code=200 if ok else 503, content={"status": "ready" if ok else "unavailable", "checks": results}
     )
-
-
-async def _check(name: str, probe: Callable[[], Any]) -> tuple[str, dict[str, Any]]:
-    started = time.perf_counter()
-    try:
-        await asyncio.wait_for(run_in_threadpool(probe), timeout=READY_CHECK_TIMEOUT_S)
-    except TimeoutError:
-        return name, {"ok": False, "detail": f"no answer within {READY_CHECK_TIMEOUT_S:.0f}s"}
-    except Exception as error:  # noqa: BLE001 - every failure is a "not ready" answer
-        return name, {"ok": False, "detail": f"{type(error).__name__}: {error}"}
-    return name, {"ok": True, "latency_s": round(time.perf_counter() - started, 4)}

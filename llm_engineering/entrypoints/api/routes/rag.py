@@ -3,15 +3,14 @@ answer as server-sent events while it is written; `POST /retrieve`: only the pas
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from loguru import logger
-from starlette.concurrency import run_in_threadpool
 
+from llm_engineering.application.errors import RequestCancelledError
 from llm_engineering.application.ports import Tracer
 from llm_engineering.application.rag.answering import (
     AnswerEvent,
@@ -23,8 +22,10 @@ from llm_engineering.application.rag.answering import (
 from llm_engineering.application.rag.retriever import ContextRetriever, RetrievalResult
 from llm_engineering.application.rag.service import answer_query, stream_answer_query
 from llm_engineering.bootstrap import generation_parameters
+from llm_engineering.entrypoints.api.blocking import LLMSlots, run_blocking
 from llm_engineering.entrypoints.api.dependencies import (
     get_answer_generator,
+    get_llm_slots,
     get_plain_retriever,
     get_retriever,
     get_settings_dependency,
@@ -41,19 +42,24 @@ from llm_engineering.entrypoints.api.schemas import (
     check_query_length,
 )
 from llm_engineering.entrypoints.api.streaming import SSE_HEADERS, pull_in_threads, sse_event
+from llm_engineering.entrypoints.api.strict_json import StrictJSONRoute
 from llm_engineering.settings import Settings
 
-router = APIRouter(tags=["rag"])
+router = APIRouter(tags=["rag"], route_class=StrictJSONRoute)
 T = TypeVar("T")
+# nginx's "client closed request": logged for a request whose client left; nobody reads the body.
+CLIENT_CLOSED_REQUEST = 499
 
 
 @router.post("/rag", response_model=RAGResponse, responses=DEPENDENCY_FAILURES)
 async def rag(
     body: RAGRequest,
+    request: Request,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
     build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
     build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
     tracer: Annotated[Tracer, Depends(get_tracer)],
+    slots: Annotated[LLMSlots, Depends(get_llm_slots)],
 ) -> RAGResponse:
     """Answer `query` from the author's writing; returns the answer, its sources and a trace."""
     check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
@@ -62,7 +68,19 @@ async def rag(
     )
     k = body.k or settings.RAG_TOP_K
     n = body.expand_to_n_queries or settings.RAG_EXPAND_TO_N_QUERIES
-    answer = await _run(settings, answer_query, build_retriever, build_generator, body.query, k, n, parameters, tracer)
+    answer = await _run(
+        settings,
+        request,
+        slots,
+        answer_query,
+        build_retriever,
+        build_generator,
+        body.query,
+        k,
+        n,
+        parameters,
+        tracer,
+    )
     return RAGResponse(answer=answer.answer, sources=answer.sources, metadata=answer.trace)
 
 
@@ -85,6 +103,7 @@ async def rag_stream(
     build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
     build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
     tracer: Annotated[Tracer, Depends(get_tracer)],
+    slots: Annotated[LLMSlots, Depends(get_llm_slots)],
 ) -> StreamingResponse:
     """`POST /rag`'s answer as server-sent events, token by token (see the 200 response for the events)."""
     check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
@@ -96,6 +115,7 @@ async def rag_stream(
     events = pull_in_threads(
         stream_answer_query(build_retriever, build_generator, body.query, k, n, parameters, tracer),
         timeout_s=settings.API_REQUEST_TIMEOUT_S,
+        slots=slots,
     )
     try:  # up to the sources event, failures are HTTP errors as on POST /rag
         first = await anext(events)
@@ -132,6 +152,7 @@ def _as_sse(event: AnswerEvent) -> str:
 @router.post("/retrieve", response_model=RetrieveResponse, responses=DEPENDENCY_FAILURES)
 async def retrieve(
     body: RetrieveRequest,
+    request: Request,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
     build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_plain_retriever)],
 ) -> RetrieveResponse:
@@ -142,7 +163,7 @@ async def retrieve(
     def search() -> RetrievalResult:
         return build_retriever().search_with_trace(body.query, k=k, expand_to_n_queries=1)
 
-    result = await _run(settings, search)
+    result = await _run(settings, request, None, search)
     passages = [
         Passage(
             number=number,
@@ -156,12 +177,15 @@ async def retrieve(
     return RetrieveResponse(passages=passages, sources=result.sources(), metadata={"retrieval": result.trace})
 
 
-async def _run(settings: Settings, function: Callable[..., T], *args: Any) -> T:
-    """Run blocking work in the thread pool under the request deadline; map failures to HTTP answers."""
+async def _run(
+    settings: Settings, request: Request, slots: LLMSlots | None, function: Callable[..., T], *args: Any
+) -> T:
+    """Run blocking work in a worker thread (an LLM slot's, with `slots`) under the request deadline, cancelled
+    when the client leaves; map failures to HTTP answers."""
     try:
-        return await asyncio.wait_for(run_in_threadpool(function, *args), timeout=settings.API_REQUEST_TIMEOUT_S)
-    except TimeoutError:
-        raise _failure(settings, TimeoutError()) from None
+        return await run_blocking(
+            function, *args, timeout_s=settings.API_REQUEST_TIMEOUT_S, slots=slots, request=request
+        )
     except Exception as error:
         raise _failure(settings, error) from error
 
@@ -172,6 +196,8 @@ def _failure(settings: Settings, error: Exception) -> HTTPException | Dependency
         return HTTPException(
             status_code=504, detail=f"the request took longer than {settings.API_REQUEST_TIMEOUT_S:.0f}s"
         )
+    if isinstance(error, RequestCancelledError):
+        return HTTPException(status_code=CLIENT_CLOSED_REQUEST, detail=str(error))
     if isinstance(error, ValueError):
         return HTTPException(status_code=422, detail=str(error))
     unavailable = translate_error(error)

@@ -54,13 +54,22 @@ async function showDocuments(author, category) {
   }
 }
 
+// The crawl's outcome counts (metadata `summary` of the crawl step); "" for other runs.
+function crawlCounts(summary) {
+  if (!summary || summary.tried === undefined) return "";
+  const counts = [`${summary.succeeded} crawled`, `${summary.skipped_already_crawled || 0} already stored`];
+  if (summary.skipped_low_content) counts.push(`${summary.skipped_low_content} skipped (mostly links or boilerplate)`);
+  counts.push(`${summary.failed} failed`);
+  return ` (${summary.tried} links: ${counts.join(", ")})`;
+}
+
 function runCell(job) {
   const cell = el("td");
   for (const run of job.runs || []) {
     const line = el("div");
     if (run.dashboard_url) line.append(safeLink(run.dashboard_url, `${run.pipeline}`));
     else line.append(el("span", run.pipeline));
-    line.append(el("span", ` ${run.status}`, { class: "muted" }));
+    line.append(el("span", ` ${run.status}${crawlCounts(run.summary)}`, { class: "muted" }));
     cell.append(line);
   }
   return cell;

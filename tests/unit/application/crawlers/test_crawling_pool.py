@@ -13,6 +13,7 @@ import pytest
 from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContext
 from llm_engineering.application.crawlers.crawl_run import crawl_links, link_domain, validate_link
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_engineering.application.errors import LowContentError
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
@@ -56,6 +57,8 @@ class RecordingCrawler(BaseCrawler):
                 raise CrawlError(CrawlErrorKind.HTTP_ERROR, f"HTTP 503 from {link}")
             if "boom" in link:
                 raise RuntimeError("parser exploded")
+            if "link-farm" in link:
+                raise LowContentError("mostly links: 99% of the text is the text of links")
             if "crash" in link:
                 self.broken = True
                 raise CrawlError(CrawlErrorKind.BROWSER_ERROR, "browser crashed")
@@ -120,6 +123,7 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
         "mailto:someone@example.com",
         "medium.com/no-scheme",
         "https://a.example/ok",
+        "https://a.example/link-farm",
     ]
 
     report = crawl_links(
@@ -132,31 +136,41 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
         CrawlStatus.FAILED,
         CrawlStatus.FAILED,
         CrawlStatus.FAILED,
+        CrawlStatus.SKIPPED_LOW_CONTENT,
     ]
     boom = report.outcomes[2]
     assert boom.error_kind is CrawlErrorKind.UNEXPECTED and boom.reason == "RuntimeError: parser exploded"
     assert report.outcomes[3].error_kind is CrawlErrorKind.UNSUPPORTED_SCHEME
     assert report.outcomes[4].error_kind is CrawlErrorKind.MALFORMED_URL
+    farm = report.outcomes[5]
+    assert farm.reason == "mostly links: 99% of the text is the text of links" and farm.error_kind is None
+    assert ArticleDocument.find(link="https://a.example/link-farm") is None
     assert report.by_domain()["a.example"] == {
-        "tried": 2,
+        "tried": 3,
         "succeeded": 1,
         "skipped_already_crawled": 0,
+        "skipped_low_content": 1,
         "failed": 1,
         "documents": 1,
         "failures": [
             {"link": "https://a.example/fail", "kind": "http_error", "reason": "HTTP 503 from https://a.example/fail"}
         ],
+        "low_content": [
+            {"link": "https://a.example/link-farm", "reason": "mostly links: 99% of the text is the text of links"}
+        ],
     }
     assert report.totals() == {
-        "tried": 5,
+        "tried": 6,
         "succeeded": 1,
         "skipped_already_crawled": 0,
+        "skipped_low_content": 1,
         "failed": 4,
         "documents": 1,
         "duplicates_in_input": 1,
     }
     assert re.fullmatch(
-        r"Crawled 5 links: 1 succeeded, 0 skipped \(already crawled\), 4 failed; 1 documents stored\.",
+        r"Crawled 6 links: 1 succeeded, 0 skipped \(already crawled\), 1 skipped \(low content\), 4 failed; "
+        r"1 documents stored\.",
         report.summary_line(),
     )
 

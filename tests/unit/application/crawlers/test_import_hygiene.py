@@ -15,9 +15,9 @@ import json, sys
 import llm_engineering.application.crawlers.crawl_run
 import llm_engineering.application.crawlers.dispatcher
 import llm_engineering.bootstrap, llm_engineering.infrastructure.browser
-import llm_engineering.infrastructure.http_pages
+import llm_engineering.infrastructure.http_pages, llm_engineering.application.crawlers.content_quality
 heavy = sorted(m for m in ("selenium", "zenml", "torch", "httpx", "bs4", "html2text", "langchain_community",
-                           "trafilatura", "lxml") if m in sys.modules)
+                           "trafilatura", "lxml", "charset_normalizer") if m in sys.modules)
 print(json.dumps(heavy))
 """
 
