@@ -88,7 +88,10 @@ def run_mode(
     from llm_engineering.settings import load_settings
 
     # Generated pages do not grow on scroll: a short pause keeps the browser figures about the crawl.
-    settings = load_settings(DATABASE_HOST=uri, DATABASE_NAME=database, CRAWL_SCROLL_PAUSE_S=0.05)
+    # The generated pages are on 127.0.0.1: private networks are opened for this run only.
+    settings = load_settings(
+        DATABASE_HOST=uri, DATABASE_NAME=database, CRAWL_SCROLL_PAUSE_S=0.05, CRAWL_ALLOW_PRIVATE_NETWORKS=True
+    )
     container = bootstrap.configure(settings)
     context = container.crawler_context()
     dispatcher = container.crawler_dispatcher({r"^http://127\.0\.0\.1": crawler})

@@ -82,7 +82,7 @@ def test_run_fails_in_its_first_step_before_reading_cleaning_or_embedding(settin
     bootstrap.configure(None, warehouse=warehouse, embedder=embedder)
     run_name = "feature_engineering_locked_store_test"
     try:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - ZenML wraps the step's error; checked on the run
+        with pytest.raises(Exception):  # noqa: B017 - ZenML wraps the step's error; checked on the run
             feature_engineering.with_options(run_name=run_name, enable_cache=False)(author_full_names=["Ada"])
     finally:
         bootstrap.reset()

@@ -6,12 +6,17 @@ be a bug here too: the LLM answers at once, retrieval finds one passage, the war
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -156,14 +161,14 @@ def warehouse() -> Iterator[PingableWarehouse]:
 
 
 @pytest.fixture
-def api_schema(tmp_path, warehouse) -> Any:
-    """The app on fakes, loaded as a schemathesis schema."""
+def app(tmp_path, warehouse) -> FastAPI:
+    """The service (API and UI routes) on fakes that never fail."""
     app_settings = load_settings(env_file=tmp_path / "none.env", API_UI_TOKEN=UI_TOKEN)
     container = Container(app_settings, warehouse=warehouse, vector_store=PingableStore(), llm=ConstantLLM())
-    app = create_app(app_settings, container=container, warm_up_on_start=False)
+    service = create_app(app_settings, container=container, warm_up_on_start=False)
     retriever = OnePassageRetriever()
     jobs = JobRunner(completed_run, start_thread=run_inline)  # no threads outliving the test, no 409
-    app.dependency_overrides.update(
+    service.dependency_overrides.update(
         {
             get_retriever: lambda: lambda: retriever,
             get_plain_retriever: lambda: lambda: retriever,
@@ -175,7 +180,12 @@ def api_schema(tmp_path, warehouse) -> Any:
             get_evaluation_reports_dir: lambda: tmp_path / "evaluation",
         }
     )
-    # An explicit config: no schemathesis.toml is looked up.
+    return service
+
+
+@pytest.fixture
+def api_schema(app) -> Any:
+    """The app's OpenAPI schema, loaded by schemathesis (an explicit config: no schemathesis.toml is read)."""
     config = schemathesis.Config.from_dict({"generation": {"deterministic": True}})
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
@@ -199,5 +209,91 @@ def test_operation_answers_within_its_schema_and_never_with_a_server_error(api_s
     )
     def answers_well(case: schemathesis.Case) -> None:
         case.call_and_validate(headers={"X-Twin-Token": UI_TOKEN}, checks=CHECKS)
+
+    answers_well()
+
+
+# --- What the schema cannot express -------------------------------------------------------------------
+# schemathesis sends only what JSON Schema describes; Python's json also reads NaN, Infinity, 1e309 (inf),
+# lone surrogates ("\ud800") and 5000-digit integers, and a client can send any bytes. Each must be a 4xx
+# whose body still matches the schema (the 422 handler used to crash echoing such values back).
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "POST /rag": {"query": "Why rerank?", "k": 2, "temperature": 0.5},
+    "POST /rag/stream": {"query": "Why rerank?", "top_p": 0.9},
+    "POST /retrieve": {"query": "Why rerank?", "k": 2},
+    "POST /feedback": {"trace_id": "trace-1", "score": 1, "reason": "clear"},
+    "POST /ui/api/links": {"author_full_name": "Mara Quillon", "links": ["https://quillon.example/post"]},
+}
+FIELDS: dict[str, list[str]] = {
+    "POST /rag": ["query", "k", "expand_to_n_queries", "max_new_tokens", "temperature", "top_p"],
+    "POST /rag/stream": ["query", "k", "expand_to_n_queries", "max_new_tokens", "temperature", "top_p"],
+    "POST /retrieve": ["query", "k"],
+    "POST /feedback": ["trace_id", "score", "name", "reason"],
+    "POST /ui/api/links": ["author_full_name", "links"],
+}
+LONE_SURROGATES = st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3)
+HOSTILE_SCALARS = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf, True, False, None, 10**40, -(10**4000)]),
+    st.floats(),
+    st.integers(),
+    LONE_SURROGATES,
+    st.tuples(st.text(max_size=5), LONE_SURROGATES).map("".join),
+    st.integers(min_value=0, max_value=300_000).map(lambda size: "x" * size),
+    st.text(max_size=20),
+)
+HOSTILE_VALUES = st.recursive(
+    HOSTILE_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5) | LONE_SURROGATES, children, max_size=4)
+    ),
+    max_leaves=8,
+)
+RAW_BODIES = st.one_of(
+    st.binary(max_size=64),
+    st.sampled_from(
+        [
+            b'{"query": "q", "k": 1e309}',
+            b'{"query": "q", "k": NaN}',
+            b'{"query": "q", "temperature": -Infinity}',
+            b'{"query": "\\ud800"}',
+            b'{"query": "\xed\xa0\x80"}',  # a surrogate encoded as UTF-8 bytes: not UTF-8
+            b'{"query": "q", "k": ' + b"9" * 5000 + b"}",
+            b"[" * 50_000 + b"]" * 50_000,
+            b"\xef\xbb\xbf{}",
+            b'{"query": "q"',
+        ]
+    ),
+)
+HOSTILE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def hostile_body(label: str) -> st.SearchStrategy[bytes]:
+    """A valid body of `label` with one field (or an unknown key) replaced, the whole body replaced, or raw bytes;
+    written by Python's json (NaN as `NaN`, surrogates as `\\ud800` escapes)."""
+    valid = VALID_BODIES[label]
+    one_field = st.tuples(st.sampled_from([*FIELDS[label], "unknown"]), HOSTILE_VALUES).map(
+        lambda item: {**valid, item[0]: item[1]}
+    )
+    return st.one_of(one_field, HOSTILE_VALUES).map(lambda body: json.dumps(body).encode()) | RAW_BODIES
+
+
+@pytest.mark.parametrize("label", list(VALID_BODIES))
+def test_bodies_the_schema_cannot_describe_get_a_4xx_within_the_schema(app, api_schema, label) -> None:
+    operation = api_schema.find_operation_by_label(label)
+    client = TestClient(app, base_url="http://127.0.0.1:8000")
+    headers = {"Content-Type": "application/json", "X-Twin-Token": UI_TOKEN}
+
+    @given(body=hostile_body(label))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    def answers_well(body: bytes) -> None:
+        response = client.post(operation.path, content=body, headers=headers)
+        assert response.status_code < 500, response.text[:500]
+        operation.Case(media_type="application/json").validate_response(response, checks=HOSTILE_CHECKS)
 
     answers_well()

@@ -3,7 +3,7 @@
 Two ways a page's text pollutes retrieval although the fetch "succeeded":
 - it is mostly links or boilerplate (a link farm, a tag index, a page of navigation): each line of the
   extracted text is compared with the texts of the page's `<a>` elements; a page whose text is mostly link
-  texts, or that has hardly any words outside them, is skipped with the figures as the reason;
+  texts, or that has hardly any sentences outside them, is skipped with the figures as the reason;
 - it was decoded with the wrong charset: ASCII bytes read as UTF-16 turn into CJK characters whose two
   bytes are both printable ASCII. The HTTP fetcher checks the bytes itself; a browser decodes on its own,
   so its text is checked here.

@@ -7,6 +7,7 @@ import pytest
 from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits, LinkedInCredentials
 from llm_engineering.application.crawlers.linkedin import LinkedInCrawler
 from llm_engineering.application.crawlers.medium import MediumCrawler
+from llm_engineering.application.errors import LowContentError
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
@@ -64,6 +65,29 @@ def test_medium_bad_pages_fail_with_their_reason(medium, crawl_site, user, path,
 
     assert caught.value.kind is kind
     assert ArticleDocument.count() == 0
+
+
+def test_medium_page_with_a_wrong_charset_header_is_never_stored_as_mojibake(medium, crawl_site, user):
+    # Chromium decodes by the header (UTF-16): the crawler must refuse the CJK text it renders, or read it right.
+    link = crawl_site.url("/encoding/latin1-declared-utf16.html")
+
+    try:
+        medium.extract(link, user)
+    except CrawlError as error:
+        assert error.kind is CrawlErrorKind.BAD_ENCODING, error.reason
+        assert ArticleDocument.find(link=link) is None
+    else:
+        assert "Cet été, j'ai affiné un modèle" in ArticleDocument.find(link=link).content["Content"]
+
+
+def test_medium_link_farm_is_skipped_and_not_stored(medium, crawl_site, user):
+    link = crawl_site.url("/lowcontent/link-farm.html")
+
+    with pytest.raises(LowContentError) as caught:
+        medium.extract(link, user)
+
+    assert caught.value.reason.startswith("mostly links: ")
+    assert ArticleDocument.find(link=link) is None
 
 
 def test_browser_sends_the_regular_chrome_user_agent(shared_browser, crawl_site):

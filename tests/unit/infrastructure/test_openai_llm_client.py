@@ -3,7 +3,14 @@ import json
 import httpx
 import pytest
 
-from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.deadline import Deadline, within
+from llm_engineering.application.errors import (
+    DeadlineExceededError,
+    LLMResponseError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    RequestCancelledError,
+)
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.bootstrap import build_llm_client
@@ -161,3 +168,80 @@ def test_factory_builds_from_settings(tmp_path):
     assert client.retry_policy.max_retries == 4
     assert client.defaults.max_new_tokens == 33
     assert client.defaults.repetition_penalty == settings.REPETITION_PENALTY_INFERENCE
+
+
+@pytest.mark.parametrize(("status", "calls_made"), [(429, 3), (503, 3), (408, 3), (500, 1), (502, 1), (504, 1)])
+def test_only_statuses_of_work_never_taken_are_retried(status, calls_made):
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(status, text="no")
+
+    with pytest.raises(LLMUnavailableError):
+        _client(handler).chat([ChatMessage("user", "x")])
+    assert len(calls) == calls_made
+
+
+def test_a_read_timeout_is_not_sent_again_but_a_connect_timeout_is():
+    def attempts(error_type: type[httpx.TimeoutException]) -> tuple[type[Exception], int]:
+        calls = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            calls.append(1)
+            raise error_type("timed out", request=request)
+
+        with pytest.raises(LLMUnavailableError) as raised:
+            _client(handler).chat([ChatMessage("user", "x")])
+        return type(raised.value), len(calls)
+
+    assert attempts(httpx.ReadTimeout) == (LLMTimeoutError, 1)
+    assert attempts(httpx.ConnectTimeout) == (LLMUnavailableError, 3)
+
+
+def test_timeouts_are_cut_to_the_callers_deadline():
+    timeouts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"])
+        return httpx.Response(200, json={"choices": [{"message": {"content": "hi"}}]})
+
+    client = OpenAICompatibleClient(
+        "http://llm.test/v1", "m", timeout_s=90, transport=httpx.MockTransport(handler), retry_policy=NO_WAIT
+    )
+    client.chat([ChatMessage("user", "x")])
+    with within(Deadline(2.0)):
+        client.chat([ChatMessage("user", "x")])
+        client.ping()
+    assert timeouts[0]["read"] == 90 and timeouts[0]["connect"] == 5
+    assert all(0 < timeout["read"] <= 2.0 and timeout["connect"] <= 2.0 for timeout in timeouts[1:])
+
+
+def test_no_call_is_sent_once_the_deadline_passed_and_a_timeout_at_the_deadline_is_the_deadlines():
+    clock, calls = [0.0], []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        calls.append(request.extensions["timeout"]["read"])
+        clock[0] = 1.0  # the socket timer, cut to the deadline, fires at the deadline
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = _client(slow)
+    with within(Deadline(1.0, clock=lambda: clock[0])), pytest.raises(DeadlineExceededError, match="1s deadline"):
+        client.chat([ChatMessage("user", "x")])
+    assert calls == [1.0]  # sent once with the time left, and not again
+    late = Deadline(1.0, clock=lambda: clock[0])
+    clock[0] += 1.0
+    with within(late), pytest.raises(DeadlineExceededError):
+        client.chat([ChatMessage("user", "x")])
+    assert calls == [1.0]  # nothing left of the deadline: not even sent
+
+
+def test_a_cancelled_caller_gets_no_retry():
+    deadline = Deadline(60)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        deadline.cancel("the client left")
+        raise httpx.ConnectError("refused", request=request)
+
+    with within(deadline), pytest.raises(RequestCancelledError):
+        _client(refused).chat([ChatMessage("user", "x")])

@@ -5,7 +5,14 @@ import json
 import httpx
 import pytest
 
-from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.deadline import Deadline, within
+from llm_engineering.application.errors import (
+    DeadlineExceededError,
+    LLMResponseError,
+    LLMServerError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+)
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, StreamingLLMClient
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.infrastructure.llm.openai_compatible import (
@@ -140,16 +147,29 @@ def test_failures_before_the_first_token_are_retried_and_typed():
         _drain(_client(slow).stream_chat(HELLO))
 
 
-def test_an_error_event_before_the_first_token_is_retried_like_a_busy_server():
+def test_an_error_event_before_the_first_token_is_final():
+    """The server took the request (200) and then failed: only work it never took is sent again."""
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         return httpx.Response(200, content=_sse({"error": "CUDA out of memory"}, done=False))
 
-    with pytest.raises(LLMUnavailableError, match="failed while streaming: CUDA out of memory"):
+    with pytest.raises(LLMServerError, match="failed while streaming: CUDA out of memory"):
         _drain(_client(handler).stream_chat(HELLO))
-    assert len(calls) == 3
+    assert len(calls) == 1
+
+
+def test_a_stream_that_outlives_the_deadline_stops_between_chunks():
+    clock = [0.0]
+
+    body = _sse(_chunk("one "), _chunk("two "), _chunk("three "))
+    stream = _client(lambda request: httpx.Response(200, content=body)).stream_chat(HELLO)
+    with within(Deadline(1.5, clock=lambda: clock[0])):
+        assert next(stream) == "one "
+        clock[0] = 2.0  # the server keeps sending, slower than the deadline
+        with pytest.raises(DeadlineExceededError):
+            next(stream)
 
 
 def test_a_connection_lost_after_the_first_token_is_not_retried():

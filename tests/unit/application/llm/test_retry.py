@@ -1,6 +1,16 @@
+import threading
+import time
+
 import pytest
 
-from llm_engineering.application.errors import LLMResponseError, LLMTimeoutError, LLMUnavailableError
+from llm_engineering.application.deadline import Deadline, within
+from llm_engineering.application.errors import (
+    LLMResponseError,
+    LLMServerError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    RequestCancelledError,
+)
 from llm_engineering.application.llm.retry import RetryPolicy
 
 
@@ -22,12 +32,55 @@ def test_retryable_errors_are_retried_with_growing_delays_then_succeed():
 def test_gives_up_after_max_retries_with_the_last_error():
     waits = []
 
-    def always_timeout():
-        raise LLMTimeoutError("slow")
+    def always_busy():
+        raise LLMUnavailableError("busy")
 
-    with pytest.raises(LLMTimeoutError, match="slow"):
-        RetryPolicy(max_retries=3, base_delay_s=0.1, jitter=0).call(always_timeout, sleep=waits.append)
+    with pytest.raises(LLMUnavailableError, match="busy"):
+        RetryPolicy(max_retries=3, base_delay_s=0.1, jitter=0).call(always_busy, sleep=waits.append)
     assert len(waits) == 3
+
+
+@pytest.mark.parametrize("error", [LLMTimeoutError("slow"), LLMServerError("500: worker died")])
+def test_work_the_server_took_is_never_sent_again(error):
+    """A timeout or a 5xx after the server took the request: it may still be generating, so no second copy."""
+    calls = []
+
+    def taken():
+        calls.append(1)
+        raise error
+
+    with pytest.raises(type(error)):
+        RetryPolicy(max_retries=3).call(taken, sleep=lambda _: None)
+    assert len(calls) == 1
+
+
+def test_no_retry_starts_when_the_deadline_leaves_no_time_for_its_wait():
+    calls, waits = [], []
+
+    def busy():
+        calls.append(1)
+        raise LLMUnavailableError("429")
+
+    with within(Deadline(0.5)), pytest.raises(LLMUnavailableError, match="429"):
+        RetryPolicy(max_retries=3, base_delay_s=1.0, jitter=0).call(busy, sleep=waits.append)
+    assert (len(calls), waits) == (1, [])
+    with within(Deadline(60)):
+        assert RetryPolicy(max_retries=1, base_delay_s=0.01).call(lambda: "ok") == "ok"
+
+
+def test_the_wait_between_tries_ends_when_the_caller_cancels():
+    deadline = Deadline(60)
+    calls = []
+
+    def busy():
+        calls.append(1)
+        raise LLMUnavailableError("503")
+
+    threading.Timer(0.2, deadline.cancel, args=("the client left",)).start()
+    started = time.monotonic()
+    with within(deadline), pytest.raises(RequestCancelledError, match="the client left"):
+        RetryPolicy(max_retries=1, base_delay_s=30, jitter=0).call(busy)
+    assert time.monotonic() - started < 10 and len(calls) == 1
 
 
 def test_response_errors_are_not_retried():
