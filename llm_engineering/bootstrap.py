@@ -483,11 +483,11 @@ def configure(settings: Settings | None = None, **adapters: Any) -> Container:
     Anything else replaces it: the old container's own adapters are closed and the new stores bound.
     """
     global _current, _follows_process_settings
-    from llm_engineering.model.tracking import quiet_vendor_error_reporting
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
-    quiet_vendor_error_reporting()  # every process that wires the project: no vendor crash reports
     follows = settings is None
     settings = settings or get_settings()
+    opt_out_of_vendor_telemetry(settings)  # every process that wires the project, steps included
     injected = {name: value for name, value in adapters.items() if value is not None}
     with _current_lock:
         current = _current

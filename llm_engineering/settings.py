@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     COMET_WORKSPACE: str | None = None
     OPIK_URL_OVERRIDE: str | None = None
     OPIK_PROJECT_NAME: str = "twin"
+    # Vendor libraries' own usage analytics and crash reports (ZenML, Opik, Comet, Hugging Face, ...): off
+    # unless this is true (see llm_engineering/telemetry.py).
+    LLM_TWIN_ALLOW_VENDOR_TELEMETRY: bool = False
     # Prompt monitoring job (poe run-prompt-monitoring): traces sampled, and the change in a mean score
     # between the older and the newer half of them that counts as drift (judge scores 1-3, feedback 0-1).
     MONITORING_SAMPLE_SIZE: int = Field(default=50, ge=2, le=5000)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from zenml.config import DockerSettings
 from zenml.config.docker_settings import DockerBuildConfig
 
+from llm_engineering.telemetry import VENDOR_OPT_OUTS
+
 PIPELINES_DOCKER_SETTINGS = DockerSettings(
     dockerfile="Dockerfile",
     build_context_root=".",
@@ -14,6 +16,7 @@ PIPELINES_DOCKER_SETTINGS = DockerSettings(
     # The image already holds the lock's packages; ZenML only adds what the stack's components need.
     disable_automatic_requirements_detection=True,
     install_stack_requirements=True,
-    environment={"PYTHONUNBUFFERED": "1", "HF_HUB_DISABLE_TELEMETRY": "1"},
+    # Step containers start with the vendors' telemetry off, before Python imports anything (see telemetry.py).
+    environment={"PYTHONUNBUFFERED": "1", **VENDOR_OPT_OUTS},
 )
 PIPELINE_SETTINGS = {"docker": PIPELINES_DOCKER_SETTINGS}

@@ -75,6 +75,10 @@ def main(export_raw_data: bool, import_raw_data: bool, import_handbook: bool, da
     Import validates every record first (bad records are reported with file and index and nothing is
     written), and skips documents already stored, so running it twice adds nothing.
     """
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     if export_raw_data + import_raw_data + import_handbook != 1:
         raise click.UsageError("Pass exactly one of --export-raw-data, --import-raw-data or --import-handbook.")
 

@@ -20,6 +20,9 @@ def _infrastructure() -> LocalInfrastructure:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Local infrastructure: Docker compose where an engine answers, otherwise the embedded nx-27017 server."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
 
 
 @main.command()

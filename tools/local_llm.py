@@ -45,6 +45,9 @@ def _serve(settings: Settings, model_id: str, timeout: float) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Local OpenAI-compatible LLM server (`transformers serve`) on LOCAL_LLM_PORT."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
 
 
 @main.command()

@@ -184,6 +184,10 @@ def main(
     vllm_args: tuple[str, ...],
 ) -> None:
     """Serve a trained twin with `vllm serve` in the foreground, where the RAG API's settings point."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     from llm_engineering.settings import get_settings
 
     settings = get_settings()

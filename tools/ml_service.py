@@ -53,6 +53,10 @@ def print_answer(payload: dict) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON response.")
 def main(query: str, url: str | None, k: int | None, timeout: float, as_json: bool) -> None:
     """POST one query to the running service's /rag and print the answer with its sources."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     import httpx
 
     from llm_engineering.settings import get_settings

@@ -30,6 +30,10 @@ EXIT_DRIFT = 4
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=OUTPUT_DIR, show_default=True)
 def main(sample: int | None, judge: bool, fail_on_drift: bool, output: Path) -> None:
     """Score recent /rag traces with the judge and report drift."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     from llm_engineering import bootstrap
     from llm_engineering.infrastructure import opik_tracing
     from llm_engineering.infrastructure.opik_monitoring import OpikTraceStore

@@ -47,6 +47,10 @@ def _done(started: float, message: str = "") -> None:
 @click.option("--keep-api", is_flag=True, help="Leave the API running (it then holds the embedded Qdrant folder).")
 def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> None:
     """Run the whole system once on this machine, offline, and answer one question through the REST API."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     import logging
 
     import httpx

@@ -30,6 +30,10 @@ DEFAULT_QUERY = (
 @click.option("--trace", "show_trace", is_flag=True, help="Also print the retrieval trace as JSON.")
 def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, show_trace: bool) -> None:
     """Retrieve the k most relevant chunks for a query and print them with sources and scores."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
 

@@ -122,6 +122,10 @@ def main(
     output: Path,
 ) -> None:
     """Print retrieval metrics of the configured retriever on the labelled queries and write the report."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     from llm_engineering import bootstrap
     from llm_engineering.application.evaluation.rag_evaluation import evaluate_retrieval
 

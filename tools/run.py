@@ -246,6 +246,10 @@ def main(
     together, features are built for the crawled author unless --authors says otherwise.
     Parameters come from the YAML configs in configs/; edit or copy them to change a run.
     """
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+
     chosen = [entry for entry in PIPELINES if flags.get(entry.flag)]
     if not chosen and not export_settings:
         raise click.UsageError("Pass at least one action flag (see --help).")

@@ -98,6 +98,9 @@ def _credentialed_session(settings: Settings, doing: str) -> Any:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """SageMaker: IAM user and execution role, the LLM endpoint (deploy, test, delete)."""
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
 
 
 @main.command("create-sagemaker-role")

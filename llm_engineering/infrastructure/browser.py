@@ -350,7 +350,8 @@ def start_chromium(
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
 
-    proxy = EgressProxy(egress, idle_timeout_s=max(page_timeout_s, 10.0)).start() if egress is not None else None
+    # Relays idle for minutes are allowed (a page streaming slowly); closing the browser closes them all.
+    proxy = EgressProxy(egress).start() if egress is not None else None
     proxy_arguments = (f"--proxy-server={proxy.proxy_url}", *PROXIED_ARGUMENTS) if proxy is not None else ()
     profile_dir = Path(tempfile.mkdtemp(prefix="llm-twin-chromium-"))
     options = webdriver.ChromeOptions()

@@ -60,13 +60,15 @@ class Refusal:
 class EgressProxy:
     """An HTTP(S) forward proxy enforcing `policy`; `start()` it, hand `proxy_url` to the browser, `close()` it."""
 
-    def __init__(self, policy: EgressPolicy, connect_timeout_s: float = 10.0, idle_timeout_s: float = 60.0):
+    def __init__(self, policy: EgressPolicy, connect_timeout_s: float = 10.0, idle_timeout_s: float = 300.0):
         self.policy = policy
         self.connect_timeout_s = connect_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self.refusals: deque[Refusal] = deque(maxlen=200)
         self._server: socket.socket | None = None
         self._closed = threading.Event()
+        self._open: set[socket.socket] = set()  # closed with the proxy, so no relay outlives its browser
+        self._lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -96,6 +98,16 @@ class EgressProxy:
         if self._server is not None:
             with contextlib.suppress(OSError):
                 self._server.close()
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _track(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._open.add(sock)
+        return sock
 
     # --- Connections ---------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
@@ -105,6 +117,7 @@ class EgressProxy:
                 client, _ = self._server.accept()
             except OSError:
                 return  # closed
+            self._track(client)
             threading.Thread(target=self._serve, args=(client,), name="egress-proxy-conn", daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
@@ -129,6 +142,8 @@ class EgressProxy:
         finally:
             for sock in (client, upstream):
                 if sock is not None:
+                    with self._lock:
+                        self._open.discard(sock)
                     with contextlib.suppress(OSError):
                         sock.close()
 
@@ -177,7 +192,7 @@ class EgressProxy:
             return None
         address = checked.addresses[0]
         try:
-            return socket.create_connection((str(address), port), timeout=self.connect_timeout_s)
+            upstream = socket.create_connection((str(address), port), timeout=self.connect_timeout_s)
         except OSError as error:
             # Remembered too: Chromium shows any proxy failure as a generic error, the crawler wants the cause.
             kind = CrawlErrorKind.TIMEOUT if isinstance(error, TimeoutError) else CrawlErrorKind.CONNECTION_FAILED
@@ -185,6 +200,8 @@ class EgressProxy:
             self.refusals.append(Refusal(host, kind, reason, time.monotonic()))
             client.sendall(_response(502, reason))
             return None
+        upstream.settimeout(self.idle_timeout_s)
+        return self._track(upstream)
 
 
 def _read_head(client: socket.socket) -> tuple[bytes | None, bytes]:

@@ -17,11 +17,11 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _wait_for(path: Path, process: subprocess.Popen, timeout_s: float) -> None:
+def _wait_for(path: Path, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
+            output = log.read_text(errors="replace")
             pytest.fail(f"the pipeline process exited ({process.returncode}) before its step started:\n{output}")
         if time.monotonic() > deadline:
             pytest.fail(f"the step did not start within {timeout_s} s")
@@ -37,17 +37,17 @@ def test_a_run_killed_mid_step_is_marked_failed_once_its_process_is_gone(tmp_pat
     local_data = tmp_path / "local"
     records = RunOwnerRecords(local_data / RECORDS_FOLDER)
     run_name = f"sleeping_pipeline_killed_{os.getpid()}_{int(time.time())}"
-    marker = tmp_path / "step-started"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fixtures.sleeping_pipeline", run_name, str(marker), "600"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "LOCAL_DATA_DIR": str(local_data)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    marker, log = tmp_path / "step-started", tmp_path / "pipeline.log"
+    with log.open("w") as output:  # the child keeps its own copy of the file
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fixtures.sleeping_pipeline", run_name, str(marker), "600"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "LOCAL_DATA_DIR": str(local_data)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        _wait_for(marker, process, timeout_s=240)
+        _wait_for(marker, process, log, timeout_s=240)
         assert records.all()[run_name].pid == process.pid
 
         # While its process lives, the run is left alone.

@@ -26,6 +26,7 @@ from llm_engineering.entrypoints.api.routes import feedback, health, rag
 from llm_engineering.entrypoints.api.validation_errors import validation_error_handler
 from llm_engineering.infrastructure.opik_tracing import OpikTracer
 from llm_engineering.settings import Settings, get_settings
+from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
 
 def warm_up(state: ServiceState, deadline: Deadline) -> None:
@@ -50,7 +51,9 @@ def create_app(
     warm_up_on_start: bool = True,
 ) -> FastAPI:
     """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators."""
-    container = container or bootstrap.Container(settings or get_settings())
+    settings = settings or (container.settings if container is not None else get_settings())
+    opt_out_of_vendor_telemetry(settings)  # before Opik (tracing) or the embedder's libraries are imported
+    container = container or bootstrap.Container(settings)
     state = ServiceState(container, tracer=OpikTracer(tags=["rag"]))
 
     @asynccontextmanager
@@ -83,7 +86,7 @@ def create_app(
         )
 
     # FastAPI's own handler echoes inputs as is and fails on NaN or lone surrogates: a 500 instead of a 422.
-    pass  # app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     app.include_router(health.router)
     app.include_router(rag.router)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llm_engineering.domain.queries import Source
+
+
+def lone_surrogate_at(text: str) -> int | None:
+    """Where `text` holds a lone surrogate (so cannot be written as UTF-8), None when it is valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None
 
 
 def ensure_valid_unicode(value: Any) -> Any:
@@ -20,12 +29,9 @@ def ensure_valid_unicode(value: Any) -> Any:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise ValueError(
-                    f"the text is not valid Unicode (a lone surrogate at character {error.start})"
-                ) from None
+            position = lone_surrogate_at(item)
+            if position is not None:
+                raise ValueError(f"the text is not valid Unicode (a lone surrogate at character {position})")
         elif isinstance(item, list | tuple):
             pending.extend(item)
         elif isinstance(item, dict):
@@ -41,9 +47,19 @@ class StrictRequest(BaseModel):
     # Python's json accepts NaN, Infinity and 1e309 (read as inf): allow_inf_nan=False refuses them.
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_are_unicode(cls, data: Any) -> Any:
+        # Before pydantic reads the keys: it would answer an unreadable one without saying why.
+        for key in data if isinstance(data, dict) else ():
+            position = lone_surrogate_at(key) if isinstance(key, str) else None
+            if position is not None:
+                raise ValueError(f"a key of the body is not valid Unicode (a lone surrogate at character {position})")
+        return data
+
     @field_validator("*", mode="before")
     @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
+    def _values_are_unicode(cls, value: Any) -> Any:
         return ensure_valid_unicode(value)
 
 
