@@ -9,7 +9,8 @@ telemetry and is untouched.
 Entry processes call `opt_out_of_vendor_telemetry()` first: every tool's `main`, the API app factory, and
 `bootstrap.configure` (so ZenML steps and anything else that wires the project). It sets each vendor's own
 opt-out variable, as a default: a variable the user set (to anything) wins. Setting
-LLM_TWIN_ALLOW_VENDOR_TELEMETRY=true (environment or .env) leaves every vendor on its own defaults.
+LLM_TWIN_ALLOW_VENDOR_TELEMETRY=true (environment or .env) leaves every vendor on its own defaults; the choice
+is then exported to the environment, so the processes this one starts make the same one.
 
 Most libraries read their variable when they report; huggingface_hub reads it once, at import, so call this
 before it is imported (the entry points do) - it is also corrected here if it was imported already.
@@ -73,6 +74,7 @@ def opt_out_of_vendor_telemetry(
     the processes it starts) unless the user opted in; variables already set are kept. Returns what was set."""
     environ = os.environ if environ is None else environ
     if vendor_telemetry_allowed(settings):
+        environ.setdefault(OPT_IN_VARIABLE, "true")  # an opt-in read from .env reaches child processes too
         return {}
     applied = {name: value for name, value in VENDOR_OPT_OUTS.items() if name not in environ}
     environ.update(applied)

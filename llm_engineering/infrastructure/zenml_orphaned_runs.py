@@ -5,13 +5,13 @@ process, so a run whose process was killed shows "running" forever. Every runner
 continuous training, the quickstart, the web UI's job runner) starts its runs inside `owned_run(run_name)`:
 
 - first, unfinished runs whose recorded process is gone from this host are marked failed, with the reason;
-- then this process is recorded as the run's owner (host, pid, process start time) in a small JSON file
-  under LOCAL_DATA_DIR/zenml_runs/, removed again when the run returns.
+- then this process is recorded as the run's owner (ZenML store, host, pid, process start time) in a small
+  JSON file under LOCAL_DATA_DIR/zenml_runs/, removed again when the run returns.
 
 A run is marked only when all of these hold: it is unfinished, its stack's orchestrator is the local one, an
-owner record names it, the record was written on this host, and that process no longer exists (or its pid
-now belongs to a process started later). Runs of remote orchestrators, of other hosts, or started without a
-record (a pipeline called from a notebook) are left alone: a live run is never marked.
+owner record for this ZenML store names it, the record was written on this host, and that process no longer
+exists (or its pid now belongs to a process started later). Runs of remote orchestrators, of other hosts, or
+started without a record (a pipeline called from a notebook) are left alone: a live run is never marked.
 """
 
 from __future__ import annotations
@@ -49,18 +49,20 @@ ProcessCheck = Callable[[int, float], bool]
 # --- Who runs a run ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunOwner:
-    """The process that runs pipeline run `run_name`: its host, pid and start time (epoch seconds)."""
+    """The process that runs pipeline run `run_name` of ZenML store `store` (its URL): the process's host,
+    pid and start time (epoch seconds)."""
 
     run_name: str
     hostname: str
     pid: int
     started_at: float
+    store: str = ""
 
     @classmethod
-    def current(cls, run_name: str) -> RunOwner:
-        """This process, as the owner of `run_name`."""
+    def current(cls, run_name: str, store: str = "") -> RunOwner:
+        """This process, as the owner of `run_name` in `store`."""
         pid = os.getpid()
-        return cls(run_name, socket.gethostname(), pid, _process_start_time(pid) or 0.0)
+        return cls(run_name, socket.gethostname(), pid, _process_start_time(pid) or 0.0, store)
 
 
 class OwnerState(enum.Enum):
@@ -131,19 +133,25 @@ class RunOwnerRecords:
     def remove(self, run_name: str) -> None:
         self.path(run_name).unlink(missing_ok=True)
 
-    def all(self) -> dict[str, RunOwner]:
-        """Every readable record, by run name; unreadable files are skipped (and logged)."""
+    def all(self, store: str | None = None) -> dict[str, RunOwner]:
+        """Every readable record (of ZenML store `store` when given), by run name; unreadable files are
+        skipped (and logged)."""
         owners: dict[str, RunOwner] = {}
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 owner = RunOwner(
-                    str(data["run_name"]), str(data["hostname"]), int(data["pid"]), float(data["started_at"])
+                    str(data["run_name"]),
+                    str(data["hostname"]),
+                    int(data["pid"]),
+                    float(data["started_at"]),
+                    str(data.get("store", "")),
                 )
             except (OSError, ValueError, KeyError, TypeError) as error:
                 logger.warning("Ignoring the unreadable run owner record {}: {}", path, error)
                 continue
-            owners[owner.run_name] = owner
+            if store is None or owner.store == store:
+                owners[owner.run_name] = owner
         return owners
 
 
@@ -219,7 +227,8 @@ class OrphanReport:
     def describe(self) -> str:
         """One line for the status command."""
         if self.marked:
-            text = f"{len(self.marked)} run(s) left unfinished by a killed process, marked failed: {', '.join(self.marked)}"
+            names = ", ".join(self.marked)
+            text = f"{len(self.marked)} run(s) left unfinished by a killed process, marked failed: {names}"
         else:
             text = "no run left unfinished by a killed process"
         if self.not_marked:
@@ -231,15 +240,14 @@ class OrphanReport:
 
 def mark_orphaned_runs(records: RunOwnerRecords | None = None, client: Any | None = None) -> OrphanReport:
     """Mark failed (steps and run, with the reason) every unfinished run of the local orchestrator whose owner
-    process is gone from this host; forget records nobody needs any more. Returns what it did."""
+    process is gone from this host; forget records nobody needs any more. Only records of the client's ZenML
+    store are read: the same LOCAL_DATA_DIR may serve several stores (tests, a second project). Returns what
+    it did."""
     records = records or RunOwnerRecords.from_settings()
-    if client is None:
-        from zenml.client import Client
-
-        client = Client()
+    client = client or zenml_client()
     hostname = socket.gethostname()
     runs = unfinished_runs(client)
-    owners = records.all()
+    owners = records.all(store=client.zen_store.url)
     report = OrphanReport()
     orphans = find_orphans(runs, owners, hostname)
     for orphan in orphans:
@@ -296,13 +304,11 @@ def mark_run_failed(client: Any, run_id: str, reason: str) -> None:
     client.zen_store.update_run(UUID(run_id), PipelineRunUpdate(status=ExecutionStatus.FAILED, status_reason=reason))
 
 
-def mark_orphaned_runs_quietly(records: RunOwnerRecords) -> OrphanReport | None:
-    """`mark_orphaned_runs`, with any failure logged instead of raised: a cleanup must never stop a new run."""
-    try:
-        return mark_orphaned_runs(records)
-    except Exception as error:  # noqa: BLE001 - e.g. a ZenML server that is down: the run itself will say so
-        logger.warning("Could not check for orphaned pipeline runs: {}", error)
-        return None
+def zenml_client() -> Any:
+    """The ZenML client of the active configuration."""
+    from zenml.client import Client
+
+    return Client()
 
 
 # --- For runners ---------------------------------------------------------------------------------------------
@@ -311,8 +317,14 @@ def owned_run(run_name: str, records: RunOwnerRecords | None = None) -> Iterator
     """Around the call of a pipeline run named `run_name`: first mark orphaned runs failed, then record this
     process as the run's owner until the call returns. Yields the cleanup's report (None if it failed)."""
     records = records or RunOwnerRecords.from_settings()
-    report = mark_orphaned_runs_quietly(records)
-    records.write(RunOwner.current(run_name))
+    report, store = None, ""
+    try:
+        client = zenml_client()
+        store = client.zen_store.url
+        report = mark_orphaned_runs(records, client)
+    except Exception as error:  # noqa: BLE001 - a cleanup must never stop a new run (e.g. a ZenML server down)
+        logger.warning("Could not check for orphaned pipeline runs: {}", error)
+    records.write(RunOwner.current(run_name, store))
     yield report
     # Reached only when the call returned. After an exception the record stays: ZenML may have left the run
     # unfinished, and once this process is gone the next cleanup marks it (or forgets the record).

@@ -14,6 +14,7 @@ imports a tracking library itself.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -154,12 +155,13 @@ class CometTracker:
 def quiet_vendor_error_reporting() -> None:
     """comet_ml sends its own errors to Sentry when it is imported (half the time, at random), and it is
     imported not only here but by transformers' trainer integrations whenever it is installed. A local-first
-    run must not phone home: call this before training code imports trl/transformers trainers. It switches off
-    every vendor's telemetry (`llm_engineering.telemetry`); a user can still opt in, e.g. with
-    COMET_ERROR_TRACKING_ENABLE=true or LLM_TWIN_ALLOW_VENDOR_TELEMETRY=true."""
-    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+    run must not phone home: call this before training code imports trl/transformers trainers.
 
-    opt_out_of_vendor_telemetry()
+    Entry points switch every vendor's telemetry off (`llm_engineering.telemetry`); this guard covers training
+    code started without one (the SageMaker job's finetune.py, whose archive holds only the inner layers).
+    A user opts in with COMET_ERROR_TRACKING_ENABLE=true or LLM_TWIN_ALLOW_VENDOR_TELEMETRY=true."""
+    if os.environ.get("LLM_TWIN_ALLOW_VENDOR_TELEMETRY", "").strip().lower() not in {"1", "true", "yes", "on"}:
+        os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
 
 
 def create_tracker(

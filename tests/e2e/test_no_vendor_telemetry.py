@@ -36,6 +36,8 @@ SCRUBBED = {
     "DO_NOT_TRACK",
     "PYTEST_CURRENT_TEST",
 }
+# opik.analytics.api.BATCH_TIMEOUT_SECONDS in the locked opik.
+OPIK_ANALYTICS_BATCH_S = 5.0
 ANSWER = "Qdrant keeps a JSON payload next to each vector and filters on it while searching."
 
 
@@ -182,8 +184,14 @@ def test_the_api_with_opik_tracing_reaches_only_what_was_configured(
         while trace_id not in collector.traces and time.monotonic() < deadline:
             time.sleep(0.5)
         assert trace_id in collector.traces  # Opik was on, and sent its trace where it was told
+        # A user's feedback goes through the Opik client, whose calls Opik counts in its product analytics.
+        feedback = httpx.post(f"{base}/feedback", json={"trace_id": trace_id, "score": 1, "reason": "ok"}, timeout=60)
+        assert feedback.status_code == 200 and feedback.json()["recorded"] is True, feedback.text
+        # Opik sends its analytics in batches after 5 s of quiet, and uvicorn's SIGTERM exit skips atexit
+        # flushes: stay up long enough that a batch would have gone out.
+        time.sleep(OPIK_ANALYTICS_BATCH_S + 3)
     finally:
-        stop_process(process, timeout_s=30)  # a graceful stop: Opik flushes (and would report) at exit
+        stop_process(process, timeout_s=30)
 
     assert outside_contacts(log) == [], _describe(log)
     collector_port = int(collector.url.split(":")[-1].split("/")[0])

@@ -66,8 +66,6 @@ def create_app(
         warm_up_deadline.cancel("the service is stopping")  # interrupts an LLM probe still waiting
         if task is not None and not task.done():
             task.cancel()
-        for probe in state.readiness.values():
-            probe.close()
         container.close()
 
     app = FastAPI(

@@ -1,6 +1,7 @@
 """The dependency probes behind `GET /ready`: one per dependency, single-flight, each under a short deadline.
 
-A probe runs on a thread of its own (never the default pool) and at most one runs per dependency:
+A probe runs on a daemon thread of its own (never the default pool, never delaying the process's exit)
+and at most one runs per dependency:
 concurrent `/ready` calls share it, so a hung dependency holds one thread, not one per call. A call waits
 for the running probe until its timeout, counted from the probe's start. Once a probe has failed, `/ready`
 answers that failure at once while the next probe runs behind it, until one succeeds: a hung LLM is
@@ -13,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from llm_engineering.application.deadline import Deadline, within
@@ -38,7 +39,6 @@ class DependencyProbe:
         self.timeout_s = timeout_s
         self._probe = probe
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ready-{name}")
         self._lock = threading.Lock()
         self._running: Future[Check] | None = None
         self._started = 0.0
@@ -59,18 +59,21 @@ class DependencyProbe:
         except TimeoutError:
             return {"ok": False, "detail": f"no answer within {self.timeout_s:g}s"}
 
-    def close(self) -> None:
-        """Stop taking probes (one still running is left to end on its deadline)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
     def _start_unless_running(self) -> tuple[Future[Check], float, Check | None]:
         with self._lock:
             if self._running is None or self._running.done():
-                self._running = self._executor.submit(self._run)
+                self._running = Future()
                 self._started = self._clock()
+                thread = threading.Thread(
+                    target=self._run, args=(self._running,), name=f"ready-{self.name}", daemon=True
+                )
+                thread.start()
             return self._running, self._started, self._last_failure
 
-    def _run(self) -> Check:
+    def _run(self, future: Future[Check]) -> None:
+        future.set_result(self._probe_once())
+
+    def _probe_once(self) -> Check:
         started = time.perf_counter()
         try:
             # The LLM client cuts its timeouts to this deadline, so the probe itself ends in time.

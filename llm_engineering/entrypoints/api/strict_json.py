@@ -11,6 +11,7 @@ request models with the field named: see `schemas.StrictRequest`.)
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -29,8 +30,8 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         raise
-    except ValueError as error:  # an integer past sys.get_int_max_str_digits()
-        raise json.JSONDecodeError(f"unreadable number ({error})", text, 0) from None
+    except ValueError:  # an integer past sys.get_int_max_str_digits()
+        raise json.JSONDecodeError(f"a number of more than {sys.get_int_max_str_digits()} digits", text, 0) from None
     except RecursionError:
         raise json.JSONDecodeError("the body is nested too deeply", text, 0) from None
 

@@ -149,7 +149,7 @@ class OpenAICompatibleClient:
         socket shut down if the deadline is cancelled meanwhile, httpx errors translated."""
         deadline = current_deadline()
         read_s = deadline.limit(read_timeout_s) if deadline is not None else read_timeout_s
-        exchange = _Exchange(httpx.Timeout(read_s, connect=min(self.connect_timeout_s, read_s)))
+        exchange = _Exchange(httpx.Timeout(read_s, connect=min(self.connect_timeout_s, read_s)), deadline)
         with deadline.interrupts(exchange.cut) if deadline is not None else nullcontext():
             try:
                 yield exchange
@@ -220,11 +220,11 @@ class OpenAICompatibleClient:
     def _stream(self, path: str, body: dict[str, Any]) -> ChatStream:
         """One attempt at a streamed completion: open it, yield its deltas, close it however it ends."""
         started = time.perf_counter()
-        deadline = current_deadline()
         with self._exchange(self.timeout_s) as exchange:
             response = self._open_stream(path, body, exchange)
+            stop = body.get("stop") or []
             try:
-                return (yield from self._read_stream(response, started, stop=body.get("stop") or [], deadline=deadline))
+                return (yield from self._read_stream(response, started, stop=stop, deadline=exchange.deadline))
             finally:
                 response.close()
 
@@ -342,7 +342,8 @@ class OpenAICompatibleClient:
         or never-accepted connection (retryable), a timeout after sending (not retryable), or unreachable."""
         if deadline is not None and deadline.cancelled:
             return RequestCancelledError(f"the call to the LLM server at {self.base_url} was cancelled")
-        if deadline is not None and (deadline.remaining() or 0.0) < DEADLINE_SLACK_S:
+        remaining = deadline.remaining() if deadline is not None else None
+        if deadline is not None and remaining is not None and remaining < DEADLINE_SLACK_S:
             return DeadlineExceededError(
                 f"the LLM server at {self.base_url} did not answer before the {deadline.timeout_s:g}s deadline"
             )
@@ -355,15 +356,17 @@ class OpenAICompatibleClient:
 
 
 class _Exchange:
-    """The timeout of one HTTP exchange, and the sockets it uses, so that a cancelled caller can cut them.
+    """The timeout and deadline of one HTTP exchange, and the sockets it uses, so that a cancelled caller
+    can cut them.
 
     Shutting a socket down wakes the thread blocked reading it, and tells the server the client left.
     A new connection's socket is known from httpcore's trace hook once connected; a reused one only once
     the response headers arrived (before that, the exchange's timeout, cut to the deadline, bounds it).
     """
 
-    def __init__(self, timeout: httpx.Timeout):
+    def __init__(self, timeout: httpx.Timeout, deadline: Deadline | None):
         self.timeout = timeout
+        self.deadline = deadline
         self._sockets: list[socket.socket] = []
         self._cut = False
         self._lock = threading.Lock()

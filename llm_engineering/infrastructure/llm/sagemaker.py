@@ -96,7 +96,9 @@ class SageMakerTGIClient:
         try:
             response = self.runtime.invoke_endpoint(**arguments)
             raw = response["Body"].read().decode("utf-8")
-        except (ReadTimeoutError, ConnectTimeoutError) as error:
+        except ConnectTimeoutError as error:  # never reached the endpoint: worth another try
+            raise LLMUnavailableError(f"SageMaker endpoint {self.endpoint_name} unreachable: {error}") from error
+        except ReadTimeoutError as error:  # the endpoint took the request: not sent again
             raise LLMTimeoutError(f"SageMaker endpoint {self.endpoint_name} timed out: {error}") from error
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")

@@ -135,10 +135,11 @@ def test_requests_beyond_the_llm_slots_wait_then_503_while_the_rest_of_the_servi
     assert ready.json()["checks"]["warehouse"]["ok"] and ready.json()["checks"]["vector_store"]["ok"]
     assert ready_again.json()["checks"]["llm"]["ok"] is False
     statuses = sorted(response.status_code for response in answers)
-    # A request that got a slot freed just before its own deadline ends in 504; the others never got one.
-    assert set(statuses) <= {503, 504} and statuses.count(503) >= 1
-    busy = next(response.json() for response in answers if response.status_code == 503)
-    assert busy["dependency"] == "LLM service" and "LLM_MAX_CONCURRENT_REQUESTS" in busy["detail"]
+    # 503 for a request that never got a slot, 504 for one that got a slot freed just before its deadline
+    # (which one depends on timing; `test_no_free_slot_is_a_503...` pins the 503 down).
+    assert set(statuses) <= {503, 504}
+    for busy in (response.json() for response in answers if response.status_code == 503):
+        assert busy["dependency"] == "LLM service" and "LLM_MAX_CONCURRENT_REQUESTS" in busy["detail"]
     # Two slots: never more than two generations plus the readiness probe at once.
     assert llm.most_at_once <= 3
     assert _eventually(lambda: llm.running == 0)
@@ -231,14 +232,13 @@ def test_readiness_probes_run_one_at_a_time_and_a_failure_is_answered_at_once():
         assert time.monotonic() - started < 0.3 and len(calls) == 1
         release.set()
         assert _eventually(lambda: probe._running is not None and probe._running.done())
+        outcome[0] = None  # the dependency recovers
         failed = await probe.check()  # the last probe failed: said at once while the next one runs
         assert failed == {"ok": False, "detail": "OSError: connection refused"}
-        outcome[0] = None
         assert _eventually(lambda: len(calls) == 2 and probe._running.done())  # type: ignore[union-attr]
         assert (await probe.check())["ok"] is True  # recovered
 
     asyncio.run(scenario())
-    probe.close()
 
 
 def test_the_warm_up_ends_at_its_deadline_on_a_hung_llm(tmp_path):

@@ -141,12 +141,15 @@ def test_records_round_trip_with_odd_run_names_and_skip_unreadable_files(tmp_pat
 
 def test_owned_run_records_the_process_while_the_run_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     records = RunOwnerRecords(tmp_path)
-    cleanups: list[Path] = []
-    monkeypatch.setattr(orphaned, "mark_orphaned_runs_quietly", lambda given: cleanups.append(given.folder))
+    client = SimpleNamespace(zen_store=SimpleNamespace(url="sqlite:///store.db"))
+    cleanups: list[Any] = []
+    monkeypatch.setattr(orphaned, "zenml_client", lambda: client)
+    monkeypatch.setattr(orphaned, "mark_orphaned_runs", lambda given, with_client: cleanups.append(with_client))
 
     with owned_run("ok", records):
-        assert records.all()["ok"].pid == os.getpid()
-    assert records.all() == {} and cleanups == [tmp_path]
+        recorded = records.all()["ok"]
+        assert recorded.pid == os.getpid() and recorded.store == "sqlite:///store.db"
+    assert records.all() == {} and cleanups == [client]
 
     # A run that raised keeps its record: the next cleanup, once this process is gone, decides.
     with pytest.raises(RuntimeError), owned_run("boom", records):
@@ -154,19 +157,19 @@ def test_owned_run_records_the_process_while_the_run_is_called(tmp_path: Path, m
     assert set(records.all()) == {"boom"}
 
 
+def test_owned_run_still_records_when_the_cleanup_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def no_server() -> Any:
+        raise ConnectionError("ZenML server down")
+
+    monkeypatch.setattr(orphaned, "zenml_client", no_server)
+    records = RunOwnerRecords(tmp_path)
+
+    with owned_run("run", records) as report:
+        assert report is None and records.all()["run"].pid == os.getpid()
+
+
 # --- On a fake ZenML client -------------------------------------------------------------------------------------
-@dataclass
-class FakeStore:
-    updates: list[tuple[str, Any, Any]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-
-    def update_run_step(self, step_id: Any, update: Any) -> None:
-        self.updates.append(("step", step_id, update))
-
-    def update_run(self, run_id: Any, update: Any) -> None:
-        if str(run_id) in self.refuse:
-            raise RuntimeError("store refused")
-        self.updates.append(("run", str(run_id), update))
+STORE = "sqlite:////tmp/zenml.db"
 
 
 def _page(items: list[Any]) -> Any:
@@ -179,6 +182,21 @@ def _run(run_id: str, name: str, status: str, flavor: str) -> Any:
     orchestrator = SimpleNamespace(flavor_name=flavor)
     stack = SimpleNamespace(components={StackComponentType.ORCHESTRATOR: [orchestrator]})
     return SimpleNamespace(id=run_id, name=name, status=status, stack=stack)
+
+
+@dataclass
+class FakeStore:
+    url: str = STORE
+    updates: list[tuple[str, Any, Any]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+
+    def update_run_step(self, step_id: Any, update: Any) -> None:
+        self.updates.append(("step", step_id, update))
+
+    def update_run(self, run_id: Any, update: Any) -> None:
+        if str(run_id) in self.refuse:
+            raise RuntimeError("store refused")
+        self.updates.append(("run", str(run_id), update))
 
 
 class FakeClient:
@@ -216,7 +234,9 @@ def test_cleanup_fails_the_unfinished_steps_then_the_run_and_reports(tmp_path: P
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(timeout=30)
     for name in ("killed", "remote", "refused", "finished_long_ago"):
-        records.write(RunOwner(name, socket.gethostname(), dead.pid, 1.0))
+        records.write(RunOwner(name, socket.gethostname(), dead.pid, 1.0, STORE))
+    # A run of another ZenML store sharing this LOCAL_DATA_DIR: neither judged nor forgotten here.
+    records.write(RunOwner("killed_elsewhere", socket.gethostname(), dead.pid, 1.0, "sqlite:////other.db"))
 
     report = orphaned.mark_orphaned_runs(records, client)
 
@@ -226,7 +246,7 @@ def test_cleanup_fails_the_unfinished_steps_then_the_run_and_reports(tmp_path: P
     run_update = client.zen_store.updates[-1][2]
     assert run_update.status == ExecutionStatus.FAILED and "Orphaned" in run_update.status_reason
     # The marked run's record and the finished run's record are gone; unfinished runs keep theirs.
-    assert set(records.all()) == {"remote", "refused"}
+    assert set(records.all()) == {"remote", "refused", "killed_elsewhere"}
     line = report.describe()
     assert "1 run(s) left unfinished by a killed process, marked failed: killed" in line
     assert "1 could not be marked" in line and "1 unfinished run(s)" in line

@@ -90,3 +90,17 @@ def test_env_example_documents_every_setting():
     example = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
     missing = [name for name in Settings.model_fields if name not in example]
     assert missing == []
+
+
+def test_every_llm_attempt_must_fit_in_the_request_deadline(tmp_path, monkeypatch):
+    defaults = load_settings(env_file=tmp_path / "none.env")
+    assert defaults.LLM_TIMEOUT_S * (defaults.LLM_MAX_RETRIES + 1) <= defaults.API_REQUEST_TIMEOUT_S
+    monkeypatch.setenv("LLM_TIMEOUT_S", "120")
+    monkeypatch.setenv("LLM_API_KEY", "super-secret-key")
+    with pytest.raises(
+        ImproperlyConfigured, match=r"LLM_TIMEOUT_S \(120s\) x 3 attempts .* API_REQUEST_TIMEOUT_S"
+    ) as raised:
+        load_settings(env_file=tmp_path / "none.env")
+    assert "super-secret-key" not in str(raised.value)  # a rule across settings echoes no input
+    monkeypatch.setenv("API_REQUEST_TIMEOUT_S", "360")
+    assert load_settings(env_file=tmp_path / "none.env").LLM_MAX_CONCURRENT_REQUESTS == 4
