@@ -558,6 +558,7 @@ def finetuning_support_files() -> dict[str, Path]:
         application / "__init__.py",
         application / "errors.py",
         application / "ports.py",
+        application / "deadline.py",  # the LLM retry policy honours request deadlines
     ]
     modules += [application / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
     for folder in ("evaluation", "llm"):
