@@ -51,24 +51,9 @@ def _summary(label: str, seconds: list[float]) -> str:
 def index_corpus(mongo_uri: str, database: str, qdrant_path: Path) -> None:
     """The demo corpus into the warehouse and the Qdrant folder, released before the API opens them."""
     sys.path.insert(0, str(PROJECT_ROOT))
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-    from tests.rag_fixtures import index_demo_corpus
+    from tests.rag_fixtures import index_demo_corpus_into
 
-    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
-    store = QdrantVectorStore(path=qdrant_path)
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
-    try:
-        chunks = index_demo_corpus(SentenceTransformerEmbedder())
-    finally:
-        bind_vector_store(None)
-        bind_warehouse(None)
-        store.close()  # the API process must be the only one holding the folder
-        warehouse.close()
+    chunks = index_demo_corpus_into(mongo_uri, database, qdrant_path)
     click.echo(f"Indexed the demo corpus: {chunks} chunks")
 
 

@@ -46,6 +46,28 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
     return len(chunks)
 
 
+def index_demo_corpus_into(mongo_uri: str, database: str, qdrant_path: Path) -> int:
+    """The demo corpus into warehouse database `database` and the Qdrant folder `qdrant_path`, both released
+    afterwards (an API process must be the only one holding the folder). Returns the number of chunks."""
+    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
+    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
+    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
+
+    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
+    store = QdrantVectorStore(path=qdrant_path)
+    bind_warehouse(warehouse)
+    bind_vector_store(store)
+    try:
+        return index_demo_corpus(SentenceTransformerEmbedder())
+    finally:
+        bind_vector_store(None)
+        bind_warehouse(None)
+        store.close()
+        warehouse.close()
+
+
 @contextmanager
 def running_api(environment: dict[str, str], log_dir: Path) -> Iterator[str]:
     """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL."""

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus, running_api
+from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus_into, running_api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -20,25 +20,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 @pytest.fixture(scope="module")
 def populated(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A warehouse database and a Qdrant folder holding the demo corpus, released by this process."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-
     root = tmp_path_factory.mktemp("rag-api")
     database = f"api_{uuid.uuid4().hex[:8]}"
-    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
-    store = QdrantVectorStore(path=root / "qdrant")
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
-    try:
-        chunks = index_demo_corpus(SentenceTransformerEmbedder())
-    finally:
-        bind_vector_store(None)
-        bind_warehouse(None)
-        store.close()  # uvicorn must be the only process holding the folder
-        warehouse.close()
+    chunks = index_demo_corpus_into(mongo_uri, database, root / "qdrant")
     # A copy for the server whose LLM is down, which runs beside the healthy one.
     shutil.copytree(root / "qdrant", root / "qdrant-copy")
     return {"root": root, "database": database, "chunks": chunks}

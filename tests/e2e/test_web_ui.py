@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.fixtures.crawl_server import crawl_site  # noqa: F401  (fixture found by name)
-from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus, running_api
+from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus_into, running_api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -62,25 +62,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def stores(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The demo corpus in a fresh warehouse database and Qdrant folder, released before uvicorn starts."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-
     root = tmp_path_factory.mktemp("web-ui")
     database = f"ui_{uuid.uuid4().hex[:8]}"
-    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
-    store = QdrantVectorStore(path=root / "qdrant")
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
-    try:
-        index_demo_corpus(SentenceTransformerEmbedder())
-    finally:
-        bind_vector_store(None)
-        bind_warehouse(None)
-        store.close()
-        warehouse.close()
+    index_demo_corpus_into(mongo_uri, database, root / "qdrant")
     shutil.copytree(root / "qdrant", root / "qdrant-hostile")
     return {"root": root, "database": database}
 

@@ -24,7 +24,7 @@ from llm_engineering.application.llm.client import ChatMessage
 from llm_engineering.application.llm.retry import RetryPolicy
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
 from tests.fixtures.black_hole_llm import BlackHoleServer
-from tests.rag_fixtures import index_demo_corpus, running_api
+from tests.rag_fixtures import index_demo_corpus_into, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -85,25 +85,9 @@ def test_cancelling_the_caller_closes_the_connection_at_once(black_hole):
 @pytest.fixture(scope="module")
 def populated(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A warehouse database and a Qdrant folder holding the demo corpus, released by this process."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
-    from llm_engineering.infrastructure.db.mongo import MongoWarehouse
-    from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
-    from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-
     root = tmp_path_factory.mktemp("hung-llm-api")
     database = f"hung_{uuid.uuid4().hex[:8]}"
-    warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
-    store = QdrantVectorStore(path=root / "qdrant")
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
-    try:
-        index_demo_corpus(SentenceTransformerEmbedder())
-    finally:
-        bind_vector_store(None)
-        bind_warehouse(None)
-        store.close()  # uvicorn must be the only process holding the folder
-        warehouse.close()
+    index_demo_corpus_into(mongo_uri, database, root / "qdrant")
     return {"root": root, "database": database}
 
 

@@ -23,6 +23,7 @@ from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.egress import default_policy
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from llm_engineering.settings import load_settings
+from tests.fixtures.crawl_server import crawler_browser
 from tests.fixtures.egress import CountingServer
 
 pytestmark = pytest.mark.integration
@@ -131,15 +132,7 @@ def test_github_crawler_refuses_local_repositories_by_default(warehouse, git_rep
 
 @pytest.fixture(scope="module")
 def public_only_browser():
-    from llm_engineering.infrastructure.browser import start_chromium
-
-    settings = load_settings()
-    try:
-        browser = start_chromium(
-            settings.CHROMIUM_PATH, settings.CHROMEDRIVER_PATH, page_timeout_s=10.0, egress=default_policy()
-        )
-    except CrawlError as error:
-        pytest.skip(f"headless Chromium unavailable: {error}")
+    browser = crawler_browser(default_policy(), page_timeout_s=10.0)
     yield browser
     browser.close()
 
@@ -168,18 +161,7 @@ def test_browser_through_the_proxy_cannot_reach_loopback_even_by_script(public_o
 
 
 def test_browser_with_private_networks_allowed_still_refuses_metadata_redirects_and_subresources(crawl_site):
-    from llm_engineering.infrastructure.browser import start_chromium
-
-    settings = load_settings()
-    try:
-        browser = start_chromium(
-            settings.CHROMIUM_PATH,
-            settings.CHROMEDRIVER_PATH,
-            page_timeout_s=10.0,
-            egress=default_policy(allow_private=True),
-        )
-    except CrawlError as error:
-        pytest.skip(f"headless Chromium unavailable: {error}")
+    browser = crawler_browser(default_policy(allow_private=True), page_timeout_s=10.0)
     try:
         with pytest.raises(CrawlError) as caught:
             browser.open(crawl_site.url(f"/redirect-to?to={quote(METADATA_FORMS[0], safe='')}"))
