@@ -137,6 +137,7 @@ def main(k: int, show_answers: bool, corpus: Path, author: str) -> None:
     with embedded_warehouse(bench_dir / "warehouse") as uri:
         settings = load_settings(DATABASE_HOST=uri, DATABASE_NAME="answers", QDRANT_LOCAL_PATH=bench_dir / "qdrant")
         bootstrap.configure(settings)
+        bootstrap.use_embedding_threads(settings, "query")  # in-process RAG, as the API runs it
         try:
             chunks = fill_stores(corpus, author)
             llm = bootstrap.container().llm()

@@ -164,6 +164,7 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
     from llm_engineering.settings import get_settings
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    threads = bootstrap.use_embedding_threads(get_settings(), "query")  # as the API and tools.rag do
     bench_dir = (get_settings().LOCAL_DATA_DIR / "bench").resolve()
     with embedded_warehouse(bench_dir / "warehouse") as mongo_uri:
         try:
@@ -186,6 +187,7 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
         f"MRR={quality['mrr']:.3f}"
     )
     click.echo(_summary(f"retrieval only (k={settings.RAG_TOP_K}, no LLM)", quality["retrieval_latencies"]))
+    click.echo(f"query embedding on the main thread with {threads} torch thread(s) (EMBEDDING_THREADS)")
     if rag:
         click.echo(_summary(f"POST /rag (k={k}, {max_new_tokens} new tokens)", rag))
         click.echo(f"LLM: {settings.LLM_MODEL_ID} at {settings.LLM_BASE_URL}")

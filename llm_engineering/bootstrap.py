@@ -18,6 +18,7 @@ import atexit
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from llm_engineering.application.operations.alerts import Alerter
     from llm_engineering.application.ports import Embedder
     from llm_engineering.application.rag.answering import AnswerGenerator
+    from llm_engineering.application.rag.capabilities import ProbeMemory
     from llm_engineering.application.rag.reranking import Reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
         HuggingFaceDatasetPublisher,
         HuggingFaceModelPublisher,
     )
+    from llm_engineering.infrastructure.threads import ProcessKind
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.tracking import ExperimentTracker
 
@@ -75,16 +78,59 @@ def build_vector_store(settings: Settings) -> VectorStore:
 
 
 @functools.cache
-def _shared_embedder(model_id: str, device: str, batch_size: int) -> Embedder:
+def _shared_embedder(model_id: str, device: str, batch_size: int, backend: str, cache_dir: Path) -> Embedder:
     # One model per configuration and process: re-configuring (tests, a reloaded API) never loads it twice.
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(model_id=model_id, device=device, batch_size=batch_size)
+    def torch_embedder() -> Embedder:
+        bf16 = backend == "torch-bf16"
+        return SentenceTransformerEmbedder(model_id=model_id, device=device, batch_size=batch_size, bf16=bf16)
+
+    if backend in ("torch", "torch-bf16"):
+        return torch_embedder()
+    from llm_engineering.infrastructure.openvino_embeddings import OpenVINOEmbedder, openvino_installed
+
+    unavailable = None
+    if device != "cpu":
+        unavailable = f"RAG_MODEL_DEVICE={device} (the OpenVINO embedder runs on the CPU)"
+    elif not openvino_installed():
+        unavailable = "the openvino package is not installed"
+    if unavailable and backend == "openvino":
+        raise ImproperlyConfigured(f"EMBEDDING_BACKEND=openvino, but {unavailable}; use torch or auto.")
+    if unavailable:
+        logger.info("Embedding backend: torch, as {}", unavailable)
+        return torch_embedder()
+    # auto: a model that does not export, or an export that does not run, hands over to torch (logged once).
+    fallback = torch_embedder if backend == "auto" else None
+    return OpenVINOEmbedder(model_id, cache_dir=cache_dir, batch_size=batch_size, fallback=fallback)
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The process-wide embedder for these settings (not loaded until first used)."""
-    return _shared_embedder(settings.TEXT_EMBEDDING_MODEL_ID, settings.RAG_MODEL_DEVICE, settings.EMBEDDING_BATCH_SIZE)
+    """The process-wide embedder for these settings (not loaded until first used): EMBEDDING_BACKEND's."""
+    return _shared_embedder(
+        settings.TEXT_EMBEDDING_MODEL_ID,
+        settings.RAG_MODEL_DEVICE,
+        settings.EMBEDDING_BATCH_SIZE,
+        settings.EMBEDDING_BACKEND,
+        settings.embedding_cache_dir,
+    )
+
+
+def use_embedding_threads(settings: Settings, kind: ProcessKind) -> int:
+    """Set the threads that encode text in this process, by its kind: `query` (the API, CLI query tools,
+    latency benches: 1) or `batch` (every core); EMBEDDING_THREADS > 0 overrides. Imports no model library
+    (applied when torch is imported). Returns the number."""
+    from llm_engineering.infrastructure.threads import use_embedding_threads as use_threads
+
+    return use_threads(kind, settings.EMBEDDING_THREADS)
+
+
+def embedding_threads_for(settings: Settings, kind: ProcessKind) -> AbstractContextManager[int]:
+    """`with` block form of `use_embedding_threads`: the number before is restored at its end (batch work
+    inside a query process, such as the feature pipeline run from the API's web UI)."""
+    from llm_engineering.infrastructure.threads import embedding_threads_for as threads_for
+
+    return threads_for(kind, settings.EMBEDDING_THREADS)
 
 
 def build_reranker(settings: Settings, embedder: Embedder) -> Reranker:
@@ -158,6 +204,27 @@ def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -
         retry_policy=retry_policy,
         defaults=defaults,
     )
+
+
+def build_probe_memory(settings: Settings, llm: LLMClient, cache_file: Path | None = None) -> ProbeMemory:
+    """Where the capability probes' verdicts on `llm`'s model are kept across restarts: a JSON file
+    (`cache_file`, default LOCAL_DATA_DIR/cache/capabilities.json), keyed by the server URL, the model id and
+    fingerprints of the model (its files when served from LOCAL_DATA_DIR/models on this machine, and the
+    server's model list). With RAG_REPROBE_CAPABILITIES the stored verdicts are ignored and replaced."""
+    from llm_engineering.application.rag.capabilities import ProbeMemory
+    from llm_engineering.infrastructure.llm.model_identity import local_model_path, model_key
+    from llm_engineering.infrastructure.probe_verdicts import JsonVerdictStore
+
+    def key() -> str:  # worked out on the first probe, not here: building the container touches nothing
+        local = (
+            local_model_path(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID, settings.LLM_BASE_URL)
+            if settings.LLM_PROVIDER == "openai"
+            else None
+        )
+        return model_key(llm, local)
+
+    store = JsonVerdictStore(cache_file or settings.LOCAL_DATA_DIR / "cache" / "capabilities.json")
+    return ProbeMemory(store, key, reprobe=settings.RAG_REPROBE_CAPABILITIES)
 
 
 def teacher_configured(settings: Settings) -> bool:
@@ -415,11 +482,16 @@ class Container:
         from llm_engineering.application.rag.self_query import SelfQuery
 
         llm = self.llm() if use_llm else None
+        # Verdicts are kept only on a model the settings name (an injected LLM, a test's fake, has no key).
+        memory = build_probe_memory(self.settings, llm) if llm is not None and "llm" not in self._given else None
+        timeout_s = self.settings.RAG_CAPABILITY_PROBE_TIMEOUT_S
         return ContextRetriever(
             embedder=self.embedder(),
             reranker=self.reranker(),
-            self_query=SelfQuery(llm, mode=self.settings.RAG_SELF_QUERY),
-            query_expansion=QueryExpansion(llm, mode=self.settings.RAG_QUERY_EXPANSION),
+            self_query=SelfQuery(llm, mode=self.settings.RAG_SELF_QUERY, memory=memory, probe_timeout_s=timeout_s),
+            query_expansion=QueryExpansion(
+                llm, mode=self.settings.RAG_QUERY_EXPANSION, memory=memory, probe_timeout_s=timeout_s
+            ),
             search_mode=self.settings.RAG_SEARCH_MODE,
             hybrid_candidates=self.settings.RAG_HYBRID_CANDIDATES,
             document_support_weight=(

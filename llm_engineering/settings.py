@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     RERANKING_CROSS_ENCODER_MODEL_ID: str = "cross-encoder/ms-marco-MiniLM-L-4-v2"
     RAG_MODEL_DEVICE: str = "cpu"
     EMBEDDING_BATCH_SIZE: int = Field(default=32, ge=1, le=4096)
+    # torch threads for encoding: 0 = by process kind (1 in query processes: the API, CLI query tools,
+    # latency benches; every core in batch ones: the feature pipeline). See infrastructure/threads.py.
+    EMBEDDING_THREADS: int = Field(default=0, ge=0, le=256)
+    # What runs the embedding model (feature pipeline and queries alike): openvino = the OpenVINO runtime on
+    # an export cached in EMBEDDING_CACHE_DIR (bf16 on CPUs that have it); torch = sentence-transformers fp32;
+    # torch-bf16 = the same under bf16 autocast (for GPUs; 1.3x on the CPU here, openvino 2.6x); auto =
+    # openvino on the CPU when the runtime is installed and the model exports, else torch (one log line
+    # says why). Figures: bench/embeddings.py.
+    EMBEDDING_BACKEND: Literal["auto", "torch", "torch-bf16", "openvino"] = "auto"
+    EMBEDDING_CACHE_DIR: Path | None = Field(
+        default=None, description="Exported embedding models; defaults to LOCAL_DATA_DIR/models/embeddings."
+    )
 
     # --- LLM microservice (any OpenAI-compatible server, or SageMaker) --------------------
     LLM_PROVIDER: Literal["openai", "sagemaker"] = "openai"
@@ -77,6 +89,15 @@ class Settings(BaseSettings):
     # their deadline (then 503), so a slow LLM never takes the threads of /retrieve, /ready and the UI.
     LLM_MAX_CONCURRENT_REQUESTS: int = Field(default=4, ge=1, le=256)
     LOCAL_LLM_PORT: int = Field(default=8001, ge=1, le=65535)
+    # The engine of `local-llm-up`: llamacpp serves the packaged GGUF as it is (llama-cpp-python, built by
+    # scripts/setup.sh); transformers is the fallback (`transformers serve` on a de-quantized copy), also used,
+    # with a message, when llama-cpp-python cannot be imported.
+    LOCAL_LLM_ENGINE: Literal["llamacpp", "transformers"] = "llamacpp"
+    # llama.cpp only: tokens of context per slot (prompt + answer), requests generated at once (the others
+    # wait in line), CPU threads shared by the busy slots (0 = every CPU the process may use).
+    LOCAL_LLM_CONTEXT_SIZE: int = Field(default=8192, ge=256, le=131072)
+    LOCAL_LLM_PARALLEL: int = Field(default=2, ge=1, le=64)
+    LOCAL_LLM_THREADS: int = Field(default=0, ge=0, le=512)
     TEMPERATURE_INFERENCE: float = Field(default=0.01, ge=0, le=2)
     TOP_P_INFERENCE: float = Field(default=0.9, gt=0, le=1)
     MAX_NEW_TOKENS_INFERENCE: int = Field(default=150, ge=1, le=32768)
@@ -98,6 +119,11 @@ class Settings(BaseSettings):
     # Structured retrieval steps: `auto` probes the LLM once and skips a step it cannot do; `on`/`off` force it.
     RAG_SELF_QUERY: Literal["auto", "on", "off"] = "auto"
     RAG_QUERY_EXPANSION: Literal["auto", "on", "off"] = "auto"
+    # An `auto` probe is one short LLM call per step, cut off after this many seconds (no verdict then: the
+    # step is skipped and probed again later). Verdicts are cached per model in
+    # LOCAL_DATA_DIR/cache/capabilities.json, so a restart asks nothing; true ignores the cache once.
+    RAG_CAPABILITY_PROBE_TIMEOUT_S: float = Field(default=20.0, gt=0, le=600)
+    RAG_REPROBE_CAPABILITIES: bool = False
     RAG_MAX_CONTEXT_CHARS: int = Field(
         default=6000, ge=200, le=200_000, description="Passage text put in one prompt; passages beyond it are left out."
     )
@@ -301,6 +327,10 @@ class Settings(BaseSettings):
     @property
     def qdrant_local_path(self) -> Path:
         return self.QDRANT_LOCAL_PATH or self.LOCAL_DATA_DIR / "qdrant"
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        return self.EMBEDDING_CACHE_DIR or self.LOCAL_DATA_DIR / "models" / "embeddings"
 
     @property
     def warehouse_local_file(self) -> Path:

@@ -23,6 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # ZenML keeps its store under a throwaway folder, never the developer's ~/.config/zenml.
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="zenml-tests-"))
+# The OpenVINO embedder's exports: one per session, shared by the processes tests start, never in .local.
+os.environ.setdefault("EMBEDDING_CACHE_DIR", tempfile.mkdtemp(prefix="embedding-exports-tests-"))
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 # No crash reports to Sentry from the tracking clients (the network is closed; they only log noise).
 os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")

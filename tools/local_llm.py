@@ -1,5 +1,6 @@
-"""The local LLM microservice: convert the packaged Gemma 3 270M once, then serve it OpenAI-compatibly; serve
-trained twins from the local model registry on the same server.
+"""The local LLM microservice: serve the packaged Gemma 3 270M OpenAI-compatibly with llama.cpp (its GGUF as
+it is) or, with LOCAL_LLM_ENGINE=transformers, `transformers serve` (converted once); serve trained twins from
+the local model registry on the same server.
 
 python -m tools.local_llm up [--model SPEC] | down | status | models
 """
@@ -23,18 +24,28 @@ def _settings() -> Settings:
 
 def _server(settings: Settings, model_id: str | None = None) -> LocalLLMServer:
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
+    from llm_engineering.infrastructure.local.llm_server import local_llm_server
 
     try:
-        return LocalLLMServer.from_settings(settings, model_id=model_id)
+        return local_llm_server(settings, model_id=model_id)
     except LLMTwinError as error:  # e.g. an LLM_MODEL_ID that cannot name a local folder
         raise click.ClickException(str(error)) from error
+
+
+def _prepare(server: LocalLLMServer) -> None:
+    """Say which engine runs (and why, when it is the fallback), then make the model servable."""
+    if server.notice:
+        click.echo(f"note: {server.notice}", err=True)
+    report = server.prepare()
+    if report:
+        click.echo(report)
 
 
 def _serve(settings: Settings, model_id: str, timeout: float) -> str:
     """Serve `model_id` (a folder of LOCAL_DATA_DIR/models): a running server is kept and loads it, else one
     is started with it. Returns what happened (one or two lines)."""
     server = _server(settings, model_id)
+    _prepare(server)  # llama.cpp: the twin's GGUF export, which a running server then loads by name
     current = server.status()
     if current.healthy:
         report = server.ensure_model(model_id, timeout_s=timeout)
@@ -44,7 +55,8 @@ def _serve(settings: Settings, model_id: str, timeout: float) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Local OpenAI-compatible LLM server (`transformers serve`) on LOCAL_LLM_PORT."""
+    """Local OpenAI-compatible LLM server on LOCAL_LLM_PORT: llama.cpp, or `transformers serve` with
+    LOCAL_LLM_ENGINE=transformers."""
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
@@ -63,17 +75,17 @@ def main() -> None:
 @click.option("--served-name", default=None, help="Model id to serve it as (default NAME-vN, or the folder's name).")
 @click.option("--copy", is_flag=True, help="Copy the model into the models folder instead of linking it.")
 def up(timeout: float, model_spec: str | None, served_name: str | None, copy: bool) -> None:
-    """Start the server as a daemon (safe to run twice): the base model, converted once, or with --model a
-    registered twin. One server serves every model of LOCAL_DATA_DIR/models; a running one is not restarted."""
+    """Start the server as a daemon (safe to run twice): the base model (llama.cpp serves its GGUF; the
+    transformers engine converts it once), or with --model a registered twin. One server serves every model
+    of LOCAL_DATA_DIR/models; a running one is not restarted."""
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.infrastructure.local.llm_server import uses_local_llm
-    from llm_engineering.model.gguf_conversion import convert_gguf_model
 
     settings = _settings()
     if model_spec is None:
         server = _server(settings)
         try:
-            convert_gguf_model(server.model_dir)
+            _prepare(server)
             click.echo(server.start(timeout_s=timeout))
         except LLMTwinError as error:
             raise click.ClickException(str(error)) from error

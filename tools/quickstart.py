@@ -61,10 +61,9 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus
     from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
     from llm_engineering.infrastructure.local.api_server import start_api
-    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+    from llm_engineering.infrastructure.local.llm_server import local_llm_server, uses_local_llm
     from llm_engineering.infrastructure.local.processes import stop_process
     from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
-    from llm_engineering.model.gguf_conversion import convert_gguf_model
     from llm_engineering.settings import get_settings
     from tools.ml_service import print_answer
 
@@ -75,11 +74,13 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     click.echo("      " + LocalInfrastructure(settings, project_root=PROJECT_ROOT).start_warehouse(prefer_docker=False))
     _done(started)
 
-    started = _step(2, "Local LLM: Gemma 3 270M (converted once from the packaged GGUF), OpenAI-compatible server")
+    started = _step(2, "Local LLM: Gemma 3 270M (the packaged GGUF), OpenAI-compatible server")
     if uses_local_llm(settings):
-        server = LocalLLMServer.from_settings(settings)
+        server = local_llm_server(settings)
         try:
-            convert_gguf_model(server.model_dir)
+            if server.notice:
+                click.echo(f"      note: {server.notice}")
+            server.prepare()
             click.echo("      " + server.start(timeout_s=600))
         except LLMTwinError as error:
             raise click.ClickException(str(error)) from error

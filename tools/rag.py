@@ -2,6 +2,7 @@
 
 python -m tools.rag --query "..." --k 3                  # retrieval only: never calls the LLM
 python -m tools.rag --query "..." --with-llm-steps       # also self-query and query expansion (LLM calls)
+python -m tools.rag --with-llm-steps --reprobe           # probe the model's capabilities again, refresh the cache
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ DEFAULT_QUERY = (
     "RAG_QUERY_EXPANSION). Without it nothing calls the LLM.",
 )
 @click.option("--expand-to-n-queries", type=int, default=3, show_default=True, help="With --with-llm-steps.")
+@click.option(
+    "--reprobe",
+    is_flag=True,
+    help="With --with-llm-steps: ignore the cached capability verdicts for this model (LOCAL_DATA_DIR/cache/"
+    "capabilities.json), probe it again and cache the new ones (as RAG_REPROBE_CAPABILITIES=true).",
+)
 @click.option("--trace", "show_trace", is_flag=True, help="Also print the retrieval trace as JSON.")
-def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, show_trace: bool) -> None:
+def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, reprobe: bool, show_trace: bool) -> None:
     """Retrieve the k most relevant chunks for a query and print them with sources and scores."""
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
@@ -36,8 +43,12 @@ def main(query: str, k: int, with_llm_steps: bool, expand_to_n_queries: int, sho
 
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
+    from llm_engineering.settings import get_settings, load_settings
 
     try:
+        bootstrap.use_embedding_threads(get_settings(), "query")  # one query: one thread encodes it
+        if reprobe:
+            bootstrap.configure(load_settings(RAG_REPROBE_CAPABILITIES=True))
         retriever = bootstrap.container().retriever(use_llm=with_llm_steps)
         n = expand_to_n_queries if with_llm_steps else 1
         result = retriever.search_with_trace(query, k=k, expand_to_n_queries=n)

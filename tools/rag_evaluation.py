@@ -130,6 +130,7 @@ def main(
     from llm_engineering.application.evaluation.rag_evaluation import evaluate_retrieval
 
     container = bootstrap.container()
+    bootstrap.use_embedding_threads(container.settings, "query")  # queries are encoded one at a time
     queries = dataset_queries(dataset, split) if dataset != "none" else []
     for path in query_files:
         queries += hand_written_queries(path)

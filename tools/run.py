@@ -296,21 +296,22 @@ def local_llm_for_offline_generation() -> Iterator[None]:
     stop it afterwards; a server that was already up is left alone."""
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
-    from llm_engineering.model.gguf_conversion import convert_gguf_model
+    from llm_engineering.infrastructure.local.llm_server import local_llm_server, uses_local_llm
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
     if bootstrap.teacher_configured(settings) or not uses_local_llm(settings):
         yield
         return
-    server = LocalLLMServer.from_settings(settings)
+    server = local_llm_server(settings)
     if server.status().healthy:
         yield
         return
     click.echo("Offline dataset generation: starting the local LLM for this run (poe local-llm-up keeps it up).")
+    if server.notice:
+        click.echo(f"note: {server.notice}")
     try:
-        convert_gguf_model(server.model_dir)
+        server.prepare()
         click.echo(server.start(timeout_s=600))
     except LLMTwinError as error:
         click.echo(f"warning: the local LLM did not start ({error}); instructions will come from templates.")

@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
 from loguru import logger
@@ -134,6 +134,17 @@ def within(deadline: Deadline) -> Iterator[Deadline]:
         yield deadline
     finally:
         _current.reset(token)
+
+
+@contextmanager
+def bounded(seconds: float) -> Iterator[Deadline]:
+    """Run the block under a deadline `seconds` away, or the current deadline's when that comes first (a
+    step's own time limit inside a request's); cancelling the current deadline cancels this one too."""
+    outer = current_deadline()
+    remaining = outer.remaining() if outer is not None else None
+    inner = Deadline(seconds if remaining is None else min(seconds, remaining))
+    with outer.interrupts(inner.cancel) if outer is not None else nullcontext(), within(inner):
+        yield inner
 
 
 def pause(seconds: float) -> None:

@@ -13,8 +13,20 @@ class EmbeddingError(LLMTwinError):
     """The embedding model failed while encoding texts."""
 
 
+class UnsupportedEmbeddingModel(LLMTwinError, ValueError):
+    """The embedding model cannot be exported to OpenVINO (not Transformer -> mean Pooling, no local weights)."""
+
+
 class LocalLLMError(LLMTwinError):
     """The local model server could not be started or stopped."""
+
+
+class PromptTooLongError(LLMTwinError, ValueError):
+    """The llama.cpp engine: a prompt leaves no room to generate in a slot's context (HTTP 400)."""
+
+
+class ModelNotServedError(LLMTwinError, LookupError):
+    """The llama.cpp engine: a request names a model it neither loaded nor finds as a GGUF file (HTTP 404)."""
 
 
 class DatasetPublishError(LLMTwinError):

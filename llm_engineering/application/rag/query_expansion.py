@@ -4,7 +4,8 @@ A rewording is kept only when it is a complete question or request (ends with ?,
 words), stays on topic, and differs from the original and from the other rewordings. A weak model's
 empty, repeated, echoed, cut-off or rambling lines are dropped. When nothing usable remains, retrieval
 goes on with the original question alone and the report says so. With the capability in `auto` mode a
-one-time probe decides whether the model is asked at all (see `capabilities.py`).
+probe (one short call, its verdict cached per model) decides whether the model is asked at all (see
+`capabilities.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from loguru import logger
 
 from llm_engineering.application.errors import LLMError, LLMUnavailableError
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient
-from llm_engineering.application.rag.capabilities import Capability, CapabilityMode, ProbeResult
+from llm_engineering.application.rag.capabilities import (
+    PROBE_TIMEOUT_S,
+    Capability,
+    CapabilityMode,
+    ProbeMemory,
+    ProbeResult,
+    probe_id,
+)
 from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR, STOP_SEQUENCES, QueryExpansionPrompt
 from llm_engineering.domain.queries import Query
 
@@ -26,6 +34,9 @@ MIN_VARIANT_WORDS = 4
 # Word-set overlap above which a rewording counts as the same question.
 MAX_SIMILARITY = 0.8
 PROBE_QUESTION = "How do I choose a chunk size for a retrieval system?"
+# The probe asks for one rewording with the tokens a request gives each one: a model that can reword a
+# question answers and stops; one that runs on (a base model continuing text) is cut off at that budget.
+PROBE_VARIANTS = 1
 
 
 @dataclass
@@ -93,31 +104,48 @@ def _similarity(first: set[str], second: set[str]) -> float:
 class QueryExpansion:
     """Expands a query to `expand_to_n` queries (the original first). `llm=None` returns the original only.
 
-    `mode` is the capability setting (RAG_QUERY_EXPANSION): `auto` probes the model once, `on` always
-    asks it, `off` never does.
+    `mode` is the capability setting (RAG_QUERY_EXPANSION): `auto` probes the model once (or recalls its
+    verdict from `memory`), `on` always asks it, `off` never does.
     """
 
-    def __init__(self, llm: LLMClient | None, max_new_tokens_per_query: int = 32, mode: CapabilityMode = "on"):
+    def __init__(
+        self,
+        llm: LLMClient | None,
+        max_new_tokens_per_query: int = 32,
+        mode: CapabilityMode = "on",
+        memory: ProbeMemory | None = None,
+        probe_timeout_s: float = PROBE_TIMEOUT_S,
+    ):
         self.llm = llm
         self.max_new_tokens_per_query = max_new_tokens_per_query
-        self.capability = Capability("query expansion", mode, self.probe if llm is not None else None)
+        self.capability = Capability(
+            "query expansion",
+            mode,
+            self.probe if llm is not None else None,
+            probe_key=probe_id(self._request(PROBE_QUESTION, PROBE_VARIANTS)),
+            memory=memory,
+            probe_timeout_s=probe_timeout_s,
+        )
 
     def probe(self) -> ProbeResult:
-        """Ask for two rewordings of a fixed question; the model passes when both are usable."""
-        raw = self._ask(PROBE_QUESTION, 2)
-        variants, rejected = parse_variants(raw, PROBE_QUESTION, 2)
-        detail = f"{len(variants)} of 2 rewordings usable"
+        """Ask once for a rewording of a fixed question; the model passes when it is usable (see `parse_variants`)."""
+        raw = self._ask(PROBE_QUESTION, PROBE_VARIANTS)
+        variants, rejected = parse_variants(raw, PROBE_QUESTION, PROBE_VARIANTS)
+        detail = f"{len(variants)} of {PROBE_VARIANTS} rewordings usable"
         if rejected:
             detail += f"; rejected {rejected[0][:40]!r}"
-        return ProbeResult(passed=len(variants) == 2, detail=detail)
+        return ProbeResult(passed=len(variants) == PROBE_VARIANTS, detail=detail)
 
     def _ask(self, question: str, n_variants: int) -> str:
         assert self.llm is not None
+        return self.llm.chat(*self._request(question, n_variants)).text
+
+    def _request(self, question: str, n_variants: int) -> tuple[list[ChatMessage], GenerationParameters]:
         prompt = QueryExpansionPrompt(n_variants=n_variants).render(question)
         parameters = GenerationParameters(
             max_new_tokens=self.max_new_tokens_per_query * n_variants, temperature=0.0, top_p=1.0, stop=STOP_SEQUENCES
         )
-        return self.llm.chat([ChatMessage("user", prompt)], parameters).text
+        return [ChatMessage("user", prompt)], parameters
 
     def generate(self, query: Query, expand_to_n: int) -> tuple[list[Query], ExpansionReport]:
         """`[query, *variants]` (variants keep the author filter) and a report of what happened."""

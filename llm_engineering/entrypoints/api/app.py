@@ -38,7 +38,8 @@ def warm_up(state: ServiceState, deadline: Deadline) -> None:
             retriever = container.retriever()
             retriever.embedder.embed(["warm-up"])
             logger.info("RAG service warmed up (reranker: {})", container.reranker().name)
-            # Decide once, before the first request, whether self-query and expansion can run on this model.
+            # Decide once, before the first request, whether self-query and expansion can run on this model
+            # (verdicts cached per model: a restart on the same model asks the LLM nothing).
             for step, reason in retriever.probe_capabilities().items():
                 logger.info("{}: {}", step, reason)
     except Exception as error:  # noqa: BLE001 - reported by /ready and by each request instead
@@ -53,6 +54,7 @@ def create_app(
     """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators."""
     settings = settings or (container.settings if container is not None else get_settings())
     opt_out_of_vendor_telemetry(settings)  # before Opik (tracing) or the embedder's libraries are imported
+    bootstrap.use_embedding_threads(settings, "query")  # one query at a time: one thread encodes it
     container = container or bootstrap.Container(settings)
     state = ServiceState(container, tracer=OpikTracer(tags=["rag"]))
 

@@ -142,6 +142,21 @@ class OpenAICompatibleClient:
         if response.status_code >= 500 and not self._root_health_ok():
             raise LLMUnavailableError(f"LLM server at {self.base_url} answered {response.status_code} on /models")
 
+    def list_models(self) -> dict[str, Any] | None:
+        """The server's `GET /models` answer (OpenAI's model list), or None when it has no such route (4xx) or
+        answers something that is not JSON. Raises `LLMUnavailableError` when the server cannot be reached."""
+        with self._exchange(PING_TIMEOUT_S) as exchange:
+            response = self.http.get("/models", timeout=exchange.timeout, extensions=exchange.extensions)
+        if response.status_code >= 500:
+            raise LLMUnavailableError(f"LLM server at {self.base_url} answered {response.status_code} on /models")
+        if response.status_code >= 400:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
     # --- Internals -----------------------------------------------------------------------------
     @contextmanager
     def _exchange(self, read_timeout_s: float) -> Iterator[_Exchange]:

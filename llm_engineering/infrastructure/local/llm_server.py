@@ -1,5 +1,12 @@
-"""The local LLM microservice: a Hugging Face model folder served by `transformers serve`
-(OpenAI-compatible) on 127.0.0.1 as a daemon with a pid file.
+"""The local LLM microservice: an OpenAI-compatible server on 127.0.0.1, run as a daemon with a pid file, by
+one of two engines (LOCAL_LLM_ENGINE):
+
+- `llamacpp` (default): `LlamaCppServer`, the packaged Gemma 3 GGUF served as it is by llama.cpp through
+  llama-cpp-python (`infrastructure.llamacpp.server`): parallel slots, streaming, stop sequences, and work
+  stopped as soon as a client leaves. Other models are GGUF files in `LOCAL_DATA_DIR/models/<model>/` or
+  twins exported to `LOCAL_DATA_DIR/models/gguf/<model>.gguf` (`model.gguf_export`), loaded on first use.
+- `transformers`: `LocalLLMServer`, `transformers serve` on a Hugging Face folder (the fallback, also chosen,
+  with a message, when llama-cpp-python cannot be imported). Described below.
 
 The folder is `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>`, converted once from the packaged GGUF by
 `llm_engineering.model.gguf_conversion`. The server runs with that folder's parent (the models folder) as
@@ -13,8 +20,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -30,7 +39,12 @@ from llm_engineering.infrastructure.local.processes import (
     venv_executable,
     wait_http_ok,
 )
-from llm_engineering.model.gguf_conversion import local_model_dir
+from llm_engineering.model.gguf_conversion import (
+    convert_gguf_model,
+    is_published_model,
+    local_model_dir,
+    packaged_gguf,
+)
 
 if TYPE_CHECKING:
     from llm_engineering.settings import Settings
@@ -55,10 +69,56 @@ class ServerStatus:
         return f"{LABEL}: DOWN ({self.url})"
 
 
+ENGINE_NAMES = {"llamacpp": "llama.cpp", "transformers": "transformers serve"}
+
+
+def local_llm_server(settings: Settings, model_id: str | None = None) -> LocalLLMServer:
+    """The project's local server on LOCAL_LLM_PORT for the engine LOCAL_LLM_ENGINE names: `LlamaCppServer`,
+    or `LocalLLMServer` (`transformers serve`) when asked for or when llama-cpp-python cannot be imported
+    (`notice` then says so). Both serve every model of LOCAL_DATA_DIR/models and preload `model_id`
+    (default LLM_MODEL_ID); they share the pid file, so `down` stops whichever runs."""
+    engine, notice = resolve_engine(settings.LOCAL_LLM_ENGINE)
+    if engine == "llamacpp":
+        server: LocalLLMServer = LlamaCppServer.from_settings(settings, model_id=model_id)
+    else:
+        server = LocalLLMServer.from_settings(settings, model_id=model_id)
+    server.notice = notice
+    return server
+
+
+def resolve_engine(requested: str) -> tuple[str, str | None]:
+    """The engine to run for LOCAL_LLM_ENGINE=`requested`, and a notice when it is not the one asked for."""
+    if requested != "llamacpp":
+        return requested, None
+    problem = llama_cpp_problem()
+    if problem is None:
+        return "llamacpp", None
+    return "transformers", (
+        f"LOCAL_LLM_ENGINE=llamacpp, but llama-cpp-python cannot be imported ({problem}); falling back to "
+        "`transformers serve` (slower: it de-quantizes the model once and serves one request at a time). "
+        "Install it with `bash scripts/setup.sh` (or `poetry install --with llamacpp`), or set "
+        "LOCAL_LLM_ENGINE=transformers to choose the fallback and silence this message."
+    )
+
+
+@cache
+def llama_cpp_problem() -> str | None:
+    """Why `import llama_cpp` fails (not installed, or its compiled library does not load); None when it works."""
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as error:  # noqa: BLE001 - ImportError, or OSError/RuntimeError from a library that does not load
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 class LocalLLMServer:
     """`transformers serve` on `host`:`port` in the folder holding `model_dir`, run as a daemon whose pid and
     log live in `run_dir`. Pinned, it serves `model_dir` only; unpinned, any model folder beside it, with
     `model_dir` loaded at start."""
+
+    engine = "transformers"
+    # Set by `local_llm_server` when this engine replaces the one asked for.
+    notice: str | None = None
 
     def __init__(self, model_dir: Path, port: int, run_dir: Path, host: str = "127.0.0.1", pinned: bool = True):
         # The parent is resolved, not the folder: a published model is a symlink whose name is the model id.
@@ -92,6 +152,31 @@ class LocalLLMServer:
     def health_url(self) -> str:
         return f"http://{self.host}:{self.port}/health"
 
+    @property
+    def label(self) -> str:
+        return f"{LABEL} ({ENGINE_NAMES[self.engine]})"
+
+    def prepare(self) -> str | None:
+        """Make the model servable: the packaged GGUF de-quantized once into `model_dir` (cached; a published
+        twin is left as it is). Returns a line to show, if any; raises LLMTwinError when it fails."""
+        convert_gguf_model(self.model_dir)
+        return None
+
+    def _check_model(self) -> None:
+        if not (self.model_dir / "config.json").is_file():
+            raise LocalLLMError(f"No model folder at {self.model_dir}; convert it first (poetry run poe local-llm-up).")
+
+    def _environment(self) -> dict[str, str]:
+        hub_cache = self.run_dir / "hf-cache"
+        hub_cache.mkdir(exist_ok=True)
+        return {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            # `transformers serve` lists models from the hub cache; an existing empty folder keeps /v1/models valid.
+            "HF_HUB_CACHE": str(hub_cache.resolve()),
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+
     def command(self) -> list[str]:
         """The `transformers serve` command line (the venv's `transformers` script; raises if absent)."""
         # Unpinned: no model argument, and loaded models stay loaded (-1) instead of unloading after 300 s idle.
@@ -116,23 +201,14 @@ class LocalLLMServer:
         Returns a one-line report; raises LocalLLMError when the folder is missing, the port is taken, or
         the server exits or stays unhealthy (it is then stopped).
         """
-        if not (self.model_dir / "config.json").is_file():
-            raise LocalLLMError(f"No model folder at {self.model_dir}; convert it first (poetry run poe local-llm-up).")
+        self._check_model()
         current = self.status()
         if current.healthy:
             return f"{LABEL}: already up at {self.url} (pid {current.pid})"
         if port_open(self.host, self.port):
             raise LocalLLMError(f"Port {self.port} is taken by another process; set LOCAL_LLM_PORT to a free port.")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        hub_cache = self.run_dir / "hf-cache"
-        hub_cache.mkdir(exist_ok=True)
-        environment = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            # `transformers serve` lists models from the hub cache; an existing empty folder keeps /v1/models valid.
-            "HF_HUB_CACHE": str(hub_cache.resolve()),
-            "TOKENIZERS_PARALLELISM": "false",
-        }
+        environment = self._environment()
         command = self.command()
         started = time.perf_counter()
         with self.log_file.open("ab") as log:
@@ -154,7 +230,7 @@ class LocalLLMServer:
                     self.stop()
                     raise
             elapsed = time.perf_counter() - started
-            return f"{LABEL}: started at {self.url} as model {self.served_model_id!r} in {elapsed:.0f}s"
+            return f"{self.label}: started at {self.url} as model {self.served_model_id!r} in {elapsed:.0f}s"
         if process.poll() is not None:
             self.pid_file.unlink(missing_ok=True)
             raise LocalLLMError(f"The LLM server exited with code {process.returncode}; see {self.log_file}")
@@ -199,6 +275,108 @@ class LocalLLMServer:
         running = pid is not None and pid_alive(pid)
         healthy = http_ok(self.health_url, timeout_s=2.0)
         return ServerStatus(running=running, healthy=healthy, pid=pid if running else None, url=self.url)
+
+
+class LlamaCppServer(LocalLLMServer):
+    """The llama.cpp engine (`python -m llm_engineering.infrastructure.llamacpp.server`) on `host`:`port`, run
+    as a daemon whose pid and log live in `run_dir` (the same files as `transformers serve`'s).
+
+    It serves `model_dir`'s name from the GGUF file in that folder; for a published twin (a Hugging Face
+    folder), from its GGUF export (`model.gguf_export`); otherwise (the base model's folder) from the packaged
+    GGUF itself: nothing is de-quantized. Other models are loaded on their first request from a GGUF file in
+    `models/<id>/` or `models/gguf/<id>.gguf`.
+    """
+
+    engine = "llamacpp"
+
+    def __init__(
+        self,
+        model_dir: Path,
+        port: int,
+        run_dir: Path,
+        host: str = "127.0.0.1",
+        context_size: int = 8192,
+        parallel: int = 2,
+        threads: int = 0,
+        max_tokens: int = 256,
+    ):
+        super().__init__(model_dir, port=port, run_dir=run_dir, host=host, pinned=False)
+        self.context_size = context_size
+        self.parallel = parallel
+        self.threads = threads
+        self.max_tokens = max_tokens
+        self.gguf_path: Path | None = _gguf_in(self.model_dir)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LlamaCppServer:
+        """The project's llama.cpp server on LOCAL_LLM_PORT with the LOCAL_LLM_* engine settings, serving the
+        folders of LOCAL_DATA_DIR/models and preloading `model_id` (default LLM_MODEL_ID). Raises
+        ImproperlyConfigured for a model id that is not a plain folder name."""
+        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or settings.LLM_MODEL_ID)
+        return cls(
+            model_dir,
+            port=settings.LOCAL_LLM_PORT,
+            run_dir=settings.LOCAL_DATA_DIR / "run",
+            context_size=settings.LOCAL_LLM_CONTEXT_SIZE,
+            parallel=settings.LOCAL_LLM_PARALLEL,
+            threads=settings.LOCAL_LLM_THREADS,
+            max_tokens=settings.MAX_NEW_TOKENS_INFERENCE,
+        )
+
+    def prepare(self) -> str | None:
+        """Find the GGUF to serve: the one in `model_dir`; for a published twin (a Hugging Face folder) its
+        export `models/gguf/<id>.gguf`, written now unless fresh; else the packaged GGUF (joined from its
+        package's parts once). Returns a line when it exported; raises LLMTwinError when it cannot."""
+        if self.gguf_path is not None:
+            return None
+        packaged = packaged_gguf(self.model_dir.parent)
+        if not is_published_model(self.model_dir):
+            self.gguf_path = packaged
+            return None
+        from llm_engineering.model.gguf_export import ensure_gguf_export, exported_gguf_path
+
+        started = time.perf_counter()
+        target = exported_gguf_path(self.model_dir.parent, self.served_model_id)
+        self.gguf_path, written = ensure_gguf_export(self.model_dir, packaged, target)
+        if written:
+            return f"{self.label}: exported {self.served_model_id!r} to {target} ({time.perf_counter() - started:.0f}s)"
+        return None
+
+    def _check_model(self) -> None:
+        if self.gguf_path is None or not self.gguf_path.is_file():
+            raise LocalLLMError(f"No GGUF file to serve as {self.served_model_id!r}; run prepare() first.")
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def command(self) -> list[str]:
+        """The command line of the llama.cpp server process (this interpreter)."""
+        return [
+            sys.executable,
+            "-m",
+            "llm_engineering.infrastructure.llamacpp.server",
+            "--model",
+            f"{self.served_model_id}={self.gguf_path}",
+            "--models-dir",
+            str(self.model_dir.parent),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--context-size",
+            str(self.context_size),
+            "--parallel",
+            str(self.parallel),
+            "--threads",
+            str(self.threads),
+            "--max-tokens",
+            str(self.max_tokens),
+        ]
+
+
+def _gguf_in(model_dir: Path) -> Path | None:
+    files = sorted(model_dir.glob("*.gguf")) if model_dir.is_dir() else []
+    return files[0] if files else None
 
 
 def uses_local_llm(settings: Settings) -> bool:

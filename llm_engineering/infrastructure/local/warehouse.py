@@ -328,11 +328,16 @@ class LocalInfrastructure:
             f"llm         {llm_url}  "
             + describe_service(
                 http_ok(llm_url + "/models", timeout_s=1.0),
-                "transformers serve" if llm_ours else None,
+                self._local_llm_engine() if llm_ours else None,
                 "local-llm-up" if llm_ours else None,
             )
         )
         return lines
+
+    def _local_llm_engine(self) -> str:
+        from llm_engineering.infrastructure.local.llm_server import ENGINE_NAMES, resolve_engine
+
+        return ENGINE_NAMES[resolve_engine(self.settings.LOCAL_LLM_ENGINE)[0]]
 
     def _local_llm_running(self) -> bool:
         """True when LLM_BASE_URL is the local server and the pid `local-llm-up` recorded is alive."""
@@ -341,7 +346,7 @@ class LocalInfrastructure:
         if not uses_local_llm(self.settings):
             return False
         try:
-            pid = read_pid_file(LocalLLMServer.from_settings(self.settings).pid_file)
+            pid = read_pid_file(LocalLLMServer.from_settings(self.settings).pid_file)  # every engine's pid file
         except ImproperlyConfigured:
             return False
         return pid is not None and pid_alive(pid)

@@ -119,6 +119,19 @@ def test_empty_input_gives_no_vectors_and_a_string_is_refused(embedder):
         embedder.embed("a single string")
 
 
+def test_bf16_autocast_stays_within_cosine_0_999_of_fp32(embedder):
+    texts = ["feature pipelines feed the vector store", "LoRA adapters on a T4", "token " * 300]
+    reference = embedder.embed_array(texts)
+    embedder.bf16 = True  # the same loaded model, under torch's bf16 autocast (EMBEDDING_BACKEND=torch-bf16)
+    try:
+        vectors = embedder.embed_array(texts)
+    finally:
+        embedder.bf16 = False
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors * reference).sum(axis=1).min() >= 0.999
+
+
 def test_token_count_includes_special_tokens_and_is_never_truncated(embedder):
     assert embedder.max_input_tokens == 256
     assert embedder.count_tokens("hello world") == 4  # [CLS] hello world [SEP]

@@ -86,10 +86,15 @@ def test_up_says_when_the_model_id_is_already_configured(data_dir, served, monke
 
 
 class FakeServer:
+    notice = None
+
     def __init__(self, healthy: bool):
         self.healthy = healthy
         self.url = "http://127.0.0.1:18001/v1"
         self.calls: list[str] = []
+
+    def prepare(self):
+        self.calls.append("prepare")
 
     def status(self):
         return ServerStatus(
@@ -105,7 +110,9 @@ class FakeServer:
         return "local LLM: started"
 
 
-@pytest.mark.parametrize(("healthy", "expected"), [(True, ["ensure twin-v1"]), (False, ["start"])])
+@pytest.mark.parametrize(
+    ("healthy", "expected"), [(True, ["prepare", "ensure twin-v1"]), (False, ["prepare", "start"])]
+)
 def test_a_running_server_is_reused_not_restarted(monkeypatch, healthy, expected):
     server = FakeServer(healthy)
     chosen = []
@@ -216,3 +223,14 @@ def test_a_pinned_server_refuses_other_models_with_a_clear_error(llm_server):
     with pytest.raises(LocalLLMError, match=r"pinned to another model.*local-llm-down"):
         server.ensure_model("tiny-twin-v1", timeout_s=60)
     assert "ready" in server.ensure_model(llm_server["model_id"], timeout_s=60)
+
+
+def test_up_prepares_the_engine_and_prints_a_fallback_notice(data_dir, monkeypatch):
+    server = FakeServer(healthy=False)
+    server.notice = "llama-cpp-python cannot be imported; falling back to `transformers serve`"
+    server.served_model_id = "gemma-3-270m-twin"
+    monkeypatch.setattr(local_llm, "_server", lambda settings, model_id=None: server)
+    result = CliRunner().invoke(local_llm.main, ["up"])
+    assert result.exit_code == 0, result.output
+    assert server.calls == ["prepare", "start"]
+    assert "note: llama-cpp-python cannot be imported" in result.output

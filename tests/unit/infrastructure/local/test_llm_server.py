@@ -1,5 +1,6 @@
 """The local LLM server: the chat template it serves must produce the training prompt format, its command
-pins the model folder, and it is built from the settings in one place."""
+pins the model folder, it is built from the settings in one place, and the engine is llama.cpp unless
+LOCAL_LLM_ENGINE says transformers or llama-cpp-python cannot be imported (then with a message)."""
 
 from pathlib import Path
 
@@ -15,7 +16,14 @@ from llm_engineering.domain.prompts import (
     format_instruction_prompt,
     format_self_query_prompt,
 )
-from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+from llm_engineering.infrastructure.errors import LocalLLMError
+from llm_engineering.infrastructure.local import llm_server
+from llm_engineering.infrastructure.local.llm_server import (
+    LlamaCppServer,
+    LocalLLMServer,
+    local_llm_server,
+    uses_local_llm,
+)
 from llm_engineering.settings import load_settings
 
 
@@ -101,3 +109,98 @@ def test_from_settings_maps_the_model_id_to_a_folder_port_and_run_dir(tmp_path):
 def test_uses_local_llm_only_for_the_local_port(tmp_path, provider, base_url, expected):
     settings = load_settings(LOCAL_DATA_DIR=tmp_path, LLM_PROVIDER=provider, LLM_BASE_URL=base_url, LOCAL_LLM_PORT=8123)
     assert uses_local_llm(settings) is expected
+
+
+# --- Engines -------------------------------------------------------------------------------------------
+def _engine_settings(tmp_path, **overrides):
+    return load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path, LOCAL_LLM_PORT=8123, **overrides)
+
+
+def test_llamacpp_is_the_default_engine_when_llama_cpp_imports(tmp_path, monkeypatch):
+    monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: None)
+    server = local_llm_server(_engine_settings(tmp_path))
+    assert isinstance(server, LlamaCppServer) and server.notice is None
+    assert server.label == "local LLM (llama.cpp)"
+
+
+def test_without_llama_cpp_the_transformers_engine_runs_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: "ModuleNotFoundError: No module named 'llama_cpp'")
+    server = local_llm_server(_engine_settings(tmp_path))
+    assert type(server) is LocalLLMServer and server.engine == "transformers"
+    assert "No module named 'llama_cpp'" in server.notice
+    assert "LOCAL_LLM_ENGINE=transformers" in server.notice and "scripts/setup.sh" in server.notice
+    chosen = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    assert type(chosen) is LocalLLMServer and chosen.notice is None  # asked for: no message
+
+
+def test_both_engines_share_the_pid_file_so_down_stops_either(tmp_path, monkeypatch):
+    monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: None)
+    llama = local_llm_server(_engine_settings(tmp_path))
+    hf = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    assert llama.pid_file == hf.pid_file and llama.log_file == hf.log_file and llama.url == hf.url
+
+
+def test_llamacpp_command_serves_the_packaged_gguf_without_converting(tmp_path, monkeypatch):
+    packaged = tmp_path / "models" / "gguf" / "gemma.gguf"
+    monkeypatch.setattr(llm_server, "packaged_gguf", lambda models_dir: packaged)
+    monkeypatch.setattr(llm_server, "convert_gguf_model", lambda *a, **k: pytest.fail("nothing is de-quantized"))
+    settings = _engine_settings(
+        tmp_path, LOCAL_LLM_CONTEXT_SIZE=4096, LOCAL_LLM_PARALLEL=3, LOCAL_LLM_THREADS=2, MAX_NEW_TOKENS_INFERENCE=77
+    )
+    server = LlamaCppServer.from_settings(settings)
+    assert server.prepare() is None and server.gguf_path == packaged
+    command = server.command()
+    assert command[1:3] == ["-m", "llm_engineering.infrastructure.llamacpp.server"]
+
+    def option(name):
+        return command[command.index(name) + 1]
+
+    assert option("--model") == f"gemma-3-270m-twin={packaged}"
+    assert option("--models-dir") == str((tmp_path / "models").resolve())
+    assert (option("--host"), option("--port")) == ("127.0.0.1", "8123")
+    assert [option(name) for name in ("--context-size", "--parallel", "--threads", "--max-tokens")] == [
+        "4096",
+        "3",
+        "2",
+        "77",
+    ]
+
+
+def test_llamacpp_serves_a_gguf_in_the_model_folder_and_exports_a_hugging_face_twin(tmp_path, monkeypatch):
+    from llm_engineering.model import gguf_export
+
+    packaged = tmp_path / "models" / "gguf" / "gemma.gguf"
+    monkeypatch.setattr(llm_server, "packaged_gguf", lambda models_dir: packaged)
+    models = tmp_path / "models"
+    (models / "twin-gguf").mkdir(parents=True)
+    (models / "twin-gguf" / "twin-q8_0.gguf").write_bytes(b"GGUF")
+    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-gguf")
+    server.prepare()
+    assert server.gguf_path == models.resolve() / "twin-gguf" / "twin-q8_0.gguf"
+
+    exports = []
+
+    def fake_export(hf_dir, base_gguf, target):
+        exports.append((hf_dir.name, base_gguf, target))
+        return target, len(exports) == 1  # written the first time, fresh afterwards
+
+    monkeypatch.setattr(gguf_export, "ensure_gguf_export", fake_export)
+    merged = tmp_path / "registry" / "merged"
+    merged.mkdir(parents=True)
+    (merged / "config.json").write_text("{}")
+    (models / "twin-hf").symlink_to(merged, target_is_directory=True)  # published by the registry
+    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf")
+    assert "exported 'twin-hf'" in server.prepare()
+    target = models.resolve() / "gguf" / "twin-hf.gguf"
+    assert exports == [("twin-hf", packaged, target)] and server.gguf_path == target
+    again = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf")
+    assert again.prepare() is None and again.gguf_path == target
+    with pytest.raises(LocalLLMError, match="No GGUF file"):
+        LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf").start(timeout_s=1)
+
+
+def test_the_transformers_engine_prepares_by_converting_once(tmp_path, monkeypatch):
+    converted = []
+    monkeypatch.setattr(llm_server, "convert_gguf_model", lambda model_dir: converted.append(model_dir))
+    server = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    assert server.prepare() is None and converted == [server.model_dir]

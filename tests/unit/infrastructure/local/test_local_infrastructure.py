@@ -28,6 +28,7 @@ def infrastructure(tmp_path) -> LocalInfrastructure:
         DATABASE_HOST="mongodb://127.0.0.1:27999",
         LLM_BASE_URL="http://127.0.0.1:8001/v1",
         LOCAL_LLM_PORT=8001,
+        LOCAL_LLM_ENGINE="transformers",
     )
     return LocalInfrastructure(settings, project_root=tmp_path, zenml_port=8299)
 
