@@ -37,7 +37,7 @@ def test_texts_gives_visible_text_only_and_fill_click_drive_a_form(shared_browse
     shared_browser.fill("#password", "nope")
     shared_browser.click("button[type=submit]")
 
-    assert shared_browser.wait_until(lambda browser: any(browser.texts("#error-for-password")), timeout_s=2.0)
+    assert shared_browser.wait_until(lambda browser: any(browser.texts("#error-for-password")), timeout_s=30.0)
     assert shared_browser.texts("#error-for-password") == ["Wrong email or password. Try again."]
 
 
