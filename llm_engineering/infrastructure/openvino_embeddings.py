@@ -35,7 +35,10 @@ def openvino_installed() -> bool:
     """Whether the OpenVINO runtime can be imported (without importing it)."""
     import importlib.util
 
-    return importlib.util.find_spec("openvino") is not None
+    try:
+        return importlib.util.find_spec("openvino") is not None
+    except (ImportError, ValueError):  # a broken install, or an import blocked through sys.modules
+        return False
 
 
 class OpenVINOEmbedder:
