@@ -76,6 +76,11 @@ QUIET_ARGUMENTS: tuple[str, ...] = (
     "--allow-browser-signin=false",
 )
 
+# How a connection the egress proxy refused or failed shows in Chromium: the proxy's 403/502 page, or a failed
+# tunnel. Other failures (too large, not HTML, a timeout) are the page's own, whatever else the proxy refused.
+_PROXY_FAILURE_KINDS = frozenset(
+    {CrawlErrorKind.HTTP_ERROR, CrawlErrorKind.CONNECTION_FAILED, CrawlErrorKind.DNS_FAILURE}
+)
 # Chrome shows its own error page (no exception) for most network failures; its code tells them apart.
 _CHROME_ERROR = re.compile(r"\b(?:net::)?(ERR_[A-Z_]+)\b")
 _DNS_CODES = {"ERR_NAME_NOT_RESOLVED", "ERR_NAME_RESOLUTION_FAILED"}
@@ -157,7 +162,7 @@ class ChromiumBrowser:
             self._open(url, max_bytes)
         except CrawlError as error:
             refusal = self.egress_proxy.refusal_since(started) if self.egress_proxy is not None else None
-            if refusal is not None and error.kind is not CrawlErrorKind.TIMEOUT:
+            if refusal is not None and error.kind in _PROXY_FAILURE_KINDS:
                 # The page failed because the proxy refused or could not make a connection (a redirect to a
                 # private address, a refused port): report that cause rather than the proxy's 403/502.
                 raise CrawlError(refusal.kind, refusal.reason) from error

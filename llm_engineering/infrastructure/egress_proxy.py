@@ -90,8 +90,16 @@ class EgressProxy:
         return self
 
     def refusal_since(self, started: float) -> Refusal | None:
-        """The first refusal recorded at or after `started` (a `time.monotonic()` reading), if any."""
-        return next((refusal for refusal in list(self.refusals) if refusal.at >= started), None)
+        """The first refusal recorded at or after `started` (a `time.monotonic()` reading), if any; the
+        browser's own service traffic, refused whenever Chromium sends it, never counts."""
+        return next(
+            (
+                refusal
+                for refusal in list(self.refusals)
+                if refusal.at >= started and not _is_browser_service(refusal.host)
+            ),
+            None,
+        )
 
     def close(self) -> None:
         self._closed.set()
@@ -182,7 +190,7 @@ class EgressProxy:
     def _connect(self, client: socket.socket, host: str, port: int, scheme: str) -> socket.socket | None:
         """Check `host` and connect to its checked address; on refusal answer the client and return None."""
         try:
-            if host.strip("[]").lower().rstrip(".") in BROWSER_SERVICE_HOSTS:
+            if _is_browser_service(host):
                 raise CrawlError(CrawlErrorKind.FORBIDDEN_ADDRESS, f"{host} is the browser's own service traffic")
             checked = self.policy.check_host(host, port, scheme)
         except CrawlError as error:
@@ -202,6 +210,10 @@ class EgressProxy:
             return None
         upstream.settimeout(self.idle_timeout_s)
         return self._track(upstream)
+
+
+def _is_browser_service(host: str) -> bool:
+    return host.strip("[]").lower().rstrip(".") in BROWSER_SERVICE_HOSTS
 
 
 def _read_head(client: socket.socket) -> tuple[bytes | None, bytes]:
