@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.crawlers.egress import EgressPolicy
+    from llm_engineering.application.datasets.raft import PassageSearch
     from llm_engineering.application.evaluation.judge import LLMJudge
     from llm_engineering.application.llm.client import GenerationParameters, LLMClient
     from llm_engineering.application.operations.alerts import Alerter
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         HuggingFaceModelPublisher,
     )
     from llm_engineering.infrastructure.threads import ProcessKind
+    from llm_engineering.model.gguf_bundle import GGUFExporter
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.tracking import ExperimentTracker
 
@@ -323,6 +325,17 @@ def build_model_registry(settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
 
 
+def build_gguf_exporter(settings: Settings) -> GGUFExporter:
+    """GGUF exports of registered twins: the registry, the packaged base GGUF (joined into
+    LOCAL_DATA_DIR/models/gguf when an export needs it) and llama.cpp's quantizer for Q4_K_M."""
+    from llm_engineering.infrastructure.llamacpp.quantize import LlamaCppQuantizer
+    from llm_engineering.model.gguf_bundle import GGUFExporter
+    from llm_engineering.model.gguf_conversion import packaged_gguf
+
+    models_dir = settings.LOCAL_DATA_DIR / "models"
+    return GGUFExporter(build_model_registry(settings), lambda: packaged_gguf(models_dir), LlamaCppQuantizer())
+
+
 def build_experiment_tracker(settings: Settings, experiment_name: str | None = None) -> ExperimentTracker:
     """Comet ML online with COMET_API_KEY, an offline archive under LOCAL_DATA_DIR/comet without it."""
     from llm_engineering.model.tracking import create_tracker
@@ -475,6 +488,14 @@ class Container:
     def retriever(self, use_llm: bool = True) -> ContextRetriever:
         """The RAG retriever; with `use_llm=False` self-query and expansion are skipped (no LLM call)."""
         return self._get(f"retriever:{use_llm}", lambda: self._build_retriever(use_llm))
+
+    def passage_search(self) -> PassageSearch:
+        """The feature store searched as `/rag` searches it (no LLM steps): passages for retrieval-aware
+        training samples (`application/datasets/raft.py`)."""
+        from llm_engineering.application.datasets.raft import retriever_passage_search
+
+        self.bind_stores()
+        return retriever_passage_search(self.retriever(use_llm=False))
 
     def _build_retriever(self, use_llm: bool) -> ContextRetriever:
         from llm_engineering.application.rag.query_expansion import QueryExpansion

@@ -30,6 +30,8 @@ def training(
     track_experiments: bool = True,
     push_to_huggingface: bool = False,
     hub_model_id: str | None = None,
+    retrieval_aware: dict[str, Any] | None = None,
+    export_gguf: list[str] | None = None,
 ) -> None:
     """Fine-tune the twin with the `profile` of `profiles` (configs/training.yaml).
 
@@ -38,6 +40,9 @@ def training(
     - `extra_instruct_dataset`: a public instruct dataset (same forms) mixed into the SFT train split.
     - `run_dpo`: false registers the SFT model alone.
     - `serve`: link the model into the local server's models folder (`poe local-llm-up --model ...`).
+    - `export_gguf`: GGUF quantizations written into the registered version (None: Q8_0 and Q4_K_M; [] off).
+    - `retrieval_aware`: train on `/rag`'s prompt layout, passages from the feature store
+      (`RaftSettings` keys, plus `enabled`); None or `enabled: false` trains on plain instructions.
     """
     if not profiles:
         raise ValueError("The training pipeline needs `profiles` (see configs/training.yaml).")
@@ -47,8 +52,11 @@ def training(
     if extra_instruct_dataset:
         extra = dataset_input(extra_instruct_dataset, "instruct_datasets", "instruction", "load_extra_instruct_dataset")
         instruct = training_steps.mix_instruct_datasets(instruct, extra, max_samples=extra_instruct_samples)
-    sft = training_steps.train_sft(instruct, profile=profile, profiles=profiles, track_experiments=track_experiments)
     preference = dataset_input(preference_dataset, "preference_datasets", "preference", "load_preference_dataset")
+    raft = dict(retrieval_aware or {})
+    if raft.pop("enabled", False):
+        instruct, preference = training_steps.retrieval_aware_datasets(instruct, preference, settings=raft)
+    sft = training_steps.train_sft(instruct, profile=profile, profiles=profiles, track_experiments=track_experiments)
     dpo = None
     if run_dpo:
         dpo = training_steps.train_dpo(
@@ -65,6 +73,7 @@ def training(
         serve=serve,
         push_to_huggingface=push_to_huggingface,
         hub_model_id=hub_model_id,
+        export_gguf=export_gguf,
     )
     notify_on_success(card)
 

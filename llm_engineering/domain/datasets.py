@@ -73,6 +73,8 @@ class _Sample(BaseModel):
 
     instruction: str
     provenance: Provenance = Provenance()
+    # Numbered passages of a retrieval-aware sample (`/rag`'s prompt layout); None: a plain instruction.
+    passages: tuple[str, ...] | None = None
 
     @field_validator("instruction")
     @classmethod

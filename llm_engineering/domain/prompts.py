@@ -23,13 +23,16 @@ RESPONSE_HEADER = "### Response:"
 STOP_SEQUENCES: tuple[str, ...] = (f"\n{INSTRUCTION_HEADER}", f"\n{INPUT_HEADER}", f"\n{RESPONSE_HEADER}")
 
 
-def format_instruction_prompt(instruction: str, context: str | None = None, response: str = "") -> str:
+def format_instruction_prompt(
+    instruction: str, context: str | None = None, response: str = "", preamble: str = INSTRUCTION_PREAMBLE
+) -> str:
     """The instruction layout used everywhere: preamble, instruction, optional input, response header.
 
     With `response` empty it is a generation prompt; with a response it is one training sample
-    (callers add the tokenizer's end-of-sequence token when they train).
+    (callers add the tokenizer's end-of-sequence token when they train). `preamble` is what a system
+    message puts in its place (the chat template does the same), e.g. `RAG_SYSTEM_PROMPT`.
     """
-    parts = [INSTRUCTION_PREAMBLE, "", INSTRUCTION_HEADER, instruction.strip(), ""]
+    parts = [preamble, "", INSTRUCTION_HEADER, instruction.strip(), ""]
     if context:
         parts += [INPUT_HEADER, context.strip(), ""]
     parts.append(RESPONSE_HEADER)
@@ -92,6 +95,24 @@ def format_rag_instruction(query: str, context: str, passages: int) -> str:
         f"{query.strip()}\n\nPassages from the author's writing, to use as the main source (cite them as "
         f"{cite}):\n\n{context.strip()}"
     )
+
+
+def number_passages(passages: Sequence[str]) -> str:
+    """The RAG prompt's context: each passage in its own block, numbered from 1 in the given order."""
+    return "\n\n".join(f"[{number}] {text.strip()}" for number, text in enumerate(passages, start=1))
+
+
+def rag_turns(query: str, passages: Sequence[str]) -> tuple[str, str]:
+    """(system, user) turns of a RAG answer: what `/rag` sends and what retrieval-aware training prompts
+    hold, so the twin sees at serving time the layout it learnt."""
+    return RAG_SYSTEM_PROMPT, format_rag_instruction(query, number_passages(passages), len(passages))
+
+
+def format_rag_prompt(query: str, passages: Sequence[str], response: str = "") -> str:
+    """`rag_turns` rendered in the instruction layout, as the served chat template renders them (system
+    message in place of the preamble): the training prompt of a retrieval-aware sample."""
+    system, user = rag_turns(query, passages)
+    return format_instruction_prompt(user, response=response, preamble=system)
 
 
 # --- Query expansion ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from llm_engineering.application.rag.answer_cleanup import clean_answer
 from llm_engineering.application.rag.answer_quality import grounding_score, repetition_rate, words
 from llm_engineering.application.rag.extractive import extractive_answer
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk, group_sources
-from llm_engineering.domain.prompts import RAG_SYSTEM_PROMPT, STOP_SEQUENCES, format_rag_instruction
+from llm_engineering.domain.prompts import STOP_SEQUENCES, number_passages, rag_turns
 from llm_engineering.domain.queries import Source
 
 # Enough for the default k passages of the book's chunk sizes; a small CPU model slows down on long prompts.
@@ -140,15 +140,14 @@ def select_passages(chunks: list[ScoredChunk], max_context_chars: int) -> list[S
 
 def format_passages(passages: list[ScoredChunk]) -> str:
     """The prompt's context: each passage on its own block, numbered from 1 in prompt order."""
-    return "\n\n".join(f"[{number}] {item.chunk.content.strip()}" for number, item in enumerate(passages, start=1))
+    return number_passages([item.chunk.content for item in passages])
 
 
 def build_rag_messages(query: str, passages: list[ScoredChunk]) -> list[ChatMessage]:
-    """The chat turns sent to the LLM: the system instructions and the question with numbered passages."""
-    return [
-        ChatMessage("system", RAG_SYSTEM_PROMPT),
-        ChatMessage("user", format_rag_instruction(query, format_passages(passages), len(passages))),
-    ]
+    """The chat turns sent to the LLM: the system instructions and the question with numbered passages
+    (`rag_turns`, the builder retrieval-aware training uses too)."""
+    system, user = rag_turns(query, [item.chunk.content for item in passages])
+    return [ChatMessage("system", system), ChatMessage("user", user)]
 
 
 class AnswerGenerator:

@@ -69,6 +69,9 @@ class _StageConfig(_Strict):
     epochs: float = Field(default=1.0, gt=0.0, le=100.0)
     # Set: train exactly this many optimiser steps (overrides `epochs`); None: train `epochs` epochs.
     max_steps: int | None = Field(default=None, ge=1)
+    # Set: stop training after this many minutes of the training loop (whatever `max_steps`/`epochs` say);
+    # pair it with a constant learning rate, since a decaying schedule is sized from the step count.
+    max_minutes: float | None = Field(default=None, gt=0.0, le=10080.0)
     per_device_batch_size: int = Field(default=2, ge=1, le=1024)
     gradient_accumulation_steps: int = Field(default=1, ge=1, le=1024)
     max_length: int = Field(default=1024, ge=16, le=131072)

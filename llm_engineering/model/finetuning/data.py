@@ -23,7 +23,7 @@ from llm_engineering.domain.datasets import (
     PreferenceDatasetSample,
     TrainTestSplit,
 )
-from llm_engineering.domain.prompts import format_instruction_prompt
+from llm_engineering.domain.prompts import format_instruction_prompt, format_rag_prompt
 from llm_engineering.model.errors import TrainingDataError
 
 if TYPE_CHECKING:
@@ -54,15 +54,23 @@ class Selection:
         return sum(self.lengths)
 
 
+def training_prompt(sample: InstructDatasetSample | PreferenceDatasetSample) -> str:
+    """The prompt a sample trains on: `/rag`'s layout with its numbered passages for a retrieval-aware
+    sample (`application/datasets/raft.py`), else the plain instruction layout."""
+    if sample.passages is not None:
+        return format_rag_prompt(sample.instruction, sample.passages)
+    return format_instruction_prompt(sample.instruction)
+
+
 def instruct_row(sample: InstructDatasetSample, eos_token: str) -> dict[str, str]:
     """One SFT prompt-completion row."""
-    return {"prompt": format_instruction_prompt(sample.instruction), "completion": sample.answer + eos_token}
+    return {"prompt": training_prompt(sample), "completion": sample.answer + eos_token}
 
 
 def preference_row(sample: PreferenceDatasetSample, eos_token: str) -> dict[str, str]:
     """One DPO row."""
     return {
-        "prompt": format_instruction_prompt(sample.instruction),
+        "prompt": training_prompt(sample),
         "chosen": sample.chosen + eos_token,
         "rejected": sample.rejected + eos_token,
     }

@@ -123,6 +123,7 @@ def _run_stage(
             model = backends.load_trl_model(model_path, config)
             peft_config = backends.peft_lora_config(config.lora)
         meter = _Meter()
+        budget = [_TimeBudget(stage_config.max_minutes)] if stage_config.max_minutes else []
         trainer = _build_trainer(
             stage,
             backend,
@@ -135,7 +136,7 @@ def _run_stage(
             train_rows,
             eval_rows,
             output_dir,
-            [meter, *callbacks],
+            [meter, *budget, *callbacks],
         )
         try:
             with backends.score_label_positions_only_on_cpu():
@@ -289,6 +290,38 @@ def _build_trainer(
         peft_config=peft_config,
         callbacks=callbacks,
     )
+
+
+class _TimeBudget:
+    """A TrainerCallback that ends training once the loop has run `minutes`, logging progress with an ETA."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = minutes * 60.0
+        self.started: float | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.started is None:
+            return control
+        elapsed = time.perf_counter() - self.started
+        left = max(0.0, self.seconds - elapsed)
+        logger.info(
+            "step {} after {:.0f}s: {:.0f}s left of the {:.0f}-minute budget",
+            state.global_step,
+            elapsed,
+            left,
+            self.seconds / 60,
+        )
+        if elapsed >= self.seconds:
+            control.should_training_stop = True
+        return control
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
 
 
 class _Meter:

@@ -66,8 +66,10 @@ def test_cpu_profile_extends_gpu_with_small_budgets():
     assert config.lora.r in (8, 16) and config.lora.dropout == 0.0  # dropout inherited from gpu
     for stage in (config.sft, config.dpo):
         assert stage.optim == "adamw_torch"
-        assert stage.max_length <= 512
-        assert stage.max_steps is not None and stage.max_train_samples is not None
+        assert stage.max_length <= 1024
+        # A time budget bounds the CPU run, with a schedule that does not depend on the step count.
+        assert stage.max_minutes is not None and stage.lr_scheduler_type == "constant_with_warmup"
+    assert config.sft.max_minutes + config.dpo.max_minutes <= 20
     assert config.dpo.beta == 0.5  # inherited
     assert config.dpo.learning_rate > load_training_config(CONFIG, "gpu").dpo.learning_rate
 
