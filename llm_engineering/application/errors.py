@@ -115,3 +115,7 @@ class JudgementParseError(LLMTwinError, ValueError):
             raise ValueError(f"unknown judgement failure reason {reason!r}")
         super().__init__(message)
         self.reason = reason
+
+
+class QuestionSetError(LLMTwinError, ValueError):
+    """The twin's question set file is missing, unreadable or invalid (the message names the file and why)."""

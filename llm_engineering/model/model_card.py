@@ -23,7 +23,7 @@ STAGE_COLUMNS = (
 
 def render_model_card(card: Mapping[str, Any]) -> str:
     """Markdown for `card`: base model, stages with key metrics, held-out metrics, datasets with their
-    artifact versions, hardware, configuration, how to serve it and the files of the version."""
+    artifact versions, hardware, how to serve it, its GGUF exports, configuration and the files of the version."""
     name, version = card["name"], card["version"]
     serving = card.get("serving", {})
     served = serving.get("served_model_id", f"{name}-v{version}")
@@ -81,6 +81,7 @@ def render_model_card(card: Mapping[str, Any]) -> str:
         f"Then set `LLM_MODEL_ID={served}` (for example in `.env`) so that `/rag` answers with this twin; one",
         "local server serves every model published under the models folder, the base model included.",
         "",
+        *_gguf_lines(card),
         "## Configuration",
         "",
         "```json",
@@ -95,7 +96,41 @@ def render_model_card(card: Mapping[str, Any]) -> str:
             if stage.get(key):
                 lines.append(f"- `{stage[key]}`")
     lines.append(f"- servable model: `{card.get('merged_dir', '')}`")
+    gguf = card.get("gguf") or {}
+    lines += [f"- `{path}`" for path in gguf.get("files", {})]
+    if gguf.get("modelfile"):
+        lines.append(f"- `{gguf['modelfile']}`")
     return "\n".join(lines) + "\n"
+
+
+def _gguf_lines(card: Mapping[str, Any]) -> list[str]:
+    """The GGUF section: the exported files, and how to run them in Ollama or LM Studio (none: not exported)."""
+    gguf = card.get("gguf") or {}
+    files = gguf.get("files") or {}
+    if not files:
+        return []
+    lines = [
+        "## GGUF exports",
+        "",
+        "| file | quantization | MB | sha256 |",
+        "|---|---|---:|---|",
+    ]
+    for path, entry in files.items():
+        size = (entry.get("bytes") or 0) / 1e6
+        lines.append(f"| `{path}` | {entry.get('quantization', '')} | {size:,.1f} | `{entry.get('sha256', '')}` |")
+    ollama_name = f"{card['name']}-v{card['version']}".lower().replace("_", "-")
+    lines += ["", f"Made from the weights of `{card.get('merged_dir', '')}` at {gguf.get('exported_at', '?')}."]
+    if gguf.get("modelfile"):
+        lines += [
+            "Run it in Ollama from this version's folder (the Modelfile carries the twin's prompt layout and stops):",
+            "",
+            "```bash",
+            f"ollama create {ollama_name} -f {gguf['modelfile']} && ollama run {ollama_name}",
+            "```",
+            "",
+            "LM Studio and llama.cpp load the `.gguf` files as they are: the chat template is in their metadata.",
+        ]
+    return [*lines, ""]
 
 
 def _number(value: Any) -> str:

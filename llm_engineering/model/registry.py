@@ -6,6 +6,7 @@ Layout under the root the caller passes (the project uses `LOCAL_DATA_DIR/regist
         <stage>/merged/            the stage's merged model (config, weights, tokenizer with its chat template)
         <stage>/adapter/           the stage's LoRA adapter, when it had one
         <stage>/log_history.json   the trainer's log history
+        gguf/                      GGUF exports and an Ollama Modelfile (`model.gguf_bundle`), when made
         model_card.md              for people: base model, stages, datasets, held-out losses, how to serve it
         model_card.json            the same for code
 
@@ -270,6 +271,19 @@ class ModelRegistry:
         staging.replace(path)
         logger.info("Promoted {} to {}", registered.spec, alias)
         return registered
+
+    def record_exports(self, registered: RegisteredModel, gguf: Mapping[str, Any]) -> dict[str, Any]:
+        """Set the card's `gguf` section (the version's GGUF files and Ollama Modelfile, `model.gguf_bundle`) and
+        render `model_card.md` again; each file written to a temp file, then renamed. Returns the new card."""
+        card = self.get(registered.name, registered.version).card()
+        card["gguf"] = _jsonable(dict(gguf))
+        for name, text in ((CARD_JSON, json.dumps(card, indent=2)), (CARD_MARKDOWN, render_model_card(card))):
+            path = registered.path / name
+            staging = path.with_name(f".{name}.tmp")
+            staging.write_text(text)
+            staging.replace(path)
+        logger.info("Recorded {} GGUF file(s) in the card of {}", len(card["gguf"].get("files", {})), registered.spec)
+        return card
 
     def _known_models(self) -> str:
         known = self.models()

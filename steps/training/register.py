@@ -1,6 +1,6 @@
 """Step: the trained stages as the next version of a model in the local registry (merged models, adapters,
-model card), published for the local server, tagged onto the run's ZenML Model version, and optionally
-pushed to the Hugging Face Hub."""
+model card), published for the local server, exported as GGUF files with an Ollama Modelfile, tagged onto the
+run's ZenML Model version, and optionally pushed to the Hugging Face Hub."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ def register_model(
     serve: bool = True,
     push_to_huggingface: bool = False,
     hub_model_id: str | None = None,
+    export_gguf: list[str] | None = None,
 ) -> Annotated[dict, "model_card"]:
-    """Register SFT (and DPO) as `<model_name>:v<N>`; the last stage is the served model. Returns the card."""
+    """Register SFT (and DPO) as `<model_name>:v<N>`; the last stage is the served model. Then export it as
+    the GGUF quantizations `export_gguf` (None: Q8_0 and Q4_K_M; empty: none): a failed export is a warning
+    in the metadata, not a failed step. Returns the card."""
     from llm_engineering import bootstrap
     from llm_engineering.model.finetuning.runs import hardware, stage_result_from_dict
     from llm_engineering.model.registry import publish_for_serving
@@ -43,6 +46,7 @@ def register_model(
         hardware=hardware(),
         move=True,  # the run folder's copies are not needed once registered: no second gigabyte on disk
     )
+    gguf = bootstrap.build_gguf_exporter(settings).export_or_report(registered, export_gguf)
     card = registered.card()
     served = publish_for_serving(registered, settings.LOCAL_DATA_DIR / "models") if serve else None
     hub_url = None
@@ -54,14 +58,18 @@ def register_model(
         "served_model_id": served,
         "serve_command": f"poetry run poe local-llm-up --model {registered.spec}",
         "hub_url": hub_url,
+        "gguf": gguf or None,
         "heldout_improved": evaluation.get("improved"),
         **evaluation.get("summary", {}),
     }
     logger.info("Registered {} ({}); serve it with: {}", registered.spec, registered.path, summary["serve_command"])
     log_metadata(metadata=_without_none(summary), infer_artifact=True)
+    if gguf:
+        log_metadata(metadata={"gguf": gguf})  # the step run's own metadata
     if zenml_version is not None:
         stage_metrics = {stage.stage: stage.metrics for stage in stages}
-        log_metadata(metadata=_without_none({"registry": summary, "stages": stage_metrics}), infer_model=True)
+        model_metadata = {"registry": summary, "stages": stage_metrics, "gguf": gguf or None}
+        log_metadata(metadata=_without_none(model_metadata), infer_model=True)
     return card | {"registered": summary}
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from llm_engineering.application.rag.answer_quality import content_words
+from llm_engineering.application.rag.answer_quality import content_words, grounding_score
 from llm_engineering.domain.datasets import (
     CategoryDataset,
     DatasetType,
@@ -43,6 +43,9 @@ NOT_COVERED_ANSWERS = (
     "These passages are about something else and do not cover this request.",
 )
 REJECTED_KINDS = ("loop", "too_short", "off_topic")
+# A retrieved passage sharing this much of the answer's words is too close to the answer to be a distractor.
+DISTRACTOR_MAX_OVERLAP = 0.5
+MIN_SENTENCE_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,16 @@ class RaftSettings:
     without_gold_share: float = 0.1
     max_passage_chars: int = 600
     max_answer_chars: int = 800
-    # Share of the answer's content words a passage must hold to count as the answer's source.
-    min_gold_overlap: float = 0.5
+    # Share of the answer's content words a stored passage must hold to count as the answer's source.
+    min_source_overlap: float = 0.15
+    # The dataset's answer is the target when this share of its content words is in the prompt's passages
+    # (stricter than the answer guard's 0.35); otherwise the author's sentences of the gold passage that
+    # match it best, up to `max_author_chars`.
+    min_target_grounding: float = 0.5
+    max_author_chars: int = 400
+    # A seeded subset of each split gets passages (None: all); training reads only a few hundred samples.
+    max_train_samples: int | None = None
+    max_test_samples: int | None = None
     # Preference pairs derived from instruct samples, per split (0: only the dataset's own pairs).
     derived_pairs: int = 48
     seed: int = 0
@@ -88,6 +99,8 @@ class RaftReport:
     with_gold: int = 0
     without_gold: int = 0
     gold_from_answer: int = 0  # no stored passage held the answer: the answer's own text was the gold passage
+    targets_dataset_answer: int = 0
+    targets_author_sentences: int = 0
     answers_cut: int = 0
     derived_pairs: int = 0
     rejected_kinds: Counter = field(default_factory=Counter)
@@ -98,6 +111,8 @@ class RaftReport:
             "with_gold_passage": self.with_gold,
             "without_gold_passage": self.without_gold,
             "gold_from_answer": self.gold_from_answer,
+            "targets_dataset_answer": self.targets_dataset_answer,
+            "targets_author_sentences": self.targets_author_sentences,
             "answers_cut_at_sentence": self.answers_cut,
             "derived_preference_pairs": self.derived_pairs,
             **{f"rejected_{kind}": count for kind, count in sorted(self.rejected_kinds.items())},
@@ -126,13 +141,27 @@ class RetrievalAwareSamples:
         splits = {
             name: {
                 category: dataset.model_copy(
-                    update={"samples": [self._instruct_sample(sample, rng, report) for sample in dataset.samples]}
+                    update={"samples": [self._instruct_sample(sample, rng, report) for sample in samples]}
                 )
-                for category, dataset in split.split(name).items()
+                for category, (dataset, samples) in self._subset(split, name).items()
             }
             for name in ("train", "test")
         }
         return split.model_copy(update=splits), report
+
+    def _subset(self, split: TrainTestSplit, name: str) -> dict:
+        """{category: (dataset, samples)} of split `name`: every sample, or a seeded subset of
+        `max_<name>_samples` across categories (in the dataset's order)."""
+        limit = self.settings.max_train_samples if name == "train" else self.settings.max_test_samples
+        datasets = split.split(name)  # type: ignore[arg-type]
+        keys = [(category, index) for category, dataset in datasets.items() for index in range(len(dataset.samples))]
+        if limit is not None and len(keys) > limit:
+            keys = random.Random(self.settings.seed).sample(keys, limit)
+        kept = set(keys)
+        return {
+            category: (dataset, [sample for index, sample in enumerate(dataset.samples) if (category, index) in kept])
+            for category, dataset in datasets.items()
+        }
 
     def preference(
         self, split: TrainTestSplit, instruct: TrainTestSplit | None = None
@@ -144,8 +173,8 @@ class RetrievalAwareSamples:
         splits: dict[str, dict] = {}
         for name in ("train", "test"):
             categories: dict = {}
-            for category, dataset in split.split(name).items():
-                samples = [self._preference_sample(sample, rng, report) for sample in dataset.samples]
+            for category, (dataset, kept) in self._subset(split, name).items():
+                samples = [self._preference_sample(sample, rng, report) for sample in kept]
                 categories[category] = dataset.model_copy(update={"samples": samples})
             if instruct is not None and self.settings.derived_pairs:
                 self._derive_pairs(instruct.split(name), categories, rng, report)
@@ -209,8 +238,7 @@ class RetrievalAwareSamples:
         distractors = [
             passage
             for passage in self.search(instruction, settings.passages + 4)
-            if passage.document_id != gold_document
-            and _overlap_of(answer_words, passage.text) < settings.min_gold_overlap
+            if passage.document_id != gold_document and _overlap_of(answer_words, passage.text) < DISTRACTOR_MAX_OVERLAP
         ]
         texts = [leading_window(passage.text, settings.max_passage_chars) for passage in distractors]
         texts = [text for text in texts if text]
@@ -224,21 +252,30 @@ class RetrievalAwareSamples:
         gold_number = rng.randint(1, len(others) + 1)
         window = answer_window(gold_text, answer, settings.max_passage_chars)
         passages = (*others[: gold_number - 1], window, *others[gold_number - 1 :])
+        distractor = others[0] if others else None
         cut = cut_at_sentence(answer, settings.max_answer_chars)
-        if cut != answer.strip():
-            report.answers_cut += 1
-        return _Framed(passages, cite(cut, window, gold_number), gold_number, others[0] if others else None)
+        if grounding_score(cut, list(passages)) >= settings.min_target_grounding:
+            report.targets_dataset_answer += 1
+            if cut != answer.strip():
+                report.answers_cut += 1
+            return _Framed(passages, cite(cut, window, gold_number), gold_number, distractor)
+        # The dataset's answer says more than the passages hold (e.g. a teacher's paraphrase): training on it
+        # would teach ungrounded writing, so the target is the author's own sentences it was written from.
+        report.targets_author_sentences += 1
+        target = author_sentences(window, answer, settings.max_author_chars)
+        return _Framed(passages, _with_citation(target, gold_number), gold_number, distractor)
 
     def _gold(self, answer: str, report: RaftReport) -> tuple[str, str | None]:
-        """The stored passage holding most of the answer (searched with the answer), or the answer itself."""
+        """The stored passage sharing most of the answer's content words (searched with the answer), or,
+        when none shares `min_source_overlap` of them, the answer itself."""
         answer_words = set(content_words(answer))
         best: Passage | None = None
         best_overlap = 0.0
-        for passage in self.search(answer, 3):
+        for passage in self.search(answer, 5):
             overlap = _overlap_of(answer_words, passage.text)
             if overlap > best_overlap:
                 best, best_overlap = passage, overlap
-        if best is None or best_overlap < self.settings.min_gold_overlap:
+        if best is None or best_overlap < self.settings.min_source_overlap:
             report.gold_from_answer += 1
             return answer, None
         return best.text, best.document_id
@@ -290,6 +327,24 @@ def answer_window(passage: str, answer: str, max_chars: int) -> str:
             if gain > best_gain:
                 best_start, best_end, best_gain = start, end + 1, gain
     return cut_at_sentence(" ".join(parts[best_start:best_end]), max_chars)
+
+
+def author_sentences(passage: str, answer: str, max_chars: int) -> str:
+    """The passage's sentences that share most content words with `answer`, best first until `max_chars`,
+    in the passage's order (the passage cut to `max_chars` when it has no full sentence)."""
+    wanted = set(content_words(answer))
+    parts = [part for part in sentences(passage) if len(part.split()) >= MIN_SENTENCE_WORDS]
+    ranked = sorted(range(len(parts)), key=lambda index: -len(wanted & set(content_words(parts[index]))))
+    chosen: list[int] = []
+    used = 0
+    for index in ranked:
+        if chosen and used + len(parts[index]) + 1 > max_chars:
+            continue
+        chosen.append(index)
+        used += len(parts[index]) + 1
+    if not chosen:
+        return cut_at_sentence(passage, max_chars)
+    return cut_at_sentence(" ".join(parts[index] for index in sorted(chosen)), max_chars)
 
 
 def cite(answer: str, gold: str, number: int, min_overlap: float = 0.5) -> str:

@@ -4,7 +4,8 @@ one of two engines (LOCAL_LLM_ENGINE):
 - `llamacpp` (default): `LlamaCppServer`, the packaged Gemma 3 GGUF served as it is by llama.cpp through
   llama-cpp-python (`infrastructure.llamacpp.server`): parallel slots, streaming, stop sequences, and work
   stopped as soon as a client leaves. Other models are GGUF files in `LOCAL_DATA_DIR/models/<model>/` or
-  twins exported to `LOCAL_DATA_DIR/models/gguf/<model>.gguf` (`model.gguf_export`), loaded on first use.
+  twins exported to `LOCAL_DATA_DIR/models/gguf/<model>.gguf` (`model.gguf_export`, or a link to the
+  registry's own Q8_0 export, `model.gguf_bundle`), loaded on first use.
 - `transformers`: `LocalLLMServer`, `transformers serve` on a Hugging Face folder (the fallback, also chosen,
   with a message, when llama-cpp-python cannot be imported). Described below.
 
@@ -324,19 +325,26 @@ class LlamaCppServer(LocalLLMServer):
         )
 
     def prepare(self) -> str | None:
-        """Find the GGUF to serve: the one in `model_dir`; for a published twin (a Hugging Face folder) its
-        export `models/gguf/<id>.gguf`, written now unless fresh; else the packaged GGUF (joined from its
-        package's parts once). Returns a line when it exported; raises LLMTwinError when it cannot."""
+        """Find the GGUF to serve: the one in `model_dir`; for a published twin (a Hugging Face folder) the
+        registry's Q8_0 export of its version when there is a fresh one (`model.gguf_bundle`, linked in as
+        `models/gguf/<id>.gguf`), else that export written now unless fresh; else the packaged GGUF (joined
+        from its package's parts once). Returns a line when it exported or took the registry's file; raises
+        LLMTwinError when it cannot."""
         if self.gguf_path is not None:
             return None
-        packaged = packaged_gguf(self.model_dir.parent)
         if not is_published_model(self.model_dir):
-            self.gguf_path = packaged
+            self.gguf_path = packaged_gguf(self.model_dir.parent)
             return None
+        from llm_engineering.model.gguf_bundle import registered_gguf
         from llm_engineering.model.gguf_export import ensure_gguf_export, exported_gguf_path
 
-        started = time.perf_counter()
         target = exported_gguf_path(self.model_dir.parent, self.served_model_id)
+        registered = registered_gguf(self.model_dir)
+        if registered is not None:
+            self.gguf_path = _link_export(target, registered)
+            return f"{self.label}: serving {self.served_model_id!r} from its registered export {registered}"
+        started = time.perf_counter()
+        packaged = packaged_gguf(self.model_dir.parent)
         self.gguf_path, written = ensure_gguf_export(self.model_dir, packaged, target)
         if written:
             return f"{self.label}: exported {self.served_model_id!r} to {target} ({time.perf_counter() - started:.0f}s)"
@@ -372,6 +380,22 @@ class LlamaCppServer(LocalLLMServer):
             "--max-tokens",
             str(self.max_tokens),
         ]
+
+
+def _link_export(target: Path, source: Path) -> Path:
+    """`target` made a relative link to the registry's GGUF `source` (replacing an export written there
+    before, and its note), so a running server finds the model by name; `source` itself when the file system
+    has no links (it is then served from the command line only)."""
+    if target.is_symlink() and target.resolve() == source.resolve():
+        return source
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        target.with_name(target.name + ".json").unlink(missing_ok=True)
+        target.symlink_to(os.path.relpath(source.resolve(), target.parent.resolve()))
+    except (OSError, NotImplementedError):
+        pass  # no links here: the server still gets `source` on its command line
+    return source
 
 
 def _gguf_in(model_dir: Path) -> Path | None:

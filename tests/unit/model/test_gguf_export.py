@@ -54,8 +54,13 @@ def tiny_base(path: Path, blocks: int = SIZES["num_hidden_layers"]) -> Path:
     writer.add_head_count(SIZES["heads"])
     writer.add_head_count_kv(SIZES["kv_heads"])
     writer.add_context_length(256)
+    writer.add_layer_norm_rms_eps(1e-6)  # read by llama.cpp's quantizer (tests of the Q4_K_M adapter)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
     writer.add_tokenizer_model("llama")
-    writer.add_token_list([f"t{index}" for index in range(SIZES["vocab"])])
+    special = {2: "<eos>", 3: "<end_of_turn>"}
+    writer.add_token_list([special.get(index, f"t{index}") for index in range(SIZES["vocab"])])
+    writer.add_eos_token_id(2)
     shapes = {"token_embd.weight": (SIZES["vocab"], hidden), "output_norm.weight": (hidden,)}
     for block in range(blocks):
         shapes |= {

@@ -188,3 +188,27 @@ def test_settings_are_checked():
         RaftSettings(passages=0)
     with pytest.raises(ValueError, match="without_gold_share"):
         RaftSettings(without_gold_share=1.0)
+
+
+def test_an_answer_the_passages_do_not_ground_is_replaced_by_the_authors_sentences():
+    paraphrase = (
+        "Honestly, syncing embeddings with fresh posts demands a streaming job; a feature pipeline handles it "
+        "elegantly, empowering seamless, delightful, robust retrieval experiences for everyone involved."
+    )
+    split = instruct_split(1)
+    sample = split.samples("train")[0].model_copy(update={"answer": paraphrase})
+    split.train[DataCategory.ARTICLES] = split.train[DataCategory.ARTICLES].model_copy(update={"samples": [sample]})
+    out, report = RetrievalAwareSamples(FakeStore(), RaftSettings(without_gold_share=0.0)).instruct(split)
+    target = out.samples("train")[0]
+    assert report.targets_author_sentences == 1 and report.targets_dataset_answer == 0
+    assert "Keeping the store in sync with new posts is a streaming job" in target.answer
+    assert re.search(r"\[\d\]", target.answer)
+    assert AnswerGuard().problem(target.answer, list(target.passages)) is None
+
+
+def test_a_seeded_subset_of_each_split_gets_passages():
+    settings = RaftSettings(max_train_samples=4, without_gold_share=0.0)
+    first, report = RetrievalAwareSamples(FakeStore(), settings).instruct(instruct_split(10))
+    again, _ = RetrievalAwareSamples(FakeStore(), settings).instruct(instruct_split(10))
+    assert report.samples == 4 and len(first.samples("train")) == 4
+    assert [s.instruction for s in first.samples("train")] == [s.instruction for s in again.samples("train")]

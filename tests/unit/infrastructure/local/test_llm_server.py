@@ -204,3 +204,43 @@ def test_the_transformers_engine_prepares_by_converting_once(tmp_path, monkeypat
     monkeypatch.setattr(llm_server, "convert_gguf_model", lambda model_dir: converted.append(model_dir))
     server = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
     assert server.prepare() is None and converted == [server.model_dir]
+
+
+def test_llamacpp_serves_the_registered_q8_0_export_of_a_published_twin(tmp_path, monkeypatch):
+    """A twin whose registry version has a fresh Q8_0 export is served from it (linked in as
+    models/gguf/<id>.gguf, replacing an older export), with nothing exported or joined."""
+    import json
+
+    from llm_engineering.model import gguf_export
+
+    monkeypatch.setattr(llm_server, "packaged_gguf", lambda models_dir: pytest.fail("the base GGUF is not needed"))
+    monkeypatch.setattr(gguf_export, "ensure_gguf_export", lambda *a: pytest.fail("nothing is exported"))
+    version = tmp_path / "registry" / "twin" / "v1"
+    merged = version / "sft" / "merged"
+    merged.mkdir(parents=True)
+    (merged / "config.json").write_text("{}")
+    (merged / "model.safetensors").write_bytes(b"\0" * 8)
+    (version / "gguf").mkdir()
+    q8 = version / "gguf" / "twin-v1.Q8_0.gguf"
+    q8.write_bytes(b"GGUF" * 4)
+    card = {
+        "merged_dir": "sft/merged",
+        "gguf": {
+            "files": {"gguf/twin-v1.Q8_0.gguf": {"quantization": "Q8_0", "bytes": 16, "sha256": "x"}},
+            "weights": gguf_export.weights_fingerprint(merged),
+        },
+    }
+    (version / "model_card.json").write_text(json.dumps(card))
+    models = tmp_path / "models"
+    (models / "gguf").mkdir(parents=True)
+    (models / "gguf" / "twin-v1.gguf").write_bytes(b"old export")
+    (models / "gguf" / "twin-v1.gguf.json").write_text("{}")
+    (models / "twin-v1").symlink_to(merged, target_is_directory=True)
+
+    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-v1")
+    assert "registered export" in server.prepare()
+    assert server.gguf_path == q8
+    link = models / "gguf" / "twin-v1.gguf"
+    assert link.is_symlink() and link.resolve() == q8.resolve()  # a running server loads it by name
+    assert not (models / "gguf" / "twin-v1.gguf.json").exists()
+    assert f"twin-v1={q8}" in server.command()
