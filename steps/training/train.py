@@ -18,6 +18,9 @@ from steps.training._context import input_artifacts, link_inputs_to_model, run_f
 # The figures of a stage that go into the step's metadata (the dashboard's metadata tab).
 METADATA_KEYS = (
     "samples",
+    "samples_trained",
+    "dataset_tokens",
+    "skipped_too_long",
     "steps",
     "tokens",
     "tokens_per_s",

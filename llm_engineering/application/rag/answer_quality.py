@@ -120,6 +120,15 @@ def grounding_score(answer: str, passages: Sequence[str]) -> float:
     return round(sum(word in source_words for word in answer_words) / len(answer_words), 4)
 
 
+def request_echo(answer: str, request: str) -> float:
+    """Share of the answer's content words that are the request's (near 1.0: the request said back)."""
+    answer_words = content_words(answer)
+    if not answer_words:
+        return 0.0
+    request_words = set(content_words(request))
+    return round(sum(word in request_words for word in answer_words) / len(answer_words), 4)
+
+
 def invalid_citations(answer: str, passages_in_prompt: int) -> list[int]:
     """Citation numbers `[n]` in the answer that name no passage of the prompt (1..passages_in_prompt)."""
     return sorted({int(number) for number in _CITATION.findall(answer) if not 1 <= int(number) <= passages_in_prompt})

@@ -27,7 +27,14 @@ from llm_engineering.domain.datasets import TrainTestSplit
 from llm_engineering.model.errors import TrainingDataError, TrainingError
 from llm_engineering.model.finetuning import backends
 from llm_engineering.model.finetuning.config import DPOStageConfig, SFTStageConfig, TrainingConfig
-from llm_engineering.model.finetuning.data import dpo_selection, instruct_row, preference_row, sft_selection
+from llm_engineering.model.finetuning.data import (
+    Selection,
+    dpo_selection,
+    instruct_row,
+    preference_row,
+    sft_selection,
+)
+from llm_engineering.model.finetuning.progress import StepProgress
 from llm_engineering.model.tracking import quiet_vendor_error_reporting
 
 Stage = Literal["sft", "dpo"]
@@ -123,7 +130,8 @@ def _run_stage(
             model = backends.load_trl_model(model_path, config)
             peft_config = backends.peft_lora_config(config.lora)
         meter = _Meter()
-        budget = [_TimeBudget(stage_config.max_minutes)] if stage_config.max_minutes else []
+        # Logs steps done of the total with the time left; ends the loop when the stage's budget is spent.
+        progress = StepProgress(stage_config.max_minutes)
         trainer = _build_trainer(
             stage,
             backend,
@@ -136,7 +144,7 @@ def _run_stage(
             train_rows,
             eval_rows,
             output_dir,
-            [meter, *budget, *callbacks],
+            [meter, progress, *callbacks],
         )
         try:
             with backends.score_label_positions_only_on_cpu():
@@ -151,7 +159,9 @@ def _run_stage(
         del trainer, model
         gc.collect()
         backends.merge_adapter(model_path, adapter_dir, merged_dir)
-    metrics = _metrics(stage, output.metrics, final_eval, log_history, steps, selected, meter)
+    metrics = _metrics(
+        stage, output.metrics, final_eval, log_history, steps, selected, meter, stage_config.effective_batch_size
+    )
     metrics["total_seconds"] = round(time.perf_counter() - started, 1)
     metrics.update(backend=backend, precision=precision.name)
     result = StageResult(
@@ -168,29 +178,38 @@ def _run_stage(
     return result
 
 
+@dataclass(frozen=True)
+class _Selected:
+    """What the train split offered the stage: samples that fit, their tokens, and those left out."""
+
+    samples: int
+    tokens: int
+    too_long: int
+
+
 def _rows(
     stage: Stage, stage_config: SFTStageConfig | DPOStageConfig, dataset: TrainTestSplit, tokenizer: Any, seed: int
-) -> tuple[Any, Any, int]:
-    """(train Dataset, eval Dataset or None, number of train samples)."""
+) -> tuple[Any, Any, _Selected]:
+    """(train Dataset, eval Dataset or None, what the train split offered)."""
     from datasets import Dataset
 
-    def select(name: Literal["train", "test"], max_samples: int | None) -> list[dict[str, str]]:
+    def select(name: Literal["train", "test"], max_samples: int | None) -> tuple[list[dict[str, str]], Selection]:
         if stage == "sft":
             chosen = sft_selection(dataset, tokenizer, name, stage_config.max_length, max_samples, seed)
-            return [instruct_row(sample, tokenizer.eos_token) for sample in chosen.samples]
+            return [instruct_row(sample, tokenizer.eos_token) for sample in chosen.samples], chosen
         chosen = dpo_selection(
             dataset, tokenizer, name, stage_config.max_length, stage_config.max_prompt_length, max_samples, seed
         )
-        return [preference_row(sample, tokenizer.eos_token) for sample in chosen.samples]
+        return [preference_row(sample, tokenizer.eos_token) for sample in chosen.samples], chosen
 
-    train = select("train", stage_config.max_train_samples)
+    train, selection = select("train", stage_config.max_train_samples)
     evaluation = None
     if stage_config.max_eval_samples != 0 and dataset.num_samples("test"):
         try:
-            evaluation = Dataset.from_list(select("test", stage_config.max_eval_samples))
+            evaluation = Dataset.from_list(select("test", stage_config.max_eval_samples)[0])
         except TrainingDataError as error:
             logger.warning("No evaluation during {}: {}", stage.upper(), error)
-    return Dataset.from_list(train), evaluation, len(train)
+    return Dataset.from_list(train), evaluation, _Selected(len(train), selection.tokens, selection.too_long)
 
 
 def _common_args(
@@ -292,38 +311,6 @@ def _build_trainer(
     )
 
 
-class _TimeBudget:
-    """A TrainerCallback that ends training once the loop has run `minutes`, logging progress with an ETA."""
-
-    def __init__(self, minutes: float) -> None:
-        self.seconds = minutes * 60.0
-        self.started: float | None = None
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = time.perf_counter()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.started is None:
-            return control
-        elapsed = time.perf_counter() - self.started
-        left = max(0.0, self.seconds - elapsed)
-        logger.info(
-            "step {} after {:.0f}s: {:.0f}s left of the {:.0f}-minute budget",
-            state.global_step,
-            elapsed,
-            left,
-            self.seconds / 60,
-        )
-        if elapsed >= self.seconds:
-            control.should_training_stop = True
-        return control
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-
 class _Meter:
     """A TrainerCallback that times the training loop (transformers calls whichever hooks exist)."""
 
@@ -353,8 +340,9 @@ def _metrics(
     final_eval: dict[str, Any],
     log_history: list[dict[str, Any]],
     steps: int,
-    samples: int,
+    selected: _Selected,
     meter: _Meter,
+    effective_batch_size: int = 1,
 ) -> dict[str, Any]:
     train_logs = [entry for entry in log_history if "loss" in entry]
     tokens = max((int(entry.get("num_tokens", 0)) for entry in train_logs), default=0)
@@ -365,7 +353,11 @@ def _metrics(
         "train_loss_mean": train_metrics.get("train_loss"),
         "eval_loss": final_eval.get("eval_loss"),
         "steps": steps,
-        "samples": samples,
+        "samples": selected.samples,
+        # Under a time budget the loop may stop before an epoch: what it reached of what the split offered.
+        "samples_trained": min(selected.samples, steps * effective_batch_size),
+        "dataset_tokens": selected.tokens,
+        "skipped_too_long": selected.too_long,
         "tokens": tokens,
         "seconds": round(seconds, 1),
         "cpu_seconds": round(meter.cpu_seconds, 1),

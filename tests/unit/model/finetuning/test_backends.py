@@ -94,12 +94,15 @@ def test_stage_metrics_from_the_log_history():
     meter = training._Meter()
     meter.seconds = 5.0
 
-    metrics = training._metrics("dpo", {"train_loss": 2.0}, {"eval_loss": 1.7}, history, 2, 8, meter)
+    selected = training._Selected(samples=8, tokens=900, too_long=3)
+    metrics = training._metrics("dpo", {"train_loss": 2.0}, {"eval_loss": 1.7}, history, 2, selected, meter, 2)
 
     assert metrics["train_loss_first"] == 2.5 and metrics["train_loss_last"] == 1.5
     assert (metrics["tokens"], metrics["tokens_per_s"], metrics["steps"], metrics["samples"]) == (250, 50.0, 2, 8)
+    # A time budget may stop the loop early: 2 steps of 2 samples reached 4 of the 8 on offer.
+    assert (metrics["samples_trained"], metrics["dataset_tokens"], metrics["skipped_too_long"]) == (4, 900, 3)
     assert metrics["eval_loss"] == 1.7 and metrics["rewards/margins"] == 0.4 and metrics["rewards/chosen"] is None
-    assert "rewards/margins" not in training._metrics("sft", {}, {}, history, 2, 8, meter)
+    assert "rewards/margins" not in training._metrics("sft", {}, {}, history, 2, selected, meter)
 
 
 def test_importing_the_fine_tuning_modules_loads_no_heavy_library():
@@ -116,3 +119,19 @@ def test_importing_the_fine_tuning_modules_loads_no_heavy_library():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_time_budget_stops_training_once_spent():
+    from types import SimpleNamespace
+
+    budget = training._TimeBudget(minutes=1.0)
+    control = SimpleNamespace(should_training_stop=False)
+    state = SimpleNamespace(global_step=3)
+    budget.on_step_end(None, state, control)  # before the loop began: nothing to measure
+    assert not control.should_training_stop
+    budget.on_train_begin(None, state, control)
+    budget.on_step_end(None, state, control)
+    assert not control.should_training_stop
+    budget.started -= 61.0  # a minute and a second into the loop
+    budget.on_step_end(None, state, control)
+    assert control.should_training_stop
