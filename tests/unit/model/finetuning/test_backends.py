@@ -119,19 +119,3 @@ def test_importing_the_fine_tuning_modules_loads_no_heavy_library():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
-
-
-def test_the_time_budget_stops_training_once_spent():
-    from types import SimpleNamespace
-
-    budget = training._TimeBudget(minutes=1.0)
-    control = SimpleNamespace(should_training_stop=False)
-    state = SimpleNamespace(global_step=3)
-    budget.on_step_end(None, state, control)  # before the loop began: nothing to measure
-    assert not control.should_training_stop
-    budget.on_train_begin(None, state, control)
-    budget.on_step_end(None, state, control)
-    assert not control.should_training_stop
-    budget.started -= 61.0  # a minute and a second into the loop
-    budget.on_step_end(None, state, control)
-    assert control.should_training_stop
