@@ -58,8 +58,10 @@ def fill_stores(corpus: Path, author: str) -> int:
 
     import_markdown_corpus(corpus, author)
     if EmbeddedArticleChunk.count() == 0:
+        from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
         from pipelines.feature_engineering import feature_engineering
 
+        use_project_zenml_store()  # the run goes to this checkout's ZenML store
         click.echo("Running the feature pipeline on the demo corpus (first run only)...")
         feature_engineering.with_options(run_name=f"bench_answers_features_{int(time.time())}")(
             author_full_names=[author]
@@ -97,7 +99,8 @@ def run(questions: list[str], k: int, show_answers: bool) -> list[dict]:
             "repetition": repetition_rate(answer.answer),
             "repeated_sentences": repeated_sentences(answer.answer),
             "grounding": grounding_score(answer.answer, texts),
-            "invalid_citations": invalid_citations(answer.answer, len(texts)),
+            # [n] cites the n-th source (one numbered prompt block per document).
+            "invalid_citations": invalid_citations(answer.answer, len(answer.sources)),
             "tokens": answer.trace["generation"]["completion_tokens"],
             "seconds": round(seconds, 1),
             "llm_calls": llm.calls,

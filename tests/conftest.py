@@ -21,7 +21,8 @@ HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
 os.environ.setdefault("ENV_FILE", str(PROJECT_ROOT / "tests" / "no.env"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# ZenML keeps its store under a throwaway folder, never the developer's ~/.config/zenml.
+# ZenML keeps its store under a throwaway folder, never the developer's ~/.config/zenml nor the checkout's
+# .local/zenml (a ZENML_CONFIG_PATH set here is a user's choice: `use_project_zenml_store` keeps it).
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="zenml-tests-"))
 # The OpenVINO embedder's exports: one per session, shared by the processes tests start, never in .local.
 os.environ.setdefault("EMBEDDING_CACHE_DIR", tempfile.mkdtemp(prefix="embedding-exports-tests-"))

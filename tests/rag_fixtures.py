@@ -69,11 +69,16 @@ def index_demo_corpus_into(mongo_uri: str, database: str, qdrant_path: Path) -> 
 
 
 @contextmanager
-def running_api(environment: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL."""
+def running_api(environment: dict[str, str], log_dir: Path, wait_warm: bool = True) -> Iterator[str]:
+    """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL
+    once warmed up (`wait_warm=False`: as soon as /health answers). Its log is `log_dir/api-<port>.log`."""
+    from llm_engineering.infrastructure.local.api_server import WARM_UP_TIMEOUT_S
     from llm_engineering.infrastructure.local.api_server import running_api as api_process
 
     port = free_port()
     env = {"ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"), **environment}
-    with api_process(API_APP, log_dir / f"api-{port}.log", environment=env, port=port) as base:
+    warm_up_timeout_s = WARM_UP_TIMEOUT_S if wait_warm else None
+    with api_process(
+        API_APP, log_dir / f"api-{port}.log", environment=env, port=port, warm_up_timeout_s=warm_up_timeout_s
+    ) as base:
         yield base

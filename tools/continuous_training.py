@@ -353,9 +353,11 @@ def post_alert(report: ContinuousTrainingReport) -> None:
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=OUTPUT_DIR, show_default=True)
 def main(budget: str, data: str | None, deploy: bool, fail_on_reject: bool, config_path: Path, output: Path) -> None:
     """Run the continuous-training chain once and report what each stage did."""
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+    use_project_zenml_store()  # before ZenML reads its config: this checkout's store (LOCAL_DATA_DIR/zenml)
 
     config = load_config(config_path)
     try:

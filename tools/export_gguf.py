@@ -38,14 +38,18 @@ if TYPE_CHECKING:
 def main(model_spec: str, quantizations: str, force: bool, zenml: bool) -> None:
     """Write <version>/gguf/<name>-v<N>.<quantization>.gguf and <version>/gguf/Modelfile, and list them in the
     version's model card."""
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
+
+    opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+    use_project_zenml_store()  # before ZenML reads its config: this checkout's store (LOCAL_DATA_DIR/zenml)
+
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.model.gguf_bundle import parse_quantizations
     from llm_engineering.model.registry import RegisteredModel
     from llm_engineering.settings import get_settings
-    from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
-    opt_out_of_vendor_telemetry()
     exporter = bootstrap.build_gguf_exporter(get_settings())
     try:
         wanted = parse_quantizations(quantizations)  # a typo fails before anything is looked up

@@ -13,7 +13,8 @@ import click
 
 from llm_engineering.entrypoints.api import create_app
 
-# Creating the app reads the settings but opens nothing: stores and models load on first use.
+# Creating the app reads the settings but opens nothing: a background warm-up loads the models after start,
+# and GET /ready answers 503 "warming_up" until it has (the first question then loads nothing).
 app = create_app()
 
 DEFAULT_QUERY = "Write a short LinkedIn post about why a RAG system needs a reranking step."
@@ -24,9 +25,10 @@ def print_answer(payload: dict) -> None:
     click.echo("\nAnswer:\n" + (payload.get("answer") or "(empty)").strip())
     click.echo("\nSources:")
     for source in payload.get("sources", []):
-        numbers = ",".join(str(number) for number in source.get("passages", [])) or "-"
+        # The number the answer cites this source by ([n]), as the API gives it.
+        number = source.get("number", "-")
         click.echo(
-            f"  [{numbers}] score={source['score']:.3f}  {source['author']}  {source['category']}  "
+            f"  [{number}] score={source['score']:.3f}  {source['author']}  {source['category']}  "
             f"{source.get('link') or source['platform']}  ({len(source.get('chunk_ids', []))} chunks)"
         )
     metadata = payload.get("metadata", {})

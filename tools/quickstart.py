@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from llm_engineering.application.operations.quickstart_estimates import Machine, estimate_note
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = PROJECT_ROOT / "data" / "demo" / "articles"
 DEMO_AUTHOR = "Mara Quillon"
@@ -24,8 +26,11 @@ DEMO_QUERY = "I am Mara Quillon. Write a short LinkedIn post on why a RAG system
 API_APP = "tools.ml_service:app"
 
 
-def _step(number: int, title: str) -> float:
+def _step(number: int, title: str, estimate: str | None = None) -> float:
+    """Print the step's header and, for a step in `quickstart_estimates.STEPS`, how long it should take."""
     click.secho(f"\n[{number}/6] {title}", bold=True)
+    if estimate is not None:
+        click.echo(f"      {estimate_note(estimate, Machine.current())}")
     return time.perf_counter()
 
 
@@ -47,9 +52,11 @@ def _done(started: float, message: str = "") -> None:
 @click.option("--keep-api", is_flag=True, help="Leave the API running (it then holds the embedded Qdrant folder).")
 def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> None:
     """Run the whole system once on this machine, offline, and answer one question through the REST API."""
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+    use_project_zenml_store()  # before ZenML reads its config: this checkout's store (LOCAL_DATA_DIR/zenml)
 
     import logging
 
@@ -70,13 +77,17 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     settings = get_settings()
     total = time.perf_counter()
 
-    started = _step(1, "Local infrastructure: the MongoDB-compatible warehouse")
+    started = _step(1, "Local infrastructure: the MongoDB-compatible warehouse", "warehouse")
     click.echo("      " + LocalInfrastructure(settings, project_root=PROJECT_ROOT).start_warehouse(prefer_docker=False))
     _done(started)
 
-    started = _step(2, "Local LLM: Gemma 3 270M (the packaged GGUF), OpenAI-compatible server")
-    if uses_local_llm(settings):
-        server = local_llm_server(settings)
+    server = local_llm_server(settings) if uses_local_llm(settings) else None
+    started = _step(
+        2,
+        "Local LLM: Gemma 3 270M (the packaged GGUF), OpenAI-compatible server",
+        f"local_llm_{server.engine}" if server is not None else None,
+    )
+    if server is not None:
         try:
             if server.notice:
                 click.echo(f"      note: {server.notice}")
@@ -88,7 +99,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
         click.echo(f"      using the configured LLM at {settings.LLM_BASE_URL} ({settings.LLM_PROVIDER})")
     _done(started)
 
-    started = _step(3, f"Demo corpus: {corpus_dir} by {author} -> warehouse")
+    started = _step(3, f"Demo corpus: {corpus_dir} by {author} -> warehouse", "corpus")
     bootstrap.configure(settings)
     try:
         imported = import_markdown_corpus(corpus_dir, author)
@@ -96,7 +107,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
         raise click.ClickException(str(error)) from error
     _done(started, f"({imported.inserted} articles inserted, {imported.skipped_existing} already there)")
 
-    started = _step(4, "Feature pipeline (ZenML): clean, chunk, embed -> Qdrant")
+    started = _step(4, "Feature pipeline (ZenML): clean, chunk, embed -> Qdrant", "feature_pipeline")
     from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
     from pipelines.feature_engineering import feature_engineering
 
@@ -109,7 +120,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     bootstrap.reset()  # hand the embedded Qdrant folder over to the API process
     _done(started, f"({chunks} embedded article chunks in the store)")
 
-    started = _step(5, f"RAG API: uvicorn {API_APP} on {settings.API_HOST}:{settings.API_PORT}")
+    started = _step(5, f"RAG API: uvicorn {API_APP} on {settings.API_HOST}:{settings.API_PORT}", "api")
     log_path = settings.LOCAL_DATA_DIR / "run" / "ml_service.log"
     try:
         api, base = start_api(
@@ -130,7 +141,8 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
         )
         _done(started)
 
-        started = _step(6, "POST /rag")
+        # The estimate holds for the local LLM; another server answers at its own pace.
+        started = _step(6, "POST /rag", "rag" if server is not None else None)
         click.echo(f"Question: {query}")
         response = httpx.post(f"{base}/rag", json={"query": query, "k": k}, timeout=settings.API_REQUEST_TIMEOUT_S + 30)
         if response.status_code != 200:

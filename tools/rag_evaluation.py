@@ -122,12 +122,16 @@ def main(
     output: Path,
 ) -> None:
     """Print retrieval metrics of the configured retriever on the labelled queries and write the report."""
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+    use_project_zenml_store()  # before ZenML reads its config: this checkout's store (LOCAL_DATA_DIR/zenml)
 
     from llm_engineering import bootstrap
+    from llm_engineering.application.evaluation.labelled_queries import with_kept_copies
     from llm_engineering.application.evaluation.rag_evaluation import evaluate_retrieval
+    from llm_engineering.application.preprocessing.feature_store import folded_copy_ids
 
     container = bootstrap.container()
     bootstrap.use_embedding_threads(container.settings, "query")  # queries are encoded one at a time
@@ -138,6 +142,8 @@ def main(
         queries += title_queries()
     if not queries:
         raise click.ClickException("No labelled queries: give --dataset, --queries or --titles.")
+    # A query labelled with a cross-posted copy's link is answered by the one copy the store keeps.
+    queries = with_kept_copies(queries, folded_copy_ids())
     mode = search_mode or container.settings.RAG_SEARCH_MODE
     search, retriever = retriever_search(k, mode, support_weight, candidates)
     evaluation = evaluate_retrieval(search, queries, k=cutoff, mrr_k=10)

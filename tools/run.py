@@ -246,9 +246,11 @@ def main(
     together, features are built for the crawled author unless --authors says otherwise.
     Parameters come from the YAML configs in configs/; edit or copy them to change a run.
     """
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
+    use_project_zenml_store()  # before ZenML reads its config: this checkout's store (LOCAL_DATA_DIR/zenml)
 
     chosen = [entry for entry in PIPELINES if flags.get(entry.flag)]
     if not chosen and not export_settings:

@@ -17,6 +17,8 @@ class Chunk(VectorBaseDocument, ABC):
     author_id: UUID4
     author_full_name: str
     metadata: dict = Field(default_factory=dict)
+    # Every link of the document (copies of one article at several addresses), for filters and sources.
+    links: list[str] = Field(default_factory=list)
 
 
 class PostChunk(Chunk):

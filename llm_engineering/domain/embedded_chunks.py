@@ -18,6 +18,8 @@ class EmbeddedChunk(VectorBaseDocument, ABC):
     author_id: UUID4
     author_full_name: str
     metadata: dict = Field(default_factory=dict)
+    # Every link of the document (copies of one article at several addresses); empty in stores built before.
+    links: list[str] = Field(default_factory=list)
 
     def sparse_text(self) -> str:
         """What the keyword index holds: the chunk's context header (title, section) and its content, the

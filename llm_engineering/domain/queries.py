@@ -39,20 +39,24 @@ class EmbeddedQuery(Query):
 
 
 class Source(BaseModel):
-    """A document an answer draws on: where it comes from, how well it matched, which passages were used.
+    """A document an answer draws on: its number, where it comes from, how well it matched.
 
     Retrieval works on chunks; readers think in documents. Chunks of one document are grouped here: the
-    score is its best chunk's, every chunk id is kept, and `passages` are the numbers its chunks carry in
-    the prompt (`[n]` in the answer), empty when nothing was generated.
+    score is its best chunk's and every chunk id is kept. `number` is the source's place in the list, from
+    1, and the only citation number there is: the prompt holds one numbered block per source, so `[n]` in
+    an answer (the model's or the extractive fallback's) is the source numbered n.
     """
 
     model_config = ConfigDict(frozen=True)
 
+    number: int = Field(ge=1, description="The source's place in the list, from 1: what [n] in the answer cites.")
     document_id: str
     category: str
     author: str
     platform: str
     link: str | None = None
+    links: list[str] = Field(
+        default_factory=list, description="Every address of the document (copies of one article), its own first."
+    )
     score: float
     chunk_ids: list[str]
-    passages: list[int] = Field(default_factory=list)

@@ -4,6 +4,7 @@ before the server starts, the MiniLM embedder, and a real LLM server process (ti
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -73,9 +74,10 @@ def test_health_ready_and_an_answer_with_sources(api, populated):
     body = response.json()
     assert isinstance(body["answer"], str)
     retrieval, generation = body["metadata"]["retrieval"], body["metadata"]["generation"]
-    # Sources are documents: every prompt passage belongs to exactly one, numbered as in the prompt.
+    # Sources are documents: every prompt passage belongs to exactly one; [n] in the answer is source n.
     assert sum(len(source["chunk_ids"]) for source in body["sources"]) == generation["passages_in_prompt"] == 2
-    assert sorted(n for source in body["sources"] for n in source["passages"]) == [1, 2]
+    assert [source["number"] for source in body["sources"]] == list(range(1, generation["sources_in_prompt"] + 1))
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])} <= {s["number"] for s in body["sources"]}
     assert len({source["document_id"] for source in body["sources"]}) == len(body["sources"])
     assert body["sources"][0]["link"].endswith("rerank-before-you-prompt")
     assert {source["author"] for source in body["sources"]} == {DEMO_AUTHOR}
@@ -154,7 +156,9 @@ def test_llm_down_is_503_naming_the_llm(populated, mongo_uri):
         body = found.json()
         assert [passage["number"] for passage in body["passages"]] == [1, 2, 3]
         assert body["passages"][0]["content"]
-        assert body["sources"] and all(source["passages"] == [] for source in body["sources"])
+        numbers = [source["number"] for source in body["sources"]]
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert {passage["source"] for passage in body["passages"]} == set(numbers)
 
 
 def test_vector_store_locked_is_503_naming_the_store(populated, mongo_uri, llm_server, tmp_path):

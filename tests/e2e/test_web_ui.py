@@ -1,13 +1,16 @@
 """The web UI end to end in headless Chromium against real uvicorn processes (nx-27017 warehouse, Qdrant
 local folder, the MiniLM embedder): ask a question and watch the streamed answer and its sources (the tiny
 local LLM), add a fixture page's link and watch it crawled, indexed and found, and check that model output
-holding HTML is shown as text (a scripted OpenAI-compatible server answers with a script tag).
+holding HTML is shown as text (a scripted OpenAI-compatible server answers with a script tag), and that
+every answer is marked with who wrote it (the scripted model, or the author's sentences quoted in place of
+a rejected reply, whose draft stays behind a toggle).
 
 The chat screenshot is written to output/ui/chat.png (the README shows a copy from a test run)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import uuid
@@ -32,6 +35,16 @@ HOSTILE_ANSWER = (
     'too large, one relevant sentence drowns in five hundred words <img src=x onerror="window.__pwned = 2"> '
     "of something else, and the embedding of the whole block drifts toward the average of many topics."
 )
+# The scripted server's replies per question (else HOSTILE_ANSWER): one the answer guard keeps (the author's
+# own point about reranking), one it rejects (not grounded in the passages at all).
+KEPT_QUESTION = "Why do you rerank before the prompt?"
+KEPT_ANSWER = (
+    "I always add a reranking step between retrieval and the prompt. Retrieve generously, then score every "
+    "candidate against the original question with a stronger model and keep only the best few [1]."
+)
+REJECTED_QUESTION = "How large should my chunks be?"
+REJECTED_ANSWER = "Bananas ripen faster next to apples in a warm kitchen, as my grandmother always said."
+SCRIPTED_REPLIES = {KEPT_QUESTION: KEPT_ANSWER, REJECTED_QUESTION: REJECTED_ANSWER}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +114,8 @@ def ui(stores, mongo_uri, llm_server) -> Iterator[str]:
 
 
 class _ScriptedCompletions(BaseHTTPRequestHandler):
-    """An OpenAI-compatible server that always answers HOSTILE_ANSWER (streamed when asked)."""
+    """An OpenAI-compatible server that answers SCRIPTED_REPLIES by question, else HOSTILE_ANSWER (streamed
+    when asked)."""
 
     def do_GET(self) -> None:
         body = json.dumps({"data": [{"id": "scripted", "object": "model"}]}).encode()
@@ -109,9 +123,11 @@ class _ScriptedCompletions(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        prompt = " ".join(str(message.get("content")) for message in request.get("messages") or [])
+        reply = next((answer for question, answer in SCRIPTED_REPLIES.items() if question in prompt), HOSTILE_ANSWER)
         usage = {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
         if request.get("stream"):
-            chunks = [HOSTILE_ANSWER[i : i + 12] for i in range(0, len(HOSTILE_ANSWER), 12)]
+            chunks = [reply[i : i + 12] for i in range(0, len(reply), 12)]
             events = [
                 {"choices": [{"index": 0, "delta": {"content": chunk}, "finish_reason": None}]} for chunk in chunks
             ]
@@ -119,8 +135,8 @@ class _ScriptedCompletions(BaseHTTPRequestHandler):
             body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + b"data: [DONE]\n\n"
             self._send(200, body, "text/event-stream")
             return
-        message = {"role": "assistant", "content": HOSTILE_ANSWER}
-        choice = {"index": 0, "message": message, "text": HOSTILE_ANSWER, "finish_reason": "stop"}
+        message = {"role": "assistant", "content": reply}
+        choice = {"index": 0, "message": message, "text": reply, "finish_reason": "stop"}
         body = json.dumps({"id": "x", "model": "scripted", "choices": [choice], "usage": usage}).encode()
         self._send(200, body, "application/json")
 
@@ -171,14 +187,16 @@ def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
 
 def _ask(driver: Any, base: str, question: str) -> None:
     """Open the chat, record every text the answer box holds (each streamed delta, however fast the stream
-    goes) in `window.__shown`, and ask `question`."""
+    goes) in `window.__shown` and every authorship mark in `window.__marks`, and ask `question`."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base}/")
     driver.execute_script(
-        "window.__shown = [];"
+        "window.__shown = []; window.__marks = [];"
         "new MutationObserver(() => window.__shown.push(document.getElementById('answer').textContent))"
         ".observe(document.getElementById('answer'), {childList: true, characterData: true, subtree: true});"
+        "new MutationObserver(() => window.__marks.push(document.getElementById('authorship').textContent))"
+        ".observe(document.getElementById('authorship'), {childList: true, characterData: true, subtree: true});"
     )
     box = driver.find_element(By.ID, "query")
     box.clear()
@@ -203,6 +221,12 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
     sources = browser.find_elements(By.CSS_SELECTOR, "#sources li a")
     assert sources and all(link.get_attribute("href").startswith("http") for link in sources)
     assert DEMO_AUTHOR in browser.find_element(By.ID, "sources").text
+    # Each source shows the API's number, the [n] the answer cites it by (not the list's own index).
+    numbers = [item.get_attribute("data-number") for item in browser.find_elements(By.CSS_SELECTOR, "#sources li")]
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)]
+    labels = [label.text for label in browser.find_elements(By.CSS_SELECTOR, "#sources .source-number")]
+    assert labels == [f"[{n}]" for n in numbers]
+    assert {n for n in re.findall(r"\[(\d+)\]", answer)} <= set(numbers)
     assert "Retrieval:" in browser.find_element(By.ID, "path").text
     shown = [text for text in browser.execute_script("return window.__shown") if text]
     assert len(shown) >= 2, shown  # the answer grew delta by delta (then took its final text)
@@ -230,6 +254,50 @@ def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
     assert answer.find_elements(By.TAG_NAME, "script") == []
     assert answer.find_elements(By.TAG_NAME, "img") == []
     assert browser.execute_script("return window.__pwned === undefined")
+
+
+def test_each_answer_says_who_wrote_it(browser, hostile_ui):
+    """The streamed reply is marked as a draft; the final mark says the model wrote a reply the guard kept,
+    and says a rejected reply was replaced by the author's quoted sentences, why, with the draft on demand."""
+    from selenium.webdriver.common.by import By
+
+    def done(driver: Any) -> bool:
+        text = driver.find_element(By.ID, "status").text
+        return text == "Done." or "Error" in text
+
+    _ask(browser, hostile_ui, KEPT_QUESTION)
+    _wait(browser, done)
+    assert browser.find_element(By.ID, "status").text == "Done."
+    mark = browser.find_element(By.ID, "authorship")
+    assert mark.get_attribute("data-written-by") == "model" and mark.text == "Written by scripted", mark.text
+    assert "reranking step" in browser.find_element(By.ID, "answer").text
+    assert not browser.find_element(By.ID, "draft").is_displayed()
+    assert "draft" not in browser.find_element(By.ID, "answer").get_attribute("class")
+    assert any(
+        text.startswith("Draft from scripted, checking…") for text in browser.execute_script("return window.__marks")
+    )
+
+    _ask(browser, hostile_ui, REJECTED_QUESTION)
+    _wait(browser, done)
+    assert browser.find_element(By.ID, "status").text == "Done."
+    mark = browser.find_element(By.ID, "authorship")
+    assert mark.get_attribute("data-written-by") == "author_passages"
+    assert mark.find_element(By.CLASS_NAME, "badge").text == "Quoted from the author's sources"
+    assert "scripted's reply was rejected: The model's reply did not stick to the sources" in mark.text, mark.text
+    answer = browser.find_element(By.ID, "answer")
+    assert answer.text.strip() and "Bananas" not in answer.text
+    assert "draft" not in answer.get_attribute("class")
+    # While it streamed, the rejected reply was shown, marked as a draft; now it is behind the toggle.
+    assert any("Bananas" in text for text in browser.execute_script("return window.__shown"))
+    assert any(text.startswith("Draft from scripted") for text in browser.execute_script("return window.__marks"))
+    toggle = browser.find_element(By.ID, "draft")
+    assert toggle.is_displayed() and toggle.get_attribute("open") is None
+    assert not browser.find_element(By.ID, "draft-text").is_displayed()
+    toggle.find_element(By.TAG_NAME, "summary").click()
+    _wait(browser, lambda driver: driver.find_element(By.ID, "draft-text").is_displayed(), 30)
+    assert browser.find_element(By.ID, "draft-text").text == REJECTED_ANSWER
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOT_DIR / "chat-quoted.png"))
 
 
 def test_add_a_link_watch_it_crawled_and_find_it(browser, ui, crawl_site):  # noqa: F811 - fixture imported above

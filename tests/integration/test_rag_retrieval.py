@@ -43,9 +43,12 @@ def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_s
 
     answer = AnswerGenerator(llm).generate("Why rerank?", result)
     assert isinstance(answer.answer, str)
-    # One source per document, best first, holding every prompt passage once with its number.
+    # One source per document, best first, numbered from 1: the numbers the prompt's blocks carry.
     assert [source.link for source in answer.sources] == list(dict.fromkeys(item.chunk.link for item in result.chunks))
-    assert sorted(n for source in answer.sources for n in source.passages) == [1, 2, 3]
+    assert [source.number for source in answer.sources] == list(range(1, len(answer.sources) + 1))
+    assert sorted(chunk_id for source in answer.sources for chunk_id in source.chunk_ids) == sorted(
+        str(item.chunk.id) for item in result.chunks
+    )
     assert answer.trace["generation"]["answer_source"] in {"model", "extractive"}
     assert answer.trace["generation"]["completion_tokens"] >= 1
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from llm_engineering.application.rag.answer_quality import content_words, grounding_score
+from llm_engineering.application.rag.answer_quality import content_words, grounding_score, request_echo
 from llm_engineering.domain.datasets import (
     CategoryDataset,
     DatasetType,
@@ -253,7 +253,7 @@ class RetrievalAwareSamples:
         window = answer_window(gold_text, answer, settings.max_passage_chars)
         passages = (*others[: gold_number - 1], window, *others[gold_number - 1 :])
         distractor = others[0] if others else None
-        cut = cut_at_sentence(answer, settings.max_answer_chars)
+        cut = cut_at_sentence(without_restatement(answer, instruction), settings.max_answer_chars)
         if grounding_score(cut, list(passages)) >= settings.min_target_grounding:
             report.targets_dataset_answer += 1
             if cut != answer.strip():
@@ -345,6 +345,17 @@ def author_sentences(passage: str, answer: str, max_chars: int) -> str:
     if not chosen:
         return cut_at_sentence(passage, max_chars)
     return cut_at_sentence(" ".join(parts[index] for index in sorted(chosen)), max_chars)
+
+
+def without_restatement(answer: str, instruction: str, max_echo: float = 0.6) -> str:
+    """`answer` without leading sentences that only say the instruction back (a teacher's habit: "X does
+    Y because..." after "Explain why X does Y"); the answer guard rejects a reply that restates the request,
+    so the twin must not learn to open with one. Kept whole when nothing else would remain."""
+    parts = sentences(answer)
+    start = 0
+    while start < len(parts) - 1 and request_echo(parts[start], instruction) >= max_echo:
+        start += 1
+    return " ".join(parts[start:]) if start else answer
 
 
 def cite(answer: str, gold: str, number: int, min_overlap: float = 0.5) -> str:

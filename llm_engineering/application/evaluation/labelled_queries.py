@@ -50,6 +50,20 @@ def labelled_queries(dataset: TrainTestSplit, split: str = "test") -> list[Label
     ]
 
 
+def with_kept_copies(queries: Iterable[LabelledQuery], kept: Mapping[str, str]) -> list[LabelledQuery]:
+    """The queries with each relevant document that was folded into another (a cross-posted copy; `kept`:
+    folded id -> kept id, see `feature_store.folded_copy_ids`) replaced by the document the store keeps."""
+    return [
+        LabelledQuery(
+            query.query,
+            frozenset(kept.get(document, document) for document in query.relevant_document_ids),
+            query.query_type,
+            query.category,
+        )
+        for query in queries
+    ]
+
+
 def queries_from_cases(
     cases: Iterable[Mapping[str, Any]], resolve_link: Callable[[str], str | None]
 ) -> tuple[list[LabelledQuery], list[str]]:

@@ -74,6 +74,8 @@ class ChunkingDataHandler(ABC, Generic[CleanedDocumentT, ChunkT]):
         if header_tokens > self.max_tokens // 4:
             header, header_tokens = "", 0  # a header that long would crowd out the text
         pieces = self.split(document.content, self.max_tokens - header_tokens)
+        own_link = getattr(document, "link", None)
+        links = list(document.links) or ([own_link] if own_link else [])
         chunks = []
         for index, piece in enumerate(pieces):
             chunk_header = "" if not header or piece.text.startswith(header) else header
@@ -95,6 +97,7 @@ class ChunkingDataHandler(ABC, Generic[CleanedDocumentT, ChunkT]):
                         "token_count": piece.tokens + (header_tokens if chunk_header else 0),
                         "content_hash": document.content_hash,
                     },
+                    links=links,
                     **{field: getattr(document, field) for field in self.extra_fields},
                 )
             )

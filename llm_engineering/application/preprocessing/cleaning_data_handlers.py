@@ -11,7 +11,16 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Generic, TypeVar
 
-from llm_engineering.application.preprocessing.operations.cleaning import clean_source_file, clean_text
+from llm_engineering.application.preprocessing.operations.cleaning import (
+    clean_source_file,
+    clean_text,
+    join_cleaned,
+)
+from llm_engineering.application.preprocessing.operations.page_leads import (
+    article_title,
+    is_repeated_description,
+    unglue_leads,
+)
 from llm_engineering.domain.cleaned_documents import (
     CleanedArticleDocument,
     CleanedDocument,
@@ -78,12 +87,37 @@ class ArticleCleaningHandler(CleaningDataHandler[ArticleDocument, CleanedArticle
     cleaned_class = CleanedArticleDocument
 
     def clean_content(self, document: ArticleDocument) -> str:
-        # Title and subtitle lead the text, as their own paragraphs, so the first chunk names the article.
-        return clean_text("\n\n".join(text_fields(document.content)))
+        # Title and subtitle lead the text, as their own paragraphs, so the first chunk names the article;
+        # the body's repeats of them go, and so does a description that only repeats the body.
+        title, description, body = self._parts(document)
+        if description and is_repeated_description(description, body, title):
+            description = ""
+        body = unglue_leads(body, [lead for lead in (title, description) if lead])
+        return join_cleaned((title, description, body))
 
     def extra_fields(self, document: ArticleDocument) -> dict[str, Any]:
-        title = text_fields({key: document.content[key] for key in ("Title", "title") if key in document.content})
-        return {"link": document.link, "title": clean_text(title[0]) or None if title else None}
+        return {"link": document.link, "title": self._parts(document)[0] or None}
+
+    def _parts(self, document: ArticleDocument) -> tuple[str, str, str]:
+        """(title, description, body), each cleaned; the title without the page's site or author decoration."""
+        # Cleaning is the slow part (per character); content and title both need the parts.
+        cached = getattr(self, "_cached_parts", None)
+        if cached is not None and cached[0] is document:
+            return cached[1]
+        parts = self._clean_parts(document)
+        self._cached_parts = (document, parts)
+        return parts
+
+    @staticmethod
+    def _clean_parts(document: ArticleDocument) -> tuple[str, str, str]:
+        fields = {key: document.content[key] for key in document.content}
+        title = text_fields({key: fields.pop(key) for key in ("Title", "title") if key in fields})
+        description = text_fields({key: fields.pop(key) for key in ("Subtitle", "subtitle") if key in fields})
+        body = clean_text("\n\n".join(text_fields(fields)))
+        # A title or description is never chrome, even one that reads "Follow" or "Share".
+        page_title = clean_text(title[0], page_chrome=False) if title else ""
+        cleaned_title = article_title(page_title, body, document.author_full_name) if page_title else ""
+        return cleaned_title, clean_text(description[0], page_chrome=False) if description else "", body
 
 
 class PostCleaningHandler(CleaningDataHandler[PostDocument, CleanedPostDocument]):

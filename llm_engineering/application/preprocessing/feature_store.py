@@ -7,6 +7,8 @@
   that the new chunking no longer produces are deleted, so a changed document leaves no stale chunks.
 - A failed batch is recorded and the load goes on with the next one.
 - Pruning (explicit) removes cleaned documents and chunks of documents no longer in the warehouse.
+- Loading a cleaned document that copies of it were folded into (`duplicate_ids`) removes what earlier
+  runs stored for those copies.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ EMBEDDED_CLASSES: dict[DataCategory, type[EmbeddedChunk]] = {
 }
 
 # Bump when cleaning or chunking code changes what it produces, so the next run re-embeds everything.
-FEATURE_VERSION = 1
+# 2: platform chrome removed, copies of one article folded into one document (with every link).
+FEATURE_VERSION = 2
 SCROLL_PAGE = 1024
 
 
@@ -114,6 +117,8 @@ class LoadReport:
     collections: dict[str, CollectionLoad] = field(default_factory=dict)
     # Collection -> points rewritten to add the keyword index (collections from before hybrid search).
     keyword_indexes_added: dict[str, int] = field(default_factory=dict)
+    # Collection -> points removed because their document is now a folded copy of another one.
+    copies_removed: dict[str, int] = field(default_factory=dict)
 
     @property
     def points_written(self) -> int:
@@ -133,6 +138,7 @@ class LoadReport:
             "failed_batches": self.failed_batches,
             "failed_document_ids": self.failed_document_ids,
             "keyword_indexes_added": self.keyword_indexes_added,
+            "copies_removed": self.copies_removed,
             **{
                 name: {
                     "points_written": load.points_written,
@@ -199,9 +205,34 @@ def add_keyword_indexes(batch_size: int = 256) -> dict[str, int]:
     return rebuilt
 
 
+def remove_folded_copies(documents: Iterable[VectorBaseDocument]) -> dict[str, int]:
+    """Delete the cleaned documents and chunks that earlier runs stored for documents now folded into one
+    of `documents` (their `duplicate_ids`), so a store never serves two copies of one article.
+
+    Returns collection -> points removed (nothing to remove on a re-run: it is idempotent).
+    """
+    folded: dict[DataCategory, set[str]] = defaultdict(set)
+    for document in documents:
+        if isinstance(document, CleanedDocument) and document.duplicate_ids:
+            folded[document.get_category()].update(document.duplicate_ids)
+    removed: dict[str, int] = {}
+    for category, ids in folded.items():
+        cleaned_class, chunk_class = CLEANED_CLASSES[category], EMBEDDED_CLASSES[category]
+        stored = [str(document.id) for document in cleaned_class.retrieve(sorted(ids))]
+        cleaned_class.delete(stored)
+        chunks = [str(chunk.id) for chunk in _scroll(chunk_class, document_id=sorted(ids))]
+        chunk_class.delete(chunks)
+        removed[cleaned_class.get_collection_name()] = len(stored)
+        removed[chunk_class.get_collection_name()] = len(chunks)
+        if stored or chunks:
+            logger.info("Removed {} cleaned documents and {} chunks of folded copies", len(stored), len(chunks))
+    return removed
+
+
 def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 256) -> LoadReport:
     """Upsert cleaned documents or embedded chunks into their collections, batch by batch (chunk
     collections from before hybrid search get their keyword index first, see `add_keyword_indexes`).
+    Loading cleaned documents also removes what was stored for the copies folded into them.
 
     A batch that fails is recorded (collection, documents, error) and the next batch is tried.
     """
@@ -224,7 +255,31 @@ def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 25
                 documents_in_batch = sorted({_document_key(document) for document in batch})
                 logger.error("Loading {} points into {} failed: {}", len(batch), load.collection, error)
                 load.failed_batches.append({"documents": documents_in_batch, "points": len(batch), "error": str(error)})
+    try:
+        report.copies_removed = remove_folded_copies(documents)
+    except LLMTwinError as error:
+        # The kept copies are stored; the stale ones go on the next run (retrieval drops repeats meanwhile).
+        logger.error("Removing folded copies failed: {}", error)
     return report
+
+
+def folded_copy_ids(categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)) -> dict[str, str]:
+    """Warehouse id of each folded copy -> id of the stored document it was folded into (from the cleaned
+    documents' `duplicate_ids`): what an evaluation labelled with either copy's link should look for."""
+    kept: dict[str, str] = {}
+    for category in categories:
+        for document in _scroll(CLEANED_CLASSES[category]):
+            kept.update(dict.fromkeys(document.duplicate_ids, str(document.id)))  # type: ignore[attr-defined]
+    return kept
+
+
+def document_id_for_link(link: str, categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)) -> str | None:
+    """Id of the stored document known by `link` (its own or a folded copy's), or None."""
+    for category in categories:
+        found, _ = CLEANED_CLASSES[category].bulk_find(limit=1, links=link)
+        if found:
+            return str(found[0].id)
+    return None
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """Answer generation: retrieved passages + the question -> the LLM -> a readable answer with its sources.
 
-The prompt holds the best passages that fit `max_context_chars`, numbered [1]..[n] in that order; the
-sources list the documents of exactly those passages, each with its passage numbers. The raw reply is
-tidied (`answer_cleanup`): loops, runaway template text, citations of passages not in the prompt and a
-sentence cut off by the token limit are removed, and the trace says what was removed.
+The prompt holds the best passages that fit `max_context_chars`, as one numbered block per source
+document ([1]..[n], see `citations`); the sources list exactly those documents with the same numbers, so
+`[n]` in the answer is the n-th source. The raw reply is tidied (`answer_cleanup`): loops, runaway
+template text, citations of sources not in the prompt and a sentence cut off by the token limit are
+removed, and the trace says what was removed.
 
 Then the answer guard checks what is left: a reply that still loops, is too short to say anything, or
 is not grounded in the passages (few of its content words occur in them) is replaced, when the guard's
 fallback is `extractive`, by the author's own best-matching sentences from the passages, cited; the
-trace's `answer_source` says `model` or `extractive` and why.
+trace's `answer_source` says `model` or `extractive` and why, and its `reply` holds the model reply's
+words, grounding and repetition whichever answer was shown. The answer's `authorship` says the same for a
+reader: who wrote it (the model asked, or the author's quoted sentences) and why, in plain words.
 
 `stream` gives the same answer as `generate`, as events: the sources, the reply's text deltas as the
 model writes them, then the final answer (whose text replaces the deltas when cleanup or the guard
@@ -32,7 +35,9 @@ from llm_engineering.application.llm.client import (
 )
 from llm_engineering.application.ports import Embedder
 from llm_engineering.application.rag.answer_cleanup import clean_answer
-from llm_engineering.application.rag.answer_quality import grounding_score, repetition_rate, words
+from llm_engineering.application.rag.answer_quality import grounding_score, repetition_rate, request_echo, words
+from llm_engineering.application.rag.authorship import Authorship, authorship_of
+from llm_engineering.application.rag.citations import context_blocks
 from llm_engineering.application.rag.extractive import extractive_answer
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk, group_sources
 from llm_engineering.domain.prompts import STOP_SEQUENCES, number_passages, rag_turns
@@ -53,8 +58,16 @@ class AnswerGuard:
     min_words: int = 8
     # The reply must be about the request about as much as the best passage is (cosine with the embedder).
     min_relative_relevance: float = 0.6
+    # A reply whose content words are nearly all the request's only says the request back.
+    max_request_echo: float = 0.8
 
-    def problem(self, answer: str, passages: list[str], relevance: tuple[float, float] | None = None) -> str | None:
+    def problem(
+        self,
+        answer: str,
+        passages: list[str],
+        relevance: tuple[float, float] | None = None,
+        request: str | None = None,
+    ) -> str | None:
         """Why `answer` fails the guard, or None when it passes (no passages: nothing to check against).
 
         `relevance` is (reply vs request, best passage vs request), cosine with the embedder, when known.
@@ -63,6 +76,10 @@ class AnswerGuard:
             return None
         if len(words(answer)) < self.min_words:
             return f"the reply has fewer than {self.min_words} words"
+        if request:
+            echo = request_echo(answer, request)
+            if echo >= self.max_request_echo:
+                return f"the reply restates the request (echo {echo:.2f} >= {self.max_request_echo})"
         repetition = repetition_rate(answer)
         if repetition > self.max_repetition:
             return f"the reply repeats itself (repetition {repetition:.2f} > {self.max_repetition})"
@@ -81,6 +98,8 @@ class RAGAnswer:
     answer: str
     sources: list[Source]
     trace: dict = field(default_factory=dict)
+    # Who wrote `answer` (the model, or the author's quoted sentences) and why, in plain words.
+    authorship: Authorship | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,8 @@ class StreamedSources:
 
     sources: list[Source]
     retrieval: dict
+    # The model asked for the reply: the streamed text is its draft until the guard has checked it.
+    model: str = ""
 
     def __str__(self) -> str:  # monitoring joins a stream's events into its output: only the text counts
         return ""
@@ -123,6 +144,8 @@ class _Prompt:
     passages: list[ScoredChunk]
     messages: list[ChatMessage]
     sources: list[Source]
+    # The numbered context: block n holds the passages of source n.
+    blocks: list[str]
 
 
 def select_passages(chunks: list[ScoredChunk], max_context_chars: int) -> list[ScoredChunk]:
@@ -139,14 +162,14 @@ def select_passages(chunks: list[ScoredChunk], max_context_chars: int) -> list[S
 
 
 def format_passages(passages: list[ScoredChunk]) -> str:
-    """The prompt's context: each passage on its own block, numbered from 1 in prompt order."""
-    return number_passages([item.chunk.content for item in passages])
+    """The prompt's context: one block per source document, numbered from 1 in the sources' order."""
+    return number_passages(context_blocks(passages))
 
 
 def build_rag_messages(query: str, passages: list[ScoredChunk]) -> list[ChatMessage]:
-    """The chat turns sent to the LLM: the system instructions and the question with numbered passages
-    (`rag_turns`, the builder retrieval-aware training uses too)."""
-    system, user = rag_turns(query, [item.chunk.content for item in passages])
+    """The chat turns sent to the LLM: the system instructions and the question with the passages numbered
+    per source document (`rag_turns`, the builder retrieval-aware training uses too)."""
+    system, user = rag_turns(query, context_blocks(passages))
     return [ChatMessage("system", system), ChatMessage("user", user)]
 
 
@@ -184,7 +207,7 @@ class AnswerGenerator:
         the raw reply (one for clients that cannot stream), then `StreamedAnswer` with what `generate`
         returns. Closing the iterator early stops the generation."""
         prompt = self._prompt(query, retrieval, parameters)
-        yield StreamedSources(prompt.sources, retrieval.trace)
+        yield StreamedSources(prompt.sources, retrieval.trace, model=self.llm.model_id)
         started = time.perf_counter()
         with closing(stream_chat(self.llm, prompt.messages, prompt.parameters)) as deltas:
             while True:
@@ -201,8 +224,9 @@ class AnswerGenerator:
         if not chosen.stop:
             chosen = chosen.merged(stop=STOP_SEQUENCES)
         passages = select_passages(retrieval.chunks, self.max_context_chars)
-        numbers = {str(item.chunk.id): number for number, item in enumerate(passages, start=1)}
-        return _Prompt(chosen, passages, build_rag_messages(query, passages), group_sources(passages, numbers))
+        return _Prompt(
+            chosen, passages, build_rag_messages(query, passages), group_sources(passages), context_blocks(passages)
+        )
 
     def _answer(
         self, query: str, retrieval: RetrievalResult, prompt: _Prompt, response: LLMResponse, started: float
@@ -212,12 +236,13 @@ class AnswerGenerator:
         truncated = response.finish_reason == "length" or (
             response.completion_tokens is not None and response.completion_tokens >= chosen.max_new_tokens
         )
-        cleaned = clean_answer(response.text, passages_in_prompt=len(passages), truncated=truncated)
-        texts = [item.chunk.content for item in passages]
+        # Citations name sources: the prompt's numbered blocks, one per source document.
+        texts = prompt.blocks
+        cleaned = clean_answer(response.text, passages_in_prompt=len(texts), truncated=truncated)
         answer, answer_source = cleaned.text, "model"
         # What was searched: the request without a self-introduction the retriever already used as a filter.
         focus = str(retrieval.trace.get("query") or query)
-        problem = self.guard.problem(cleaned.text, texts, self._relevance(focus, cleaned.text, passages))
+        problem = self.guard.problem(cleaned.text, texts, self._relevance(focus, cleaned.text, passages), request=query)
         if problem and self.guard.fallback == "extractive":
             extracted = extractive_answer(focus, texts, self.embedder)
             if extracted:
@@ -235,15 +260,23 @@ class AnswerGenerator:
             "repetition_penalty": chosen.repetition_penalty,
             "max_new_tokens": chosen.max_new_tokens,
             "passages_in_prompt": len(passages),
+            "sources_in_prompt": len(prompt.sources),
             "passages_left_out": len(retrieval.chunks) - len(passages),
             "cleanup": cleaned.actions,
             "answer_source": answer_source,
             "guard": problem or "passed",
+            # The model's own reply (after cleanup, before any fallback): what benches compare models on.
+            "reply": {
+                "words": len(words(cleaned.text)),
+                "grounding": grounding_score(cleaned.text, texts),
+                "repetition": repetition_rate(cleaned.text),
+            },
         }
         return RAGAnswer(
             answer=answer,
             sources=prompt.sources,
             trace={"retrieval": retrieval.trace, "generation": generation},
+            authorship=authorship_of(generation, self.llm.model_id),
         )
 
     def _relevance(self, query: str, answer: str, passages: list[ScoredChunk]) -> tuple[float, float] | None:

@@ -53,7 +53,8 @@ def extractive_answer(
     max_sentences: int = 4,
     max_chars: int = 700,
 ) -> str:
-    """Up to `max_sentences` sentences of the passages most similar to `query`, each cited `[n]`.
+    """Up to `max_sentences` sentences of the passages most similar to `query`, each cited `[n]` with the
+    position of its passage from 1 (answering passes one text per source, so `n` is the source's number).
 
     Similarity is cosine with `embedder` when given (the retrieval model), else shared content words; a
     sentence scoring under `MIN_RELATIVE_SCORE` of the best one is left out. The best sentence leads and

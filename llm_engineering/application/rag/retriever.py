@@ -1,5 +1,6 @@
 """ContextRetriever: self-query -> query expansion -> filtered search per collection, in parallel ->
-fusion across queries -> rerank against the original query -> document ranking -> top k.
+fusion across queries -> rerank against the original query -> document ranking -> top k (passages
+repeating a better one, such as a second copy of a cross-posted article, left out: `copies`).
 
 Search is hybrid by default: the dense embedding and a BM25 keyword vector each propose candidates and
 Qdrant fuses them by reciprocal rank, so queries that share words but not phrasing with a passage (names,
@@ -22,6 +23,7 @@ from typing import Literal
 from loguru import logger
 
 from llm_engineering.application.ports import Embedder
+from llm_engineering.application.rag.copies import drop_copies
 from llm_engineering.application.rag.fusion import ScoredChunk, rank_by_document, reciprocal_rank_fusion
 from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker, Reranker, rerank
@@ -58,33 +60,34 @@ class RetrievalResult:
     def documents(self) -> list[EmbeddedChunk]:
         return [item.chunk for item in self.chunks]
 
-    def sources(self, passage_numbers: dict[str, int] | None = None) -> list[Source]:
-        """The retrieved chunks grouped per document, best document first (see `group_sources`)."""
-        return group_sources(self.chunks, passage_numbers)
+    def sources(self) -> list[Source]:
+        """The retrieved chunks grouped per document, best document first, numbered (see `group_sources`)."""
+        return group_sources(self.chunks)
 
 
-def group_sources(chunks: Sequence[ScoredChunk], passage_numbers: dict[str, int] | None = None) -> list[Source]:
-    """One `Source` per document, in the order the chunks rank them (the retriever's final order, which
-    may rank documents by several chunks): its best chunk's score, all its chunk ids (in rank order) and,
-    when given, the prompt numbers of its chunks (`passage_numbers`: chunk id -> number)."""
-    numbers = passage_numbers or {}
+def group_sources(chunks: Sequence[ScoredChunk]) -> list[Source]:
+    """One `Source` per document, numbered from 1 in the order the chunks rank them (the retriever's final
+    order, which may rank documents by several chunks): its best chunk's score, all its chunk ids (in rank
+    order) and every link of the document. `citations.context_blocks` gives the prompt blocks in the same
+    order, so a source's number is the `[n]` that cites it."""
     groups: dict[str, list[ScoredChunk]] = {}
     for item in chunks:
         groups.setdefault(str(item.chunk.document_id), []).append(item)
     sources = []
-    for document_id, items in groups.items():
+    for number, (document_id, items) in enumerate(groups.items(), start=1):
         best = max(items, key=lambda scored: scored.score).chunk
-        chunk_ids = [str(item.chunk.id) for item in items]
+        link = getattr(best, "link", None)
         sources.append(
             Source(
+                number=number,
                 document_id=document_id,
                 category=best.get_category().value,
                 author=best.author_full_name,
                 platform=best.platform,
-                link=getattr(best, "link", None),
+                link=link,
+                links=list(dict.fromkeys([*([link] if link else []), *best.links])),
                 score=round(max(item.score for item in items), 4),
-                chunk_ids=chunk_ids,
-                passages=sorted(numbers[chunk_id] for chunk_id in chunk_ids if chunk_id in numbers),
+                chunk_ids=[str(item.chunk.id) for item in items],
             )
         )
     return sources
@@ -175,7 +178,8 @@ class ContextRetriever:
         ranked, reranker_name = self._rerank(query_model.content, query_vector, fused, hybrid)
         if self.document_support_weight is not None:
             ranked = rank_by_document(ranked, self.document_support_weight)
-        ranked = ranked[:k]
+        # Two copies of one article (a store built before copies were folded) never share a prompt.
+        ranked, copies_dropped = drop_copies(ranked, limit=k)
         timings["rerank_s"] = time.perf_counter() - started
 
         trace = {
@@ -191,6 +195,7 @@ class ContextRetriever:
             "num_unique_candidates": len(fused),
             "num_chunks": len(ranked),
             "num_documents": len({item.chunk.document_id for item in ranked}),
+            "copies_dropped": copies_dropped,
             "reranker": reranker_name,
             "document_ranking": self.document_support_weight is not None,
             "embedding_model_id": self.embedder.model_id,

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from llm_engineering.application.ports import Tracer
 from llm_engineering.entrypoints.api.blocking import LLMSlots
 from llm_engineering.entrypoints.api.readiness import DependencyProbe, readiness_probes
+from llm_engineering.entrypoints.api.warm_up import WarmUp
 
 if TYPE_CHECKING:
     from llm_engineering.application.rag.answering import AnswerGenerator
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 class ServiceState:
     """What the app holds: its container, whether the container's stores are bound yet, the slots of the
-    requests that call the LLM (LLM_MAX_CONCURRENT_REQUESTS) and the probes of `/ready`."""
+    requests that call the LLM (LLM_MAX_CONCURRENT_REQUESTS), the probes of `/ready` and the warm-up it waits
+    for (none until the app factory sets one)."""
 
     def __init__(self, container: Container, tracer: Tracer):
         self.container = container
@@ -35,6 +37,7 @@ class ServiceState:
         self._bound = False
         self._lock = threading.Lock()
         self.readiness = readiness_probes(self)
+        self.warm_up = WarmUp()
 
     def bound_container(self) -> Container:
         """The container, its stores bound to the domain documents (once; binding opens nothing)."""
@@ -77,3 +80,7 @@ def get_llm_slots(state: Annotated[ServiceState, Depends(get_state)]) -> LLMSlot
 
 def get_readiness_probes(state: Annotated[ServiceState, Depends(get_state)]) -> dict[str, DependencyProbe]:
     return state.readiness
+
+
+def get_warm_up(state: Annotated[ServiceState, Depends(get_state)]) -> WarmUp:
+    return state.warm_up

@@ -78,13 +78,21 @@ class DependencyErrorResponse(ErrorResponse):
 class Readiness(BaseModel):
     """The body of `GET /ready`, 200 or 503 alike."""
 
-    status: Literal["ready", "unavailable"]
-    checks: dict[str, dict[str, Any]] = Field(description="Per dependency: `ok`, and `latency_s` or `detail`.")
+    status: Literal["ready", "warming_up", "unavailable"]
+    checks: dict[str, dict[str, Any]] = Field(
+        description="Per dependency: `ok`, and `latency_s` or `detail`; `warm_up` when a warm-up stage failed."
+    )
+    waiting_for: list[str] | None = Field(
+        default=None, description="While `warming_up`: the warm-up stages not done yet (e.g. embedder)."
+    )
 
 
 READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": Readiness, "description": "Every dependency answers."},
-    503: {"model": Readiness, "description": "A dependency does not answer (named in `checks`)."},
+    200: {"model": Readiness, "description": "Warmed up, and every dependency answers."},
+    503: {
+        "model": Readiness,
+        "description": "Still warming up (`waiting_for`), or a dependency or warm-up stage failed (in `checks`).",
+    },
 }
 
 
@@ -114,9 +122,28 @@ class RAGRequest(StrictRequest):
     top_p: float | None = Field(default=None, gt=0, le=1)
 
 
+class Authorship(BaseModel):
+    """Who wrote `answer`: the model asked, or the author's own sentences quoted from the sources because the
+    answer guard rejected the model's reply (`reason` says why in plain words)."""
+
+    written_by: Literal["model", "author_passages"] = Field(
+        description="`model`: the model's reply (tidied); `author_passages`: the author's sentences, quoted."
+    )
+    model: str = Field(description="The id of the model that was asked for a reply.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the model's reply was rejected (or flagged), in one plain sentence; null when it passed.",
+    )
+
+
 class RAGResponse(BaseModel):
     answer: str
-    sources: list[Source] = Field(description="The documents of the passages in the prompt, best first.")
+    sources: list[Source] = Field(
+        description="The documents of the passages in the prompt, best first; [n] in the answer is source n."
+    )
+    authorship: Authorship | None = Field(
+        default=None, description="Who wrote `answer` and why (see `metadata.generation` for the guard's figures)."
+    )
     metadata: dict[str, Any]
 
 
@@ -129,6 +156,7 @@ class RetrieveRequest(StrictRequest):
 
 class Passage(BaseModel):
     number: int = Field(description="Rank of the passage, from 1.")
+    source: int = Field(description="The number of its document in `sources`.")
     chunk_id: str
     document_id: str
     score: float
@@ -137,7 +165,7 @@ class Passage(BaseModel):
 
 class RetrieveResponse(BaseModel):
     passages: list[Passage]
-    sources: list[Source] = Field(description="The passages grouped per document, best first.")
+    sources: list[Source] = Field(description="The passages grouped per document, best first, numbered from 1.")
     metadata: dict[str, Any]
 
 

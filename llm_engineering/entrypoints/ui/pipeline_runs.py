@@ -18,6 +18,8 @@ from loguru import logger
 
 from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import RunResult
+from llm_engineering.infrastructure.local.zenml_dashboard import ZenMLDashboard
+from llm_engineering.infrastructure.local.zenml_server import checkout_dashboard
 from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords, owned_run
 from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
 
@@ -52,6 +54,7 @@ class ZenMLPipelineRunner:
         module_name, function, config_name = PIPELINES[pipeline]
         container = self.container()
         share_stores_with_steps(container)
+        dashboard = checkout_dashboard(container.settings.LOCAL_DATA_DIR / "run")
         with tempfile.TemporaryDirectory(prefix="llm-twin-ui-") as folder:
             config_path = config_with_parameters(self.configs_dir / config_name, parameters, Path(folder))
             pipeline_function = getattr(importlib.import_module(module_name), function)
@@ -62,10 +65,14 @@ class ZenMLPipelineRunner:
                     )()
             except Exception as error:
                 reason = " ".join(f"{type(error).__name__}: {error}".split())
-                raise PipelineRunFailed(pipeline, run_name, reason, dashboard_url(find_run(run_name))) from error
+                raise PipelineRunFailed(
+                    pipeline, run_name, reason, dashboard_url(find_run(run_name), dashboard)
+                ) from error
         run = wait_until_finished(run or find_run(run_name), pipeline, run_name)
         return RunResult(
-            status=_status(run), dashboard_url=dashboard_url(run), summary=run_summary(run, SUMMARY_METADATA[pipeline])
+            status=_status(run),
+            dashboard_url=dashboard_url(run, dashboard),
+            summary=run_summary(run, SUMMARY_METADATA[pipeline]),
         )
 
 
@@ -105,9 +112,9 @@ def wait_until_finished(run: Any, pipeline: str, run_name: str) -> Any:
     return run
 
 
-def dashboard_url(run: Any | None) -> str | None:
-    """The run's page: ZenML's own URL when a server is connected, else the local dashboard's (`zenml login
-    --local`, port 8237), else None."""
+def dashboard_url(run: Any | None, dashboard: ZenMLDashboard | None = None) -> str | None:
+    """The run's page: ZenML's own URL when a server is connected, else the page on `dashboard` (this checkout's
+    local one, `local-infrastructure-up`; default port 8237), else None."""
     if run is None:
         return None
     try:
@@ -120,9 +127,7 @@ def dashboard_url(run: Any | None) -> str | None:
         from zenml.enums import StoreType
 
         if Client().zen_store.type == StoreType.SQL:
-            from llm_engineering.infrastructure.local.zenml_dashboard import ZenMLDashboard
-
-            return f"{ZenMLDashboard().runs_url}/{run.id}"
+            return f"{(dashboard or ZenMLDashboard()).runs_url}/{run.id}"
     except Exception as error:  # noqa: BLE001 - a link is a convenience; the job must not fail for it
         logger.debug("No dashboard URL for run {}: {}", getattr(run, "name", run), error)
     return None

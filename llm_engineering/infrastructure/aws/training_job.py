@@ -559,8 +559,11 @@ def finetuning_support_files() -> dict[str, Path]:
         application / "errors.py",
         application / "ports.py",
         application / "deadline.py",  # the LLM retry policy honours request deadlines
+        application / "progress.py",  # training logs its steps and time left with it
     ]
     modules += [application / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
+    # The question set's loader and the answer figures share the guard's word measures.
+    modules += [application / "rag" / name for name in ("__init__.py", "answer_quality.py")]
     for folder in ("evaluation", "llm"):
         modules += sorted((application / folder).glob("*.py"))
     for layer in ("domain", "model"):

@@ -2,8 +2,9 @@
 
 `processes.py` holds the one set of process and port helpers (port and HTTP probes, free ports, console
 scripts of the virtualenv, stopping a child or a daemon); `warehouse.py` runs the MongoDB-compatible
-warehouse (Docker compose or the embedded `nx-27017`) and the ZenML dashboard; `llm_server.py` runs the
-OpenAI-compatible local LLM (`transformers serve`); `api_server.py` runs an ASGI app under uvicorn.
+warehouse (Docker compose or the embedded `nx-27017`) and the ZenML dashboard, on this checkout's store and
+port (`zenml_server.py`); `llm_server.py` runs the OpenAI-compatible local LLM (`transformers serve`);
+`api_server.py` runs an ASGI app under uvicorn and waits for its warm-up.
 
 Nothing here starts on import: every process is started by an explicit call and stopped by its owner.
 """

@@ -2,7 +2,8 @@
 plus a throwaway embedded warehouse for tests and benches (`embedded_warehouse`).
 
 Each `up` records what it started under `LOCAL_DATA_DIR/run/`, so `down` stops only that, and both are
-safe to run twice.
+safe to run twice. The ZenML server serves this checkout's store (`zenml_home.py`) on this checkout's port
+(`zenml_server.py`), so checkouts never stop or share each other's.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ from llm_engineering.infrastructure.local.zenml_dashboard import (
     ZenMLDashboard,
     prepare_dashboard,
 )
+from llm_engineering.infrastructure.local.zenml_server import checkout_dashboard, choose_port, daemon_port
+from llm_engineering.infrastructure.zenml_home import (
+    CONFIG_PATH_VARIABLE,
+    DEFAULTED_VARIABLE,
+    machine_zenml_path,
+    zenml_home,
+)
 from llm_engineering.settings import Settings
 
-ZENML_DASHBOARD_URL = ZenMLDashboard().url
 UP_TOOL = "local-infrastructure-up"
 # Environment of the `zenml` commands run here: no usage analytics from the CLI nor from the server daemon
 # (which copies the CLI's setting), and no browser tab opened on a dashboard not prepared yet.
@@ -134,11 +141,13 @@ def docker_available() -> bool:
 class LocalInfrastructure:
     """The local warehouse and ZenML dashboard, started and stopped as one unit."""
 
-    def __init__(self, settings: Settings, project_root: Path | None = None, zenml_port: int = DEFAULT_ZENML_PORT):
+    def __init__(self, settings: Settings, project_root: Path | None = None, zenml_port: int | None = None):
+        """`zenml_port`: the dashboard's port (default: this checkout's, see `zenml_server.choose_port`)."""
         self.settings = settings
         self.project_root = project_root or Path.cwd()
-        self.dashboard = ZenMLDashboard(port=zenml_port)
         self.run_dir = settings.LOCAL_DATA_DIR / "run"
+        self.zenml_home = zenml_home(settings)
+        self._zenml_port = zenml_port
         self.state_file = self.run_dir / "infrastructure.json"
         self.nx_pid_file = self.run_dir / "nx-27017.pid"
         self.nx_log_file = self.run_dir / "nx-27017.log"
@@ -207,20 +216,61 @@ class LocalInfrastructure:
         return message
 
     # --- ZenML dashboard -------------------------------------------------------------------
+    @property
+    def dashboard(self) -> ZenMLDashboard:
+        """This checkout's dashboard: the port given, else its running server's, else its remembered one."""
+        if self._zenml_port is not None:
+            return ZenMLDashboard(port=self._zenml_port)
+        running = daemon_port(self.zenml_home.path) if self.zenml_home.path is not None else None
+        return ZenMLDashboard(port=running) if running is not None else checkout_dashboard(self.run_dir)
+
+    def _zenml_environment(self, config_path: str | None) -> dict[str, str]:
+        """The environment of a `zenml` command on the store in `config_path` (None: ZenML's own default)."""
+        environment = {**os.environ, **ZENML_ENV}
+        if config_path is not None:
+            environment[CONFIG_PATH_VARIABLE] = config_path
+        elif environment.get(CONFIG_PATH_VARIABLE) == environment.get(DEFAULTED_VARIABLE):
+            environment.pop(CONFIG_PATH_VARIABLE, None)  # this project's default, not the store asked for
+        return environment
+
     def start_zenml(self, progress: Callable[[str], None] = lambda line: None) -> str:
-        """Start the local ZenML server (`zenml login --local`, about 30 s) with analytics off, skip the
-        dashboard's first-visit survey, and return where things are (several lines).
+        """Start this checkout's local ZenML server (`zenml login --local` on its store and port, about 30 s) with
+        analytics off, skip the dashboard's first-visit survey, and return where things are (several lines).
 
         `progress` receives a line when the start begins, every 10 s while it runs, and when it is ready.
         """
-        dashboard = self.dashboard
+        home = self.zenml_home
+        if home.path is None:
+            return f"zenml: ZENML_STORE_URL points ZenML at {home.store_url}; no local server to start"
         state = self._read_state()
-        if http_ok(dashboard.health_url, timeout_s=1.0):
-            if not state.get("zenml"):
-                return f"zenml: a dashboard is already up at {dashboard.url} (not started by this project)"
-            return "\n".join(
-                [f"zenml: already up at {dashboard.url}", *self._dashboard_guide(prepare_dashboard(dashboard))]
+        earlier = self._started_zenml(state) or {}
+        if earlier and "config_path" not in earlier and http_ok(ZenMLDashboard(port=earlier["port"]).health_url):
+            # Started before stores were per checkout: it serves the machine-wide store, other checkouts may use it.
+            return (
+                f"zenml: the dashboard on port {earlier['port']} was started by an earlier {UP_TOOL} on the "
+                f"machine-wide ZenML store; `poe local-infrastructure-down`, then up, serves this checkout's store "
+                f"({home.path}) instead"
             )
+        running = daemon_port(home.path)
+        if running is not None and self._zenml_port in (None, running):
+            dashboard = ZenMLDashboard(port=running)
+            if http_ok(dashboard.health_url, timeout_s=1.0):
+                lines = [f"zenml: already up at {dashboard.url} (store {home.path})"]
+                if not earlier:
+                    lines.append(f"       not started by {UP_TOOL}: `poe local-zenml-server-down` stops it")
+                return "\n".join([*lines, *self._dashboard_guide(dashboard, prepare_dashboard(dashboard))])
+        if self._zenml_port is not None:
+            dashboard, moved = ZenMLDashboard(port=self._zenml_port), None
+            if port_open(dashboard.host, dashboard.port):
+                return (
+                    f"zenml: port {dashboard.port} is taken by something that does not serve this checkout's store "
+                    f"({home.path}); left alone"
+                )
+        else:
+            choice = choose_port(self.run_dir, taken=lambda port: port_open("127.0.0.1", port))
+            dashboard, moved = ZenMLDashboard(port=choice.port), choice.moved
+        if moved:
+            progress(f"zenml: {moved}")
         progress(f"zenml: starting the local ZenML server on {dashboard.host}:{dashboard.port} (about 30 s)...")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -230,7 +280,7 @@ class LocalInfrastructure:
                 stdin=subprocess.DEVNULL,  # a question from the CLI fails instead of waiting for an answer
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **ZENML_ENV},
+                env=self._zenml_environment(str(home.path)),
             )
             exit_code = _wait_reporting(process, ZENML_START_TIMEOUT_S, progress, started)
         if exit_code is None:
@@ -244,15 +294,15 @@ class LocalInfrastructure:
                 f"zenml: `zenml login --local` failed (exit code {exit_code}); see {self.zenml_log_file}:\n"
                 f"{_tail(self.zenml_log_file)}"
             )
-        state["zenml"] = {"port": dashboard.port}
+        state["zenml"] = {"port": dashboard.port, "config_path": str(home.path)}
         self._write_state(state)
         progress(f"zenml: ready in {time.monotonic() - started:.0f} s")
-        return "\n".join(self._dashboard_guide(prepare_dashboard(dashboard)))
+        return "\n".join(self._dashboard_guide(dashboard, prepare_dashboard(dashboard)))
 
-    def _dashboard_guide(self, setup: DashboardSetup) -> list[str]:
+    def _dashboard_guide(self, dashboard: ZenMLDashboard, setup: DashboardSetup) -> list[str]:
         """Where the runs are, and what the first visit looks like, after `prepare_dashboard`."""
         lines = [
-            f"zenml: pipeline runs at {self.dashboard.runs_url}",
+            f"zenml: pipeline runs at {dashboard.runs_url}",
             "       no login locally (every page acts as the user 'default'); usage analytics off",
             "       a run opens its DAG; click a step or an artifact in it, then its Metadata tab",
         ]
@@ -267,13 +317,24 @@ class LocalInfrastructure:
         return lines
 
     def stop_zenml(self) -> str:
+        """Stop the server `start_zenml` started, or this checkout's own server started by hand (it serves only
+        this checkout's store); never another checkout's."""
         state = self._read_state()
-        dashboard = self.dashboard
-        if not state.pop("zenml", None):
+        started = self._started_zenml(state)
+        state.pop("zenml", None)
+        home = self.zenml_home
+        own_port = daemon_port(home.path) if home.path is not None else None
+        if started:
+            # A record without `config_path` comes from before stores were per checkout: the machine-wide one.
+            dashboard, config_path = ZenMLDashboard(port=started["port"]), started.get("config_path")
+        elif own_port is not None:
+            dashboard, config_path = ZenMLDashboard(port=own_port), str(home.path)
+        else:
+            dashboard = self.dashboard
             if http_ok(dashboard.health_url, timeout_s=1.0):
                 return (
-                    f"zenml: the dashboard at {dashboard.url} was not started by {UP_TOOL}; "
-                    "`zenml logout --local` stops it"
+                    f"zenml: the dashboard at {dashboard.url} was not started by {UP_TOOL} and does not serve this "
+                    "checkout's store; left alone"
                 )
             return f"zenml: dashboard not started by {UP_TOOL}"
         subprocess.run(
@@ -281,7 +342,7 @@ class LocalInfrastructure:
             capture_output=True,
             timeout=120,
             check=False,
-            env={**os.environ, **ZENML_ENV},
+            env=self._zenml_environment(config_path),
         )
         self._write_state(state)
         # The CLI returns while the daemon is still shutting down: report what the port says once it closed.
@@ -316,12 +377,7 @@ class LocalInfrastructure:
                 f"vector DB   Qdrant server {url}  "
                 + describe_service(up, "docker compose" if ours else None, UP_TOOL if ours else None)
             )
-        zenml_ours = bool(state.get("zenml"))
-        zenml_up = http_ok(self.dashboard.health_url, timeout_s=1.0)
-        lines.append(
-            f"zenml       {self.dashboard.url}  "
-            + describe_service(zenml_up, "ZenML local daemon" if zenml_ours else None, UP_TOOL if zenml_ours else None)
-        )
+        lines.append(self._zenml_status(state))
         llm_url = self.settings.LLM_BASE_URL
         llm_ours = self._local_llm_running()
         lines.append(
@@ -333,6 +389,29 @@ class LocalInfrastructure:
             )
         )
         return lines
+
+    def _zenml_status(self, state: dict) -> str:
+        home = self.zenml_home
+        if home.path is None:
+            up = http_ok(f"{(home.store_url or '').rstrip('/')}/health", timeout_s=2.0)
+            return f"zenml       {home.store_url}  (ZENML_STORE_URL)  {describe_service(up)}"
+        started = self._started_zenml(state)
+        dashboard = ZenMLDashboard(port=started["port"]) if started else self.dashboard
+        up = http_ok(dashboard.health_url, timeout_s=1.0)
+        ours = started is not None
+        store = home.path
+        if started and "config_path" not in started:
+            store = f"{machine_zenml_path()} (machine-wide: started before stores were per checkout)"
+        return f"zenml       {dashboard.url}  store {store}  " + describe_service(
+            up, "ZenML local daemon" if ours else None, UP_TOOL if ours else None
+        )
+
+    def _started_zenml(self, state: dict) -> dict | None:
+        """What `start_zenml` recorded: {port, config_path}; older `up`s wrote `true` (port 8237, machine store)."""
+        record = state.get("zenml")
+        if not record:
+            return None
+        return record if isinstance(record, dict) else {"port": self._zenml_port or DEFAULT_ZENML_PORT}
 
     def _local_llm_engine(self) -> str:
         from llm_engineering.infrastructure.local.llm_server import ENGINE_NAMES, resolve_engine

@@ -55,13 +55,11 @@ def test_events_come_in_order_and_end_with_the_body_of_post_rag(make_client):
     assert [name for name, _ in events] == ["sources", "token", "token", "token", "done"]
 
     sources, done = events[0][1], events[-1][1]
-    assert set(sources) == {"sources", "retrieval"}
-    assert sources["sources"][0]["link"] == "https://quillon.example/rerank" and sources["sources"][0]["passages"] == [
-        1
-    ]
+    assert set(sources) == {"sources", "retrieval", "model"} and sources["model"] == "scripted"
+    assert sources["sources"][0]["link"] == "https://quillon.example/rerank" and sources["sources"][0]["number"] == 1
     assert sources["retrieval"] == {"embedding_model_id": "fake", "reranker": "fake"}
     assert [data for name, data in events if name == "token"] == [{"text": piece} for piece in REPLY]
-    assert set(done) == {"answer", "sources", "metadata"}
+    assert set(done) == {"answer", "sources", "authorship", "metadata"}
     assert done["answer"] == "Rerank before you prompt [1]." and done["sources"] == sources["sources"]
     assert retriever.calls == [("Why rerank?", 4, 2)] and llm.parameters[0].max_new_tokens == 12
 

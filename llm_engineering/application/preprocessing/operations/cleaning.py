@@ -4,8 +4,9 @@ Unlike the book's single regex (which erased every newline and all punctuation b
 rules keep what chunking needs: paragraph breaks survive as blank lines, sentence punctuation and
 code symbols stay, and fenced code blocks keep their line structure. What goes: markup noise
 (markdown emphasis, heading hashes, link targets), raw URLs (replaced by a placeholder), emojis and
-pictographs, control and zero-width characters; compatibility characters are normalised (NFKC folds
-the "bold/italic" unicode letters used on social media into plain letters).
+pictographs, control and zero-width characters, platform chrome (`page_chrome`: sign-in bars, share
+cards, bylines, counters, footers); compatibility characters are normalised (NFKC folds the
+"bold/italic" unicode letters used on social media into plain letters).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable
+
+from llm_engineering.application.preprocessing.operations.page_chrome import remove_chrome
 
 URL_PLACEHOLDER = "[URL]"
 
@@ -175,28 +178,47 @@ def clean_code(text: str) -> str:
     return code.strip("\n")
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str, page_chrome: bool = True) -> str:
     """Clean an article or post; paragraphs come out separated by exactly one blank line.
 
     Code (fenced or indented) keeps its lines and symbols; prose paragraphs repeated verbatim are kept once.
+    `page_chrome=False` keeps paragraphs that look like platform chrome (for a title or a description,
+    which are never a page's chrome even when they read "Follow" or "Share").
     """
     if not text:
         return ""
     text = replace_urls(normalize_unicode(text))
-    seen: set[str] = set()
-    pieces = []
+    parts: list[tuple[bool, str]] = []
     for is_code_block, block in split_blocks(text):
-        parts = [(True, clean_code(block))] if is_code_block else clean_prose(block)
-        for is_code, piece in parts:
-            if not piece.strip():
+        parts += [(True, clean_code(block))] if is_code_block else clean_prose(block)
+    pieces = [(is_code, piece) for is_code, piece in parts if piece.strip()]
+    # Platform chrome (sign-in bars, share cards, counters, footers) is not the author's writing.
+    return join_pieces(remove_chrome(pieces) if page_chrome else pieces)
+
+
+def join_pieces(pieces: Iterable[tuple[bool, str]]) -> str:
+    """(is_code, paragraph) pieces joined by blank lines; a prose paragraph repeated verbatim is kept once."""
+    seen: set[str] = set()
+    kept = []
+    for is_code, piece in pieces:
+        if not piece.strip():
+            continue
+        # Crawled pages repeat bylines and captions; code may legitimately repeat.
+        if not is_code:
+            if piece in seen:
                 continue
-            # Crawled pages repeat share bars, bylines and captions; code may legitimately repeat.
-            if not is_code:
-                if piece in seen:
-                    continue
-                seen.add(piece)
-            pieces.append(piece)
-    return "\n\n".join(pieces)
+            seen.add(piece)
+        kept.append(piece)
+    return "\n\n".join(kept)
+
+
+def join_cleaned(texts: Iterable[str]) -> str:
+    """Texts that are already clean joined into one, as `clean_text` of their concatenation would give it
+    (a paragraph repeated across them is kept once), without cleaning them again."""
+    pieces: list[tuple[bool, str]] = []
+    for is_code, block in split_blocks("\n\n".join(text for text in texts if text)):
+        pieces += [(True, block)] if is_code else [(False, part.strip()) for part in block.split("\n\n")]
+    return join_pieces(pieces)
 
 
 def clean_source_file(path: str, text: str) -> str:

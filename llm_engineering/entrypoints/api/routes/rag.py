@@ -15,10 +15,12 @@ from llm_engineering.application.ports import Tracer
 from llm_engineering.application.rag.answering import (
     AnswerEvent,
     AnswerGenerator,
+    RAGAnswer,
     StreamedAnswer,
     StreamedSources,
     StreamedText,
 )
+from llm_engineering.application.rag.citations import source_numbers
 from llm_engineering.application.rag.retriever import ContextRetriever, RetrievalResult
 from llm_engineering.application.rag.service import answer_query, stream_answer_query
 from llm_engineering.bootstrap import generation_parameters
@@ -34,6 +36,7 @@ from llm_engineering.entrypoints.api.dependencies import (
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable, translate_error
 from llm_engineering.entrypoints.api.schemas import (
     DEPENDENCY_FAILURES,
+    Authorship,
     Passage,
     RAGRequest,
     RAGResponse,
@@ -81,13 +84,23 @@ async def rag(
         parameters,
         tracer,
     )
-    return RAGResponse(answer=answer.answer, sources=answer.sources, metadata=answer.trace)
+    return _response(answer)
+
+
+def _response(answer: RAGAnswer) -> RAGResponse:
+    """The body of `POST /rag` (and of the stream's `done` event) for an answer."""
+    authorship = None
+    if answer.authorship is not None:
+        made = answer.authorship
+        authorship = Authorship(written_by=made.written_by, model=made.model, reason=made.reason)
+    return RAGResponse(answer=answer.answer, sources=answer.sources, authorship=authorship, metadata=answer.trace)
 
 
 STREAM_DESCRIPTION = """`text/event-stream`, each event `event: <name>` + `data: <one-line JSON>`:
-`sources` {sources, retrieval} once, `token` {text} per piece of the model's raw reply, then `done`
-{answer, sources, metadata} (the body of `POST /rag`; its `answer` replaces the tokens joined: cleanup and
-the answer guard may change the text) or `error` {status, detail} (503/504/422/500) when generation fails.
+`sources` {sources, retrieval, model} once (`model`: the model asked), `token` {text} per piece of the
+model's raw reply (a draft: not yet checked), then `done` {answer, sources, authorship, metadata} (the body
+of `POST /rag`; its `answer` replaces the tokens joined: cleanup may tidy the text, and when the answer
+guard rejects the reply, `authorship.written_by` is `author_passages` and `authorship.reason` says why) or `error` {status, detail} (503/504/422/500) when generation fails.
 Failures before the `sources` event (bad body, query too long, building the retriever, retrieval) are plain
 HTTP errors, as on `POST /rag`."""
 
@@ -142,10 +155,9 @@ def _as_sse(event: AnswerEvent) -> str:
     if isinstance(event, StreamedText):
         return sse_event("token", {"text": event.text})
     if isinstance(event, StreamedSources):
-        return sse_event("sources", {"sources": event.sources, "retrieval": event.retrieval})
+        return sse_event("sources", {"sources": event.sources, "retrieval": event.retrieval, "model": event.model})
     if isinstance(event, StreamedAnswer):
-        answer = event.answer
-        return sse_event("done", RAGResponse(answer=answer.answer, sources=answer.sources, metadata=answer.trace))
+        return sse_event("done", _response(event.answer))
     raise TypeError(f"not an answer event: {event!r}")
 
 
@@ -164,9 +176,11 @@ async def retrieve(
         return build_retriever().search_with_trace(body.query, k=k, expand_to_n_queries=1)
 
     result = await _run(settings, request, None, search)
+    sources = source_numbers(result.chunks)
     passages = [
         Passage(
             number=number,
+            source=sources[str(item.chunk.id)],
             chunk_id=str(item.chunk.id),
             document_id=str(item.chunk.document_id),
             score=round(item.score, 4),

@@ -1,5 +1,7 @@
 // Chat: POST /rag/stream (server-sent events: sources, token, done, error), read with fetch + a stream
 // reader so the answer grows token by token; the final `done` text replaces the streamed one.
+// The streamed tokens are the model's unchecked draft (marked so); `done.authorship` says who wrote the
+// answer: the model, or the author's quoted sentences (the rejected draft then stays behind a toggle).
 "use strict";
 
 const form = document.getElementById("ask");
@@ -11,7 +13,11 @@ const sources = document.getElementById("sources");
 const path = document.getElementById("path");
 const rating = document.getElementById("rating");
 const ratingStatus = document.getElementById("rating-status");
+const mark = document.getElementById("authorship");
+const draft = document.getElementById("draft");
+const draftText = document.getElementById("draft-text");
 let traceId = null;
+let modelAsked = "";
 let lastQuery = "";
 
 function numberField(name) {
@@ -20,12 +26,23 @@ function numberField(name) {
 }
 
 function showSources(items) {
+  // Each source shows the number the API gives it: the [n] that cites it in the answer (never the list's own index).
   sources.replaceChildren();
   for (const source of items || []) {
-    const item = el("li");
+    const item = el("li", null, { "data-number": source.number });
+    item.append(el("span", `[${source.number}] `, { class: "source-number" }));
     item.append(safeLink(source.link || "", source.link || source.document_id));
     const score = typeof source.score === "number" ? source.score.toFixed(3) : source.score;
     item.append(el("span", ` — ${source.author}, ${source.category} (${source.platform}), score ${score}`, { class: "muted" }));
+    // Copies of one article at other addresses (cross-posts) are one source.
+    const others = (source.links || []).filter((link) => link !== source.link);
+    if (others.length) {
+      item.append(el("span", " · also at ", { class: "muted" }));
+      others.forEach((link, index) => {
+        if (index) item.append(el("span", ", ", { class: "muted" }));
+        item.append(safeLink(link, link));
+      });
+    }
     sources.append(item);
   }
   if (!sources.children.length) sources.append(el("li", "No passage was found.", { class: "muted" }));
@@ -38,15 +55,48 @@ function describePath(retrieval) {
   return parts.length ? `Retrieval: ${parts.join(" · ")}` : "";
 }
 
+function showMark(kind, badge, detail) {
+  // One line above the answer: a badge saying who wrote it, then why in plain words (always as text).
+  mark.replaceChildren(el("strong", badge, { class: "badge" }));
+  if (detail) mark.append(el("span", ` ${detail}`));
+  mark.dataset.writtenBy = kind;
+  mark.className = `authorship ${kind}`;
+  mark.hidden = false;
+}
+
+function showAuthorship(authorship, streamed) {
+  // Who wrote the final answer; a rejected draft stays readable (as text) behind the toggle.
+  answer.classList.remove("draft");
+  if (!authorship) {
+    mark.hidden = true;
+    return;
+  }
+  const model = authorship.model || modelAsked || "the model";
+  if (authorship.written_by === "author_passages") {
+    showMark("author_passages", "Quoted from the author's sources", `— ${model}'s reply was rejected: ${authorship.reason || "it did not pass the answer check."}`);
+    draftText.textContent = streamed;
+    draft.open = false;
+    draft.hidden = !streamed;
+  } else {
+    showMark("model", `Written by ${model}`, authorship.reason ? `— flagged: ${authorship.reason}` : "");
+  }
+}
+
 function handleEvent(name, data) {
   if (name === "sources") {
     showSources(data.sources);
     path.textContent = describePath(data.retrieval);
     status.textContent = "Writing…";
+    modelAsked = data.model || "";
+    // Until the guard has checked it, the streamed reply is a draft, not the answer.
+    showMark("draft", `Draft from ${modelAsked || "the model"}, checking…`, "The answer may still be replaced by the author's own sentences.");
+    answer.classList.add("draft");
   } else if (name === "token") {
     answer.textContent += data.text;
   } else if (name === "done") {
+    const streamed = answer.textContent;
     answer.textContent = data.answer;
+    showAuthorship(data.authorship, streamed);
     showSources(data.sources);
     const metadata = data.metadata || {};
     path.textContent = describePath(metadata.retrieval) + (metadata.generation ? ` · model: ${metadata.generation.model_id}` : "");
@@ -54,6 +104,7 @@ function handleEvent(name, data) {
     rating.hidden = false;
     status.textContent = "Done.";
   } else if (name === "error") {
+    if (!mark.hidden) showMark("draft", `Unchecked draft from ${modelAsked || "the model"}`, "— the request failed before the reply was checked.");
     status.textContent = `Error ${data.status}: ${data.detail}`;
     status.className = "error";
   }
@@ -67,6 +118,13 @@ async function ask(event) {
   status.className = "";
   status.textContent = "Searching the author's writing…";
   answer.textContent = "";
+  answer.classList.remove("draft");
+  mark.hidden = true;
+  mark.replaceChildren();
+  draft.hidden = true;
+  draft.open = false;
+  draftText.textContent = "";
+  modelAsked = "";
   sources.replaceChildren();
   path.textContent = "";
   rating.hidden = true;

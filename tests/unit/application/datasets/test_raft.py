@@ -212,3 +212,16 @@ def test_a_seeded_subset_of_each_split_gets_passages():
     again, _ = RetrievalAwareSamples(FakeStore(), settings).instruct(instruct_split(10))
     assert report.samples == 4 and len(first.samples("train")) == 4
     assert [s.instruction for s in first.samples("train")] == [s.instruction for s in again.samples("train")]
+
+
+def test_a_leading_restatement_of_the_instruction_is_not_trained_on():
+    from llm_engineering.application.datasets.raft import without_restatement
+
+    instruction = "Explain how an LLM Twin can enhance communication efficiency."
+    answer = (
+        "An LLM Twin can enhance communication efficiency. It drafts replies in the author's voice, so routine "
+        "messages take minutes instead of hours."
+    )
+    assert without_restatement(answer, instruction).startswith("It drafts replies")
+    assert without_restatement("An LLM Twin can enhance communication efficiency.", instruction).startswith("An LLM")
+    assert without_restatement(ANSWER, "How does a feature pipeline feed Qdrant?") == ANSWER

@@ -46,3 +46,11 @@ def test_test_split_instructions_become_queries_labelled_with_their_documents():
     assert labelled_queries(dataset, "train") == []
     with pytest.raises(ValueError, match="split must be train or test"):
         labelled_queries(dataset, "validation")
+
+
+def test_a_folded_copy_is_replaced_by_the_document_the_store_keeps():
+    from llm_engineering.application.evaluation.labelled_queries import LabelledQuery, with_kept_copies
+
+    queries = [LabelledQuery("rerank", frozenset({"substack-copy", "other"}), "hand-written", "articles")]
+    kept = with_kept_copies(queries, {"substack-copy": "medium-article"})
+    assert kept == [LabelledQuery("rerank", frozenset({"medium-article", "other"}), "hand-written", "articles")]

@@ -71,8 +71,8 @@ def test_fenced_and_indented_code_blocks_keep_lines_and_symbols():
 
 
 def test_repeated_prose_paragraphs_are_kept_once_but_code_may_repeat():
-    text = "Share this post\n\nBody.\n\nShare this post\n\n```\nx = 1\n```\n\n```\nx = 1\n```"
-    assert clean_text(text) == "Share this post\n\nBody.\n\n```\nx = 1\n```\n\n```\nx = 1\n```"
+    text = "Image by the author\n\nBody.\n\nImage by the author\n\n```\nx = 1\n```\n\n```\nx = 1\n```"
+    assert clean_text(text) == "Image by the author\n\nBody.\n\n```\nx = 1\n```\n\n```\nx = 1\n```"
 
 
 def test_very_long_words_and_empty_text():

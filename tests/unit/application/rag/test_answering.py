@@ -48,39 +48,45 @@ def test_passages_beyond_the_context_budget_are_left_out_and_not_numbered():
     assert [item.chunk.content[0] for item in select_passages(chunks, max_context_chars=10)] == ["a"]
 
 
-def test_answer_groups_sources_per_document_with_the_prompt_numbers():
+def test_answer_groups_sources_per_document_numbered_as_the_prompt_cites_them():
     shared = uuid.uuid4()
     passages = [*_scored("first of doc A", "second of doc A", document_id=shared), *_scored("doc B")]
     passages[2] = ScoredChunk(passages[2].chunk, 0.85)
     retrieval = RetrievalResult(chunks=passages, trace={"reranker": "x"})
-    llm = ScriptedLLM("  The answer [1], and [3].  ")
+    llm = ScriptedLLM("  The answer [1], and [2], not [3].  ")
     answer = AnswerGenerator(llm).generate("q", retrieval)
-    assert answer.answer == "The answer [1], and [3]."
+    # One numbered block per document: three passages, two sources, so [3] names nothing.
+    assert answer.answer == "The answer [1], and [2], not."
     assert [source.model_dump() for source in answer.sources] == [
         {
+            "number": 1,
             "document_id": str(shared),
             "category": "articles",
             "author": "Mara Quillon",
             "platform": "blog",
             "link": "https://blog.example/a",
+            "links": ["https://blog.example/a"],
             "score": 0.9,
             "chunk_ids": [str(passages[0].chunk.id), str(passages[1].chunk.id)],
-            "passages": [1, 2],
         },
         {
+            "number": 2,
             "document_id": str(passages[2].chunk.document_id),
             "category": "articles",
             "author": "Mara Quillon",
             "platform": "blog",
             "link": "https://blog.example/a",
+            "links": ["https://blog.example/a"],
             "score": 0.85,
             "chunk_ids": [str(passages[2].chunk.id)],
-            "passages": [3],
         },
     ]
+    prompt = llm.prompts[0]
+    assert prompt.endswith("[1] first of doc A\n\nsecond of doc A\n\n[2] doc B") and "[1] to [2]" in prompt
     generation = answer.trace["generation"]
     assert generation["model_id"] == "scripted"
-    assert generation["passages_in_prompt"] == 3 and generation["cleanup"] == []
+    assert generation["passages_in_prompt"] == 3 and generation["sources_in_prompt"] == 2
+    assert generation["cleanup"] == ["removed citations of passages not in the prompt: [3]"]
     assert answer.trace["retrieval"] == {"reranker": "x"}
     # A base model runs on into a new instruction block: the stop sequences end it.
     assert llm.parameters[0].stop == STOP_SEQUENCES
@@ -148,3 +154,16 @@ def test_sentences_glued_without_a_space_are_split_and_deduplicated():
 
     text = "Overlap is a patch, not a strategy. It fills the results.Overlap is a patch, not a strategy."
     assert clean_answer(text, 3, truncated=False).text == "Overlap is a patch, not a strategy. It fills the results."
+
+
+def test_the_guard_rejects_a_reply_that_only_restates_the_request():
+    from llm_engineering.application.rag.answering import AnswerGuard
+
+    request = "GPTQ, GGML and NF4 all shrink weights to 4 bits: how do they differ, and where does each one run best?"
+    passages = ["GPTQ quantizes weights to 4 bits layer by layer. GGML runs quantized models on CPUs with llama.cpp."]
+    guard = AnswerGuard()
+    assert "restates the request" in guard.problem(request, passages, request=request)
+    answer = (
+        "GPTQ quantizes weights layer by layer for GPUs, while GGML runs quantized models on CPUs with llama.cpp [1]."
+    )
+    assert guard.problem(answer, passages, request=request) is None

@@ -58,14 +58,17 @@ def test_describe_service_says_what_runs_and_who_started_it():
 
 
 def test_status_after_up_names_what_this_project_started(infrastructure, monkeypatch):
-    _record(infrastructure, {"warehouse": {"kind": "nx-27017", "port": 27999}, "zenml": {"port": 8299}})
+    zenml = {"port": 8299, "config_path": str(infrastructure.zenml_home.path)}
+    _record(infrastructure, {"warehouse": {"kind": "nx-27017", "port": 27999}, "zenml": zenml})
     _answering(monkeypatch, ports={27999}, urls=("http://127.0.0.1:8299",))
 
     lines = infrastructure.status()
 
     assert len(lines) == 4  # warehouse, vector DB, zenml, llm: one line each
     assert _line(lines, "warehouse").endswith(f"mongodb://127.0.0.1:27999  db=twin  UP (nx-27017, started by {UP})")
-    assert _line(lines, "zenml").endswith(f"http://127.0.0.1:8299  UP (ZenML local daemon, started by {UP})")
+    assert _line(lines, "zenml").endswith(
+        f"http://127.0.0.1:8299  store {infrastructure.zenml_home.path}  UP (ZenML local daemon, started by {UP})"
+    )
     assert _line(lines, "llm").endswith("http://127.0.0.1:8001/v1  DOWN")
     assert "embedded Qdrant" in _line(lines, "vector DB")
 
@@ -149,7 +152,10 @@ def test_start_zenml_reports_progress_then_where_the_runs_are(infrastructure, fa
     log = infrastructure.zenml_log_file.read_text()
     assert "args: login --local --port 8299" in log
     assert "analytics: false open: false" in log
-    assert json.loads(infrastructure.state_file.read_text())["zenml"] == {"port": 8299}
+    assert json.loads(infrastructure.state_file.read_text())["zenml"] == {
+        "port": 8299,
+        "config_path": str(infrastructure.zenml_home.path),
+    }
 
 
 def test_start_zenml_failure_shows_the_log_tail(infrastructure, fake_start):
@@ -183,11 +189,12 @@ def test_start_zenml_explains_the_survey_when_it_could_not_skip_it(infrastructur
 
 
 def test_start_zenml_leaves_a_dashboard_it_did_not_start_alone(infrastructure, monkeypatch):
-    _answering(monkeypatch, urls=("http://127.0.0.1:8299",))
+    _answering(monkeypatch, ports={8299}, urls=("http://127.0.0.1:8299",))
     monkeypatch.setattr(warehouse, "prepare_dashboard", lambda dashboard: pytest.fail("must not touch it"))
 
     assert infrastructure.start_zenml() == (
-        "zenml: a dashboard is already up at http://127.0.0.1:8299 (not started by this project)"
+        "zenml: port 8299 is taken by something that does not serve this checkout's store "
+        f"({infrastructure.zenml_home.path}); left alone"
     )
 
 
@@ -206,4 +213,7 @@ def test_stop_zenml_points_at_a_dashboard_started_elsewhere(infrastructure, monk
 
     message = infrastructure.stop_zenml()
 
-    assert "was not started by local-infrastructure-up" in message and "zenml logout --local" in message
+    assert message == (
+        f"zenml: the dashboard at http://127.0.0.1:8299 was not started by {UP} and does not serve this checkout's "
+        "store; left alone"
+    )

@@ -1,0 +1,44 @@
+"""The /rag trace carries the model reply's own figures, whether the guard kept it or not."""
+
+from __future__ import annotations
+
+import uuid
+
+from llm_engineering.application.rag.answering import AnswerGenerator
+from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
+from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+from tests.unit.application.rag.fakes import ScriptedLLM
+
+PASSAGE = "Rerank the retrieved passages with a cross-encoder before you prompt, so the best context comes first."
+
+
+def _retrieval() -> RetrievalResult:
+    chunk = EmbeddedArticleChunk(
+        content=PASSAGE,
+        embedding=None,
+        platform="blog",
+        document_id=uuid.uuid4(),
+        author_id=uuid.uuid4(),
+        author_full_name="Mara Quillon",
+        link="https://blog.example/a",
+    )
+    return RetrievalResult(chunks=[ScoredChunk(chunk, 0.9)], trace={"query": "Why rerank?"})
+
+
+def test_a_kept_reply_has_its_words_grounding_and_repetition_in_the_trace():
+    reply = "Rerank the retrieved passages with a cross-encoder before you prompt [1]."
+    generation = AnswerGenerator(ScriptedLLM(reply)).generate("Why rerank?", _retrieval()).trace["generation"]
+    assert generation["answer_source"] == "model"
+    assert generation["reply"]["words"] == 12  # "cross-encoder" is two words, the citation one
+    assert generation["reply"]["grounding"] == 1.0
+    assert generation["reply"]["repetition"] == 0.0
+
+
+def test_a_replaced_reply_keeps_its_own_figures_not_the_fallbacks():
+    answer = AnswerGenerator(ScriptedLLM("Bananas grow on tall plants in warm tropical countries.")).generate(
+        "Why rerank?", _retrieval()
+    )
+    generation = answer.trace["generation"]
+    assert generation["answer_source"] == "extractive"
+    assert generation["reply"]["grounding"] == 0.0
+    assert generation["reply"]["words"] == 9
