@@ -42,19 +42,13 @@ def test_ready_waits_for_the_model_and_the_first_question_loads_nothing(mongo_ur
 
             while (ready := httpx.get(f"{base}/ready", timeout=30)).json()["status"] == "warming_up":
                 assert time.monotonic() - started < WARM_UP_TIMEOUT_S, ready.text
-                assert LOADED not in log.read_text() or "embedder" not in ready.json()["waiting_for"]
                 time.sleep(0.2)
             assert ready.status_code == 200, ready.text
             assert log.read_text().count(LOADED) == 1  # loaded before ready said so
 
-            timings = []
             for query in ("Why should retrieved passages be reranked?", "How does a sourdough starter rise?"):
-                begun = time.perf_counter()
                 found = httpx.post(f"{base}/retrieve", json={"query": query, "k": 3}, timeout=120)
-                timings.append(time.perf_counter() - begun)
                 assert found.status_code == 200, found.text
                 assert len(found.json()["passages"]) == 3
-            assert log.read_text().count(LOADED) == 1  # the first question loaded nothing again
-            first, second = timings
-            # No model load in the first: at most a busy machine's noise slower than the second.
-            assert first < 3 * second + 2.0, timings
+            # The first question loaded nothing again (timings belong in bench/api_warm_up.py, not in a test).
+            assert log.read_text().count(LOADED) == 1
