@@ -240,7 +240,7 @@ class RetrievalAwareSamples:
             for passage in self.search(instruction, settings.passages + 4)
             if passage.document_id != gold_document and _overlap_of(answer_words, passage.text) < DISTRACTOR_MAX_OVERLAP
         ]
-        texts = [leading_window(passage.text, settings.max_passage_chars) for passage in distractors]
+        texts = [cut_at_sentence(passage.text, settings.max_passage_chars) for passage in distractors]
         texts = [text for text in texts if text]
         without_gold = allow_without_gold and texts and rng.random() < settings.without_gold_share
         if without_gold:
@@ -304,11 +304,6 @@ def cut_at_sentence(text: str, max_chars: int) -> str:
     return text[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + "."
 
 
-def leading_window(text: str, max_chars: int) -> str:
-    """A passage cut to `max_chars` at a sentence boundary, from its start."""
-    return cut_at_sentence(text, max_chars)
-
-
 def answer_window(passage: str, answer: str, max_chars: int) -> str:
     """The run of `passage`'s sentences within `max_chars` that holds most of the answer's content words."""
     parts = sentences(passage)
@@ -365,7 +360,7 @@ def cite(answer: str, gold: str, number: int, min_overlap: float = 0.5) -> str:
     parts = sentences(answer)
     if not parts:
         return answer
-    drawn = [_overlap_of(set(content_words(part)), "", gold_words) >= min_overlap for part in parts]
+    drawn = [_share_in(set(content_words(part)), gold_words) >= min_overlap for part in parts]
     if not any(drawn):
         drawn[0] = True
     return " ".join(_with_citation(part, number) if flag else part for part, flag in zip(parts, drawn, strict=True))
@@ -390,12 +385,14 @@ def _with_citation(sentence: str, number: int) -> str:
     return f"{sentence[:end]} [{number}]{sentence[end:]}"
 
 
-def _overlap_of(wanted: set[str], text: str, known: set[str] | None = None) -> float:
-    """Share of `wanted` words found in `text` (or in the `known` word set)."""
-    if not wanted:
-        return 0.0
-    present = known if known is not None else set(content_words(text))
-    return len(wanted & present) / len(wanted)
+def _overlap_of(wanted: set[str], text: str) -> float:
+    """Share of `wanted` words found in `text`."""
+    return _share_in(wanted, set(content_words(text)))
+
+
+def _share_in(wanted: set[str], present: set[str]) -> float:
+    """Share of `wanted` words among `present` ones (0.0 when nothing is wanted)."""
+    return len(wanted & present) / len(wanted) if wanted else 0.0
 
 
 def retriever_passage_search(retriever: ContextRetriever) -> PassageSearch:
