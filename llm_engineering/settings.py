@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     # with a message, when llama-cpp-python cannot be imported.
     LOCAL_LLM_ENGINE: Literal["llamacpp", "transformers"] = "llamacpp"
     # llama.cpp only: tokens of context per slot (prompt + answer), requests generated at once (the others
-    # wait in line), CPU threads shared by the busy slots (0 = every CPU the process may use).
+    # wait in line), CPU threads shared by the busy slots (0 = the free physical cores, measured while serving).
     LOCAL_LLM_CONTEXT_SIZE: int = Field(default=8192, ge=256, le=131072)
     LOCAL_LLM_PARALLEL: int = Field(default=2, ge=1, le=64)
     LOCAL_LLM_THREADS: int = Field(default=0, ge=0, le=512)

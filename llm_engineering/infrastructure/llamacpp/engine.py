@@ -3,8 +3,9 @@
 A `GGUFModel` holds `parallel` slots, each a llama.cpp context on the same file (the weights are memory-mapped).
 A request waits in line for a free slot, giving up if its client leaves first; it then generates in its own
 thread and checks its cancel event after every token, so a client that leaves stops the work at the next
-token. Busy slots share the CPU threads (each gets total // busy): llama.cpp's workers spin on barriers, so
-more busy threads than CPUs would slow every slot down.
+token. Busy slots share the CPU threads (each gets total // busy), and with automatic threads the cores other
+processes keep busy are left to them (`cpu.py`): llama.cpp's workers spin on barriers, so more busy threads
+than free cores would slow every slot down.
 
 Prompts use the project's instruction chat template (`domain.prompts`), the layout the twin was trained on.
 `llama_cpp` is imported inside functions: importing this module stays light.
@@ -13,7 +14,6 @@ Prompts use the project's instruction chat template (`domain.prompts`), the layo
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +27,14 @@ from loguru import logger
 
 from llm_engineering.domain.prompts import instruction_chat_template
 from llm_engineering.infrastructure.errors import PromptTooLongError
+from llm_engineering.infrastructure.llamacpp.cpu import OtherLoad, free_cores, physical_cores
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """How models are loaded: tokens of context per slot, slots per model, CPU threads in all (0: half the CPUs
-    this process may use, at least one, as llama.cpp counts physical cores; more threads than free CPUs make
-    llama.cpp's spinning workers wait for each other), prompt tokens evaluated per batch."""
+    """How models are loaded: tokens of context per slot, slots per model, CPU threads in all (0: automatic,
+    the physical cores this process may use less those other processes keep busy, measured while it runs),
+    prompt tokens evaluated per batch."""
 
     context_size: int = 8192
     parallel: int = 1
@@ -41,7 +42,13 @@ class EngineConfig:
     batch_size: int = 512
 
     def total_threads(self) -> int:
-        return self.threads if self.threads > 0 else max(1, len(os.sched_getaffinity(0)) // 2)
+        return self.threads if self.threads > 0 else physical_cores()
+
+    def thread_share(self) -> ThreadShare:
+        """The threads the slots share; automatic threads also give way to other processes' load."""
+        if self.threads > 0:
+            return ThreadShare(self.threads)
+        return ThreadShare(physical_cores(), others_busy=OtherLoad().busy_cpus)
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,12 @@ class Outcome:
 
 
 class ThreadShare:
-    """The CPU threads split between the slots generating at once, each getting at least one."""
+    """The CPU threads split between the slots generating at once, each getting at least one. With
+    `others_busy` (CPUs other processes use now), only the cores they leave free are shared."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, others_busy: Callable[[], float] | None = None):
         self.total = max(1, total)
+        self.others_busy = others_busy
         self._busy = 0
         self._lock = threading.Lock()
 
@@ -91,7 +100,8 @@ class ThreadShare:
                 self._busy -= 1
 
     def share(self) -> int:
-        return max(1, self.total // max(1, self._busy))
+        available = self.total if self.others_busy is None else free_cores(self.total, self.others_busy())
+        return max(1, available // max(1, self._busy))
 
 
 class Slot:

@@ -31,7 +31,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_engineering.infrastructure.errors import ModelNotServedError, PromptTooLongError
-from llm_engineering.infrastructure.llamacpp.engine import EngineConfig, GGUFModel, Outcome, Sampling, ThreadShare
+from llm_engineering.infrastructure.llamacpp.engine import EngineConfig, GGUFModel, Outcome, Sampling
 
 # Status sent (to nobody) for a request whose client left before its answer: nginx's "client closed request".
 CLIENT_CLOSED = 499
@@ -118,7 +118,7 @@ class ModelCatalog:
         self.config = config
         self.models_dir = models_dir
         self.default_max_tokens = default_max_tokens
-        self.share = ThreadShare(config.total_threads())
+        self.share = config.thread_share()
         self.default_id: str | None = None
         self._models: dict[str, GGUFModel] = {}
         self._loading = asyncio.Lock()

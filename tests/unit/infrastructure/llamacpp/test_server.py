@@ -261,8 +261,23 @@ def test_busy_slots_share_the_threads():
     assert ThreadShare(1).share() == 1 and ThreadShare(0).total == 1
 
 
-def test_auto_threads_are_half_the_cpus_at_least_one(monkeypatch):
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(6)))
-    assert EngineConfig(threads=0).total_threads() == 3 and EngineConfig(threads=5).total_threads() == 5
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
-    assert EngineConfig().total_threads() == 1
+def test_auto_threads_are_the_physical_cores_and_give_way_to_other_load(monkeypatch):
+    monkeypatch.setattr("llm_engineering.infrastructure.llamacpp.engine.physical_cores", lambda: 4)
+    assert EngineConfig(threads=0).total_threads() == 4 and EngineConfig(threads=5).total_threads() == 5
+    fixed = EngineConfig(threads=5).thread_share()
+    assert fixed.others_busy is None and fixed.share() == 5
+    assert EngineConfig(threads=0).thread_share().others_busy is not None
+
+
+def test_a_share_leaves_the_cores_other_processes_use():
+    others = [0.0]
+    share = ThreadShare(2, others_busy=lambda: others[0])
+    with share.busy():
+        assert share.share() == 2
+        others[0] = 1.2  # a test suite beside the server: one core left
+        assert share.share() == 1
+        others[0] = 2.0
+        assert share.share() == 1  # never below one
+        with share.busy():
+            others[0] = 0.0
+            assert share.share() == 1  # two slots on two cores
