@@ -4,7 +4,7 @@
 
 1. Stores: the demo corpus (`data/demo/articles`, by Mara Quillon) in an nx-27017 warehouse and an
    embedded Qdrant folder under LOCAL_DATA_DIR/bench-answers, filled once (import + feature pipeline).
-2. For each question of a fixed set (the quickstart's question and the README's examples), the RAG use
+2. For each question of a fixed set (the quickstart's question and the docs' examples), the RAG use
    case runs in-process with the configured LLM (start the local one: `poetry run poe local-llm-up`).
 3. Per answer, judge-free figures (`llm_engineering.application.rag.answer_quality`):
    - repetition: share of word 4-grams repeating an earlier one (0 = no loop), and repeated sentences;

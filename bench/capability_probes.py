@@ -69,7 +69,7 @@ def main(restarts: int) -> None:
         key = memory.key()
 
     click.echo("\n=== Capability probes at a service start ===")
-    click.echo(f"LLM: {settings.LLM_MODEL_ID} at {settings.LLM_BASE_URL}; probe time limit {timeout_s:g}s")
+    click.echo(f"LLM: {llm.model_id} at {settings.LLM_BASE_URL}; probe time limit {timeout_s:g}s")
     click.echo(f"model key: {key}")
     for label, seconds, calls, decisions in rows:
         verdicts = "; ".join(f"{name}: {decision.reason[:70]}" for name, decision in decisions.items())

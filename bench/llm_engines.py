@@ -95,6 +95,7 @@ def measure(client, messages: list, parameters) -> Run:
 
 def bench_engine(engine: str, settings, models_dir: Path, runs: int, max_tokens: int, threads: int) -> dict:
     from llm_engineering.application.llm.client import GenerationParameters
+    from llm_engineering.application.rag.answering import DEFAULT_MAX_CONTEXT_CHARS
     from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
     from llm_engineering.infrastructure.local.llm_server import LlamaCppServer, LocalLLMServer
     from llm_engineering.infrastructure.local.processes import free_port
@@ -147,7 +148,7 @@ def bench_engine(engine: str, settings, models_dir: Path, runs: int, max_tokens:
             for index in range(runs):
                 question = QUESTIONS[index % len(QUESTIONS)] + f" (run {index + 1})"
                 messages = (
-                    rag_messages(question, settings.RAG_MAX_CONTEXT_CHARS)
+                    rag_messages(question, settings.RAG_MAX_CONTEXT_CHARS or DEFAULT_MAX_CONTEXT_CHARS)
                     if kind == "rag"
                     else short_messages(question)
                 )

@@ -192,7 +192,7 @@ def main(rag_queries: int, max_new_tokens: int, k: int) -> None:
     click.echo(f"query embedding on the main thread with {threads} torch thread(s) (EMBEDDING_THREADS)")
     if rag:
         click.echo(_summary(f"POST /rag (k={k}, {max_new_tokens} new tokens)", rag))
-        click.echo(f"LLM: {settings.LLM_MODEL_ID} at {settings.LLM_BASE_URL}")
+        click.echo(f"LLM: {bootstrap.served_model(settings).model_id} at {settings.LLM_BASE_URL}")
 
 
 if __name__ == "__main__":

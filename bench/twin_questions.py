@@ -56,22 +56,22 @@ class Target:
 
 def resolve_targets(specs: tuple[str, ...], base_url: str | None) -> list[Target]:
     """The models named by `--model` (default: base plus every registered llm_twin version)."""
+    from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.model.registry import ModelRegistry, RegisteredModel, publish_for_serving
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
     if base_url:
-        return [Target(spec, None, spec) for spec in specs or (settings.LLM_MODEL_ID,)]
+        return [Target(spec, None, spec) for spec in specs or (bootstrap.served_model(settings).model_id,)]
     registry = ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
     models_dir = settings.LOCAL_DATA_DIR / "models"
     chosen = specs or (BASE, *(f"{TWIN_NAME}:v{version}" for version in registry.versions(TWIN_NAME)))
     targets = []
     for spec in chosen:
         if spec == BASE:
-            targets.append(
-                Target(f"base ({settings.LLM_MODEL_ID})", models_dir / settings.LLM_MODEL_ID, settings.LLM_MODEL_ID)
-            )
+            base_id = bootstrap.LOCAL_BASE_MODEL_ID
+            targets.append(Target(f"base ({base_id})", models_dir / base_id, base_id))
             continue
         try:
             found = registry.lookup(spec)

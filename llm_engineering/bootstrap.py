@@ -28,6 +28,7 @@ from llm_engineering.domain.base.nosql import bind_warehouse
 from llm_engineering.domain.base.vector import bind_vector_store
 from llm_engineering.domain.documents import WAREHOUSE_DOCUMENT_CLASSES
 from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.model.gguf_conversion import PACKAGED_MODEL_ID
 from llm_engineering.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -43,14 +44,15 @@ if TYPE_CHECKING:
     from llm_engineering.application.rag.capabilities import ProbeMemory
     from llm_engineering.application.rag.reranking import Reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
+    from llm_engineering.application.serving.served_model import ModelServing
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
-    from llm_engineering.infrastructure.huggingface_datasets import (
-        HuggingFaceDatasetPublisher,
-        HuggingFaceModelPublisher,
-    )
+    from llm_engineering.domain.serving import ServedModel
+    from llm_engineering.infrastructure.huggingface.datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.infrastructure.huggingface.models import HuggingFaceModelPublisher
     from llm_engineering.infrastructure.threads import ProcessKind
     from llm_engineering.model.gguf_bundle import GGUFExporter
     from llm_engineering.model.registry import ModelRegistry
+    from llm_engineering.model.serving_profile import ServingProfiles
     from llm_engineering.model.tracking import ExperimentTracker
 
 # What a test (or an entry point) may hand in instead of the adapter built from settings.
@@ -168,8 +170,12 @@ def generation_parameters(settings: Settings) -> GenerationParameters:
     )
 
 
-def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -> LLMClient:
-    """The client LLM_PROVIDER names: any OpenAI-compatible server, or the SageMaker TGI endpoint."""
+def build_llm_client(
+    settings: Settings, sagemaker_runtime: Any | None = None, serving: ModelServing | None = None
+) -> LLMClient:
+    """The client LLM_PROVIDER names: any OpenAI-compatible server, or the SageMaker TGI endpoint. Its model is
+    LLM_MODEL_ID, or with LLM_MODEL_ID=auto the served model, asked on every request from `serving` (default:
+    one built from `settings`), so a switch reaches the next request without a restart."""
     from llm_engineering.application.llm.retry import RetryPolicy
 
     retry_policy = RetryPolicy(max_retries=settings.LLM_MAX_RETRIES)
@@ -198,9 +204,15 @@ def build_llm_client(settings: Settings, sagemaker_runtime: Any | None = None) -
         )
     from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
 
+    model_id: str | Callable[[], str]
+    if settings.configured_llm_model_id:
+        model_id = settings.configured_llm_model_id
+    else:
+        current = serving or build_model_serving(settings)
+        model_id = lambda: current.current().model_id  # a cheap per-request read (cached on the file)
     return OpenAICompatibleClient(
         base_url=settings.LLM_BASE_URL,
-        model_id=settings.LLM_MODEL_ID,
+        model_id=model_id,
         api_key=settings.LLM_API_KEY.get_secret_value() if settings.LLM_API_KEY else None,
         timeout_s=settings.LLM_TIMEOUT_S,
         retry_policy=retry_policy,
@@ -217,16 +229,16 @@ def build_probe_memory(settings: Settings, llm: LLMClient, cache_file: Path | No
     from llm_engineering.infrastructure.llm.model_identity import local_model_path, model_key
     from llm_engineering.infrastructure.probe_verdicts import JsonVerdictStore
 
-    def key() -> str:  # worked out on the first probe, not here: building the container touches nothing
+    def key() -> str:  # worked out on a model's first probe, not here: building the container touches nothing
         local = (
-            local_model_path(settings.LOCAL_DATA_DIR / "models", settings.LLM_MODEL_ID, settings.LLM_BASE_URL)
+            local_model_path(settings.LOCAL_DATA_DIR / "models", llm.model_id, settings.LLM_BASE_URL)
             if settings.LLM_PROVIDER == "openai"
             else None
         )
         return model_key(llm, local)
 
     store = JsonVerdictStore(cache_file or settings.LOCAL_DATA_DIR / "cache" / "capabilities.json")
-    return ProbeMemory(store, key, reprobe=settings.RAG_REPROBE_CAPABILITIES)
+    return ProbeMemory(store, key, reprobe=settings.RAG_REPROBE_CAPABILITIES, model=lambda: llm.model_id)
 
 
 def teacher_configured(settings: Settings) -> bool:
@@ -281,7 +293,7 @@ def build_evaluation_judge(settings: Settings | None = None) -> LLMJudge | None:
 
 
 def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
-    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.infrastructure.huggingface.datasets import HuggingFaceDatasetPublisher
 
     token = settings.HUGGINGFACE_ACCESS_TOKEN
     return HuggingFaceDatasetPublisher(token=(token.get_secret_value() or None) if token else None)
@@ -289,12 +301,12 @@ def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
 
 # --- Training ------------------------------------------------------------------------------------------
 # The packaged base model the CPU profile fine-tunes (converted once by `poe local-llm-up`); fixed rather
-# than LLM_MODEL_ID, which points at the trained twin once one is served.
-LOCAL_BASE_MODEL_ID = "gemma-3-270m-twin"
+# than the served model, which is the trained twin once one is served.
+LOCAL_BASE_MODEL_ID = PACKAGED_MODEL_ID
 
 
 def build_model_publisher(settings: Settings) -> HuggingFaceModelPublisher:
-    from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceModelPublisher
+    from llm_engineering.infrastructure.huggingface.models import HuggingFaceModelPublisher
 
     token = settings.HUGGINGFACE_ACCESS_TOKEN
     return HuggingFaceModelPublisher(token=(token.get_secret_value() or None) if token else None)
@@ -323,6 +335,58 @@ def build_model_registry(settings: Settings) -> ModelRegistry:
     from llm_engineering.model.registry import ModelRegistry
 
     return ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
+
+
+# --- Serving ---------------------------------------------------------------------------------------------
+# The registered model whose production version is served when nothing is chosen (configs/training.yaml).
+TWIN_MODEL_NAME = "llm_twin"
+
+
+def served_model_file(settings: Settings) -> Path:
+    """Where the served-model choice is recorded: LOCAL_DATA_DIR/models/served.json."""
+    from llm_engineering.infrastructure.served_model_store import FILE_NAME
+
+    return settings.LOCAL_DATA_DIR / "models" / FILE_NAME
+
+
+def build_model_serving(settings: Settings) -> ModelServing:
+    """The served-model use cases (`application.serving.served_model`): the record under LOCAL_DATA_DIR, the
+    registry checked for the engine LOCAL_LLM_ENGINE resolves to, and the local server on LOCAL_LLM_PORT.
+    Touches nothing until used."""
+    from llm_engineering.application.serving.served_model import ModelServing
+    from llm_engineering.infrastructure.local.llm_server import resolve_engine
+    from llm_engineering.infrastructure.local.served_model_engine import LocalServerEngine
+    from llm_engineering.infrastructure.served_model_store import JsonServedModelStore
+    from llm_engineering.model.serving_catalog import RegistryModelCatalog
+
+    catalog = RegistryModelCatalog(
+        build_model_registry(settings),
+        settings.LOCAL_DATA_DIR / "models",
+        twin_name=TWIN_MODEL_NAME,
+        base_model_id=PACKAGED_MODEL_ID,
+        engine=lambda: resolve_engine(settings.LOCAL_LLM_ENGINE)[0],  # asked at a check: imports llama_cpp then
+    )
+    return ModelServing(
+        JsonServedModelStore(served_model_file(settings)),
+        catalog,
+        LocalServerEngine(settings),
+        configured_model_id=settings.configured_llm_model_id,
+        base_model_id=PACKAGED_MODEL_ID,
+    )
+
+
+def model_to_serve_locally(settings: Settings) -> ServedModel:
+    """What the local LLM server preloads: LLM_MODEL_ID when it is set, else the served model, its link in
+    LOCAL_DATA_DIR/models restored when it is a registered version. Raises ServedModelError when that
+    version can no longer be served."""
+    serving = build_model_serving(settings)
+    return serving.current() if settings.configured_llm_model_id else serving.prepared()
+
+
+def served_model(settings: Settings) -> ServedModel:
+    """The model the API asks for with these settings: LLM_MODEL_ID, else the recorded choice, else the twin's
+    production version, else the packaged base model."""
+    return build_model_serving(settings).current()
 
 
 def build_gguf_exporter(settings: Settings) -> GGUFExporter:
@@ -472,7 +536,11 @@ class Container:
         return self._get("reranker", lambda: build_reranker(self.settings, self.embedder()))
 
     def llm(self) -> LLMClient:
-        return self._get("llm", lambda: build_llm_client(self.settings))
+        return self._get("llm", lambda: build_llm_client(self.settings, serving=self.model_serving()))
+
+    def model_serving(self) -> ModelServing:
+        """The served-model use cases; the LLM client asks it for the model on every request."""
+        return self._get("model_serving", lambda: build_model_serving(self.settings))
 
     def teacher(self) -> LLMClient | None:
         """The dataset-generation teacher, or None when DATASET_GENERATOR_BASE_URL is not set."""
@@ -521,20 +589,30 @@ class Container:
         )
 
     def answer_generator(self) -> AnswerGenerator:
-        from llm_engineering.application.rag.answering import AnswerGenerator, AnswerGuard
+        from llm_engineering.application.rag.answering import DEFAULT_MAX_CONTEXT_CHARS, AnswerGenerator, AnswerGuard
+        from llm_engineering.model.serving_profile import context_chars_for
 
         return self._get(
             "answer_generator",
             lambda: AnswerGenerator(
                 self.llm(),
                 self.generation_parameters(),
-                max_context_chars=self.settings.RAG_MAX_CONTEXT_CHARS,
+                max_context_chars=self.settings.RAG_MAX_CONTEXT_CHARS or DEFAULT_MAX_CONTEXT_CHARS,
                 guard=AnswerGuard(
                     fallback=self.settings.RAG_ANSWER_FALLBACK, min_grounding=self.settings.RAG_MIN_GROUNDING
                 ),
                 embedder=self.embedder(),
+                context_chars=context_chars_for(
+                    self.serving_profiles(), self.settings.RAG_MAX_CONTEXT_CHARS, DEFAULT_MAX_CONTEXT_CHARS
+                ),
             ),
         )
+
+    def serving_profiles(self) -> ServingProfiles:
+        """How each registered twin is served (its trained `/rag` context), from the model cards."""
+        from llm_engineering.model.serving_profile import ServingProfiles
+
+        return self._get("serving_profiles", lambda: ServingProfiles(build_model_registry(self.settings)))
 
     def crawler_context(self) -> CrawlerContext:
         return build_crawler_context(self.settings)

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.domain.serving import AUTO_MODEL_ID
 
 DEFAULT_ENV_FILE = ".env"
 
@@ -79,7 +80,10 @@ class Settings(BaseSettings):
     # --- LLM microservice (any OpenAI-compatible server, or SageMaker) --------------------
     LLM_PROVIDER: Literal["openai", "sagemaker"] = "openai"
     LLM_BASE_URL: str = "http://127.0.0.1:8001/v1"
-    LLM_MODEL_ID: str = "gemma-3-270m-twin"
+    # The model id requests carry. `auto` (the default): the served model of `poe serve-model` / the web UI's
+    # /models page / continuous training, else the twin's production version, else the packaged base model
+    # (gemma-3-270m-twin), followed without a restart. Any other value is used as it is (another server's model).
+    LLM_MODEL_ID: str = Field(default=AUTO_MODEL_ID, min_length=1)
     LLM_API_KEY: SecretStr | None = None
     # Seconds one LLM call may take. A call is retried only when the server did not take it (refused, 429,
     # 503), never after a timeout; LLM_TIMEOUT_S x (LLM_MAX_RETRIES + 1) must fit in API_REQUEST_TIMEOUT_S.
@@ -124,9 +128,9 @@ class Settings(BaseSettings):
     # LOCAL_DATA_DIR/cache/capabilities.json, so a restart asks nothing; true ignores the cache once.
     RAG_CAPABILITY_PROBE_TIMEOUT_S: float = Field(default=20.0, gt=0, le=600)
     RAG_REPROBE_CAPABILITIES: bool = False
-    RAG_MAX_CONTEXT_CHARS: int = Field(
-        default=6000, ge=200, le=200_000, description="Passage text put in one prompt; passages beyond it are left out."
-    )
+    # Passage text put in one prompt; passages beyond it are left out. Unset: the served twin's trained
+    # context (its model card's serving.max_context_chars), else 6000.
+    RAG_MAX_CONTEXT_CHARS: int | None = Field(default=None, ge=200, le=200_000)
     # The answer guard: a reply that loops or is not grounded in the passages is replaced by the author's
     # own best-matching sentences (`extractive`), or shown as it is (`none`).
     RAG_ANSWER_FALLBACK: Literal["extractive", "none"] = "extractive"
@@ -275,11 +279,18 @@ class Settings(BaseSettings):
         "EVALUATION_JUDGE_BASE_URL",
         "EVALUATION_JUDGE_MODEL_ID",
         "COMET_WORKSPACE",
+        "RAG_MAX_CONTEXT_CHARS",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("LLM_MODEL_ID")
+    @classmethod
+    def _auto_model_id(cls, value: str) -> str:
+        value = value.strip()
+        return AUTO_MODEL_ID if value.lower() == AUTO_MODEL_ID else value
 
     @model_validator(mode="after")
     def _cloud_needs_url_and_key(self) -> Settings:
@@ -301,6 +312,11 @@ class Settings(BaseSettings):
         return self
 
     # --- Derived values -------------------------------------------------------------------
+    @property
+    def configured_llm_model_id(self) -> str | None:
+        """LLM_MODEL_ID when it names a model, None when it is `auto` (the served model, see `bootstrap`)."""
+        return None if self.LLM_MODEL_ID == AUTO_MODEL_ID else self.LLM_MODEL_ID
+
     @property
     def qdrant_mode(self) -> Literal["cloud", "server", "local"]:
         if self.USE_QDRANT_CLOUD:

@@ -6,6 +6,8 @@ from typing import Any
 
 from zenml import pipeline
 
+from llm_engineering.application.datasets.raft import RaftSettings
+from llm_engineering.model.serving_profile import trained_context_chars
 from pipelines.docker import PIPELINE_SETTINGS
 from steps import training as training_steps
 from steps.alerts import notify_on_failure, notify_on_success
@@ -54,8 +56,12 @@ def training(
         instruct = training_steps.mix_instruct_datasets(instruct, extra, max_samples=extra_instruct_samples)
     preference = dataset_input(preference_dataset, "preference_datasets", "preference", "load_preference_dataset")
     raft = dict(retrieval_aware or {})
+    serving: dict[str, Any] = {}
     if raft.pop("enabled", False):
         instruct, preference = training_steps.retrieval_aware_datasets(instruct, preference, settings=raft)
+        # Served with the /rag context it trained on (model/serving_profile.py).
+        shape = RaftSettings(**raft)
+        serving["max_context_chars"] = trained_context_chars(shape.passages, shape.max_passage_chars)
     sft = training_steps.train_sft(instruct, profile=profile, profiles=profiles, track_experiments=track_experiments)
     dpo = None
     if run_dpo:
@@ -74,6 +80,7 @@ def training(
         push_to_huggingface=push_to_huggingface,
         hub_model_id=hub_model_id,
         export_gguf=export_gguf,
+        serving=serving or None,
     )
     notify_on_success(card)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for this project: system packages, Poetry, and the locked environment.
-#   bash scripts/setup.sh            # main dependencies + dev tools
+#   bash scripts/setup.sh            # main dependencies + dev tools + the docs site's tools
 #   bash scripts/setup.sh --with aws # also the optional AWS group
 #   SKIP_LLAMACPP=1 bash scripts/setup.sh  # without the llama.cpp engine (local LLM on `transformers serve`)
 # Safe to run again: each step is skipped when already done.
@@ -44,8 +44,8 @@ POETRY_PYPI_MIRROR_URL="$("$PYTHON" -c 'from pip._internal.models.index import P
 export POETRY_PYPI_MIRROR_URL
 
 # --- The locked environment ----------------------------------------------------------------------------
-log "poetry install --with dev $*"
-poetry install --no-interaction --with dev "$@"
+log "poetry install --with dev,docs $*"
+poetry install --no-interaction --with dev,docs "$@"
 
 # --- The llama.cpp engine of the local LLM (optional group `llamacpp`) -----------------------------------------
 # llama-cpp-python is an sdist: Poetry compiles it in its isolated build env (scikit-build-core from the index,
@@ -60,13 +60,13 @@ else
   export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF}"
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
   export CMAKE_BUILD_PARALLEL_LEVEL
-  log "poetry install --with dev,llamacpp: llama-cpp-python (compiles llama.cpp once: about 10 min on 2 cores)"
+  log "poetry install --with dev,docs,llamacpp: llama-cpp-python (compiles llama.cpp once: about 10 min on 2 cores)"
   started=$(date +%s)
   # Poetry shows nothing while it compiles: say every 30 s that it still works.
   ( while sleep 30; do log "  still building llama-cpp-python ($(( $(date +%s) - started )) s)"; done ) &
   ticker=$!
   status=0
-  poetry install --no-interaction --with dev,llamacpp "$@" || status=$?
+  poetry install --no-interaction --with dev,docs,llamacpp "$@" || status=$?
   kill "$ticker" 2>/dev/null || true
   wait "$ticker" 2>/dev/null || true
   if [ "$status" -eq 0 ] && poetry run python -c "import llama_cpp" >/dev/null 2>&1; then

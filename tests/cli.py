@@ -7,13 +7,14 @@ import sys
 from collections.abc import Mapping
 
 from tests.conftest import PROJECT_ROOT
+from tests.waiting import CEILING_S
 
 
 def run_module(
-    module: str, *args: str, env: Mapping[str, str], timeout_s: float = 120, with_stderr: bool = False
+    module: str, *args: str, env: Mapping[str, str], timeout_s: float = CEILING_S, with_stderr: bool = False
 ) -> str:
     """stdout (and stderr, where logs go, when `with_stderr`) of `python -m module args...`; fails the test,
-    with the output's tail, on a non-zero exit."""
+    with the output's tail, on a non-zero exit. `timeout_s` is a ceiling: a command returns when it is done."""
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,

@@ -15,6 +15,9 @@ from llm_engineering.infrastructure.local.processes import free_port, wait_for_p
 from llm_engineering.infrastructure.local.warehouse import embedded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The session's warehouse server is up: a connection is there at once when idle. A busy machine may slow it
+# down; the socket timeout, six times this, bounds the longest operation (a bulk insert, an aggregation).
+WAREHOUSE_TIMEOUT_S = 30.0
 HANDBOOK_DIR = PROJECT_ROOT.parent / "shared" / "data" / "handbook"
 
 # Tests never read the developer's .env nor reach a hub.
@@ -49,7 +52,7 @@ def warehouse(mongo_uri: str) -> Iterator[object]:
     store = MongoWarehouse(
         mongo_uri,
         f"test_{uuid.uuid4().hex[:10]}",
-        timeout_s=5,
+        timeout_s=WAREHOUSE_TIMEOUT_S,
         unique_fields={"articles": ("link",), "repositories": ("link",)},
     )
     bootstrap.override(warehouse=store)

@@ -63,11 +63,12 @@ def serve_tiny_model(workdir: Path) -> Iterator[dict]:
     """Build the tiny model under `workdir` and serve it; yields base_url, model_id, port and start time."""
     from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
     from tests.conftest import free_port
+    from tests.waiting import CEILING_S
 
     model_dir = build_tiny_model(workdir / "models" / TINY_MODEL_NAME)
     server = LocalLLMServer(model_dir, port=free_port(), run_dir=workdir / "run")
     started = time.perf_counter()
-    server.start(timeout_s=240)
+    server.start(timeout_s=CEILING_S)
     startup_s = time.perf_counter() - started
     try:
         yield {

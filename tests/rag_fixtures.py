@@ -7,11 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from llm_engineering.infrastructure.local.api_server import WARM_UP_TIMEOUT_S
+from llm_engineering.settings import Settings
 from tests.conftest import PROJECT_ROOT, free_port
+from tests.waiting import CEILING_S
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo" / "articles"
 DEMO_AUTHOR = "Mara Quillon"
 API_APP = "tools.ml_service:app"
+# uvicorn importing the app until /health answers (the models load after, in the warm-up): the shared ceiling.
+API_STARTUP_TIMEOUT_S = CEILING_S
+# A client's wait for the API started here: the service ends every request within its deadline (these tests
+# keep the default API_REQUEST_TIMEOUT_S), with an answer or an error; a minute more for it to travel on a busy
+# machine. A passing request returns long before; a client that gave up sooner would fail a working service.
+RESPONSE_CEILING_S = Settings.model_fields["API_REQUEST_TIMEOUT_S"].default + 60.0
+# pytest-timeout's backstop for a test on a server started here, above the waits' own ceilings so that they fail
+# first and say what they waited for: the first test on a server also starts it and waits for its warm-up.
+SERVER_TEST_TIMEOUT_S = int(API_STARTUP_TIMEOUT_S + WARM_UP_TIMEOUT_S + 2 * RESPONSE_CEILING_S)
 
 
 def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
@@ -72,13 +84,17 @@ def index_demo_corpus_into(mongo_uri: str, database: str, qdrant_path: Path) -> 
 def running_api(environment: dict[str, str], log_dir: Path, wait_warm: bool = True) -> Iterator[str]:
     """`uvicorn tools.ml_service:app` on a free port with these settings (never a developer .env); yields its URL
     once warmed up (`wait_warm=False`: as soon as /health answers). Its log is `log_dir/api-<port>.log`."""
-    from llm_engineering.infrastructure.local.api_server import WARM_UP_TIMEOUT_S
     from llm_engineering.infrastructure.local.api_server import running_api as api_process
 
     port = free_port()
     env = {"ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"), **environment}
     warm_up_timeout_s = WARM_UP_TIMEOUT_S if wait_warm else None
     with api_process(
-        API_APP, log_dir / f"api-{port}.log", environment=env, port=port, warm_up_timeout_s=warm_up_timeout_s
+        API_APP,
+        log_dir / f"api-{port}.log",
+        environment=env,
+        port=port,
+        startup_timeout_s=API_STARTUP_TIMEOUT_S,
+        warm_up_timeout_s=warm_up_timeout_s,
     ) as base:
         yield base

@@ -13,14 +13,13 @@ failed, 3 when `--fail-on-reject` and the gate rejected the candidate.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -33,27 +32,28 @@ from llm_engineering.application.operations.continuous_training import (
     StageName,
     StageRecord,
     evaluation_parameters,
+    promote_candidate,
 )
 from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
+from pipelines.catalogue import CATALOGUE
+
+if TYPE_CHECKING:
+    from llm_engineering.application.serving.served_model import ModelServing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIGS_DIR = PROJECT_ROOT / "configs"
+CONFIGS_DIR = CATALOGUE.configs_dir
 DEFAULT_CONFIG = CONFIGS_DIR / "continuous_training.yaml"
 OUTPUT_DIR = PROJECT_ROOT / "output" / "continuous_training"
 EXIT_STAGE_FAILED = 1
 EXIT_REJECTED = 3
 
-# stage -> (pipeline module, pipeline function, config file in configs/)
-PIPELINE_STAGES: dict[StageName, tuple[str, str, str]] = {
-    "features": ("pipelines.feature_engineering", "feature_engineering", "feature_engineering.yaml"),
-    "instruct_datasets": ("pipelines.generate_datasets", "generate_datasets", "generate_instruct_datasets.yaml"),
-    "preference_datasets": (
-        "pipelines.generate_datasets",
-        "generate_datasets",
-        "generate_preference_datasets.yaml",
-    ),
-    "training": ("pipelines.training", "training", "training.yaml"),
-    "evaluation": ("pipelines.evaluating", "evaluating", "evaluating.yaml"),
+# stage -> the pipeline it runs, by its name in the catalogue (`pipelines/catalogue.py`: module, config file)
+PIPELINE_STAGES: dict[StageName, str] = {
+    "features": "feature_engineering",
+    "instruct_datasets": "generate_instruct_datasets",
+    "preference_datasets": "generate_preference_datasets",
+    "training": "training",
+    "evaluation": "evaluating",
 }
 
 
@@ -87,12 +87,11 @@ def run_pipeline(
     returns the run name. Raises what the pipeline raised."""
     from tools.run import with_parameters
 
-    module, function, config_name = PIPELINE_STAGES[stage]
-    config_path = (
-        with_parameters(configs_dir / config_name, overrides, folder) if overrides else configs_dir / config_name
-    )
-    pipeline = getattr(importlib.import_module(module), function)
-    click.echo(f"[ct] {stage}: {function} with {config_path.name} as {run_name}")
+    catalogued = CATALOGUE[PIPELINE_STAGES[stage]]
+    config_path = CATALOGUE.config_path(catalogued.name, configs_dir)
+    config_path = with_parameters(config_path, overrides, folder) if overrides else config_path
+    pipeline = catalogued.load()
+    click.echo(f"[ct] {stage}: {catalogued.function} with {config_path.name} as {run_name}")
     with owned_run(run_name):
         pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=False)()
     return run_name
@@ -126,10 +125,12 @@ class ContinuousTraining:
         pipeline_runner: Callable[[StageName, dict[str, Any], Path, str], str] = run_pipeline,
         rejection_verdict: Callable[[str], str | None] | None = None,
         llm_context: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+        model_serving: ModelServing | None = None,
     ):
         """`pipeline_runner(stage, overrides, folder, run name) -> run name` runs a stage's pipeline;
         `rejection_verdict(run name) -> gate message or None` reads whether that evaluation run's gate failed;
-        `llm_context()` keeps the local LLM up for dataset generation. Tests inject all three."""
+        `llm_context()` keeps the local LLM up for dataset generation; `model_serving` promotes and serves the
+        candidate (default: built from the settings). Tests inject them."""
         config.overrides(budget, "training")  # unknown budget: fail before any work
         self.config = config
         self.budget = budget
@@ -139,6 +140,7 @@ class ContinuousTraining:
         self.run_pipeline = pipeline_runner
         self.rejection_verdict = rejection_verdict or gate_verdict
         self.llm_context = llm_context or _local_llm
+        self.model_serving = model_serving
         self.report = ContinuousTrainingReport(budget=budget, model_name=config.model_name)
 
     def run(self) -> ContinuousTrainingReport:
@@ -231,18 +233,20 @@ class ContinuousTraining:
         return run, self.report.gate_message
 
     def _promote(self, registry: Any) -> tuple[str | None, str]:
+        """The gate passed: the candidate becomes production and, deployed locally, the served model (the
+        record `local-llm-up` and the API follow; a running local server loads it now)."""
         from llm_engineering import bootstrap
-        from llm_engineering.model.registry import publish_for_serving
 
-        settings = bootstrap.container().settings
-        version = int((self.report.candidate or "").rsplit(":v", 1)[-1])
-        registered = registry.promote(
-            self.config.model_name, version, reason=f"continuous training: {self.report.gate_message}"
-        )
-        served = publish_for_serving(registered, settings.LOCAL_DATA_DIR / "models")
+        serving = self.model_serving or bootstrap.build_model_serving(bootstrap.container().settings)
+        promotion = promote_candidate(serving, self.report, self.config.deploy_target)
+        if promotion is None:
+            raise RuntimeError("nothing to promote: the evaluation gate did not pass a candidate")
+        registered = registry.get(self.config.model_name, int(promotion.model.version or 0))
         _tag_zenml_model_version(registered.card())
-        self.report.deployed = registered.spec
-        details = [f"{registered.spec} -> production, served as {served}"]
+        self.report.deployed = promotion.model.spec
+        details = [f"{promotion.model.spec} -> production, served as {promotion.model.model_id}"]
+        if promotion.switched:
+            details.append(f"the API asks {promotion.served.model_id}")
         if self.config.deploy_target == "sagemaker":
             details.append(_deploy_sagemaker())
         return None, "; ".join(details)
@@ -278,9 +282,9 @@ def _import_handbook() -> str:
 
 
 def _run_etl(config_name: str, folder: Path) -> str:
-    from pipelines.digital_data_etl import digital_data_etl
     from tools.run import resolve_etl_config
 
+    digital_data_etl = CATALOGUE["digital_data_etl"].load()
     config_path = resolve_etl_config(CONFIGS_DIR, config_name)
     run_name = f"ct_etl_{config_path.stem}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     click.echo(f"[ct] data: digital_data_etl with {config_path.name} as {run_name}")

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
+    from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
 
 
 def _infrastructure() -> LocalInfrastructure:
-    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
+    from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
     from llm_engineering.settings import get_settings
 
     return LocalInfrastructure(get_settings())

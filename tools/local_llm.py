@@ -1,6 +1,6 @@
-"""The local LLM microservice: serve the packaged Gemma 3 270M OpenAI-compatibly with llama.cpp (its GGUF as
-it is) or, with LOCAL_LLM_ENGINE=transformers, `transformers serve` (converted once); serve trained twins from
-the local model registry on the same server.
+"""The local LLM microservice: serve the served model (the twin chosen with `poe serve-model`, else the
+production twin, else the packaged Gemma 3 270M) OpenAI-compatibly with llama.cpp (GGUF) or, with
+LOCAL_LLM_ENGINE=transformers, `transformers serve`; every model of LOCAL_DATA_DIR/models on the same server.
 
 python -m tools.local_llm up [--model SPEC] | down | status | models
 """
@@ -69,38 +69,74 @@ def main() -> None:
     "model_spec",
     metavar="SPEC",
     default=None,
-    help="Serve a trained model: NAME, NAME:latest, NAME:vN (from LOCAL_DATA_DIR/registry) or a model folder path. "
-    "Default: the base model LLM_MODEL_ID.",
+    help="Serve and choose a trained model: NAME:vN, NAME:latest, NAME:production (from LOCAL_DATA_DIR/registry) or "
+    "base, as `poe serve-model` does; or serve a model folder path (not chosen). Default: the served model "
+    "(`poe served-model`), or LLM_MODEL_ID when it is set.",
 )
 @click.option("--served-name", default=None, help="Model id to serve it as (default NAME-vN, or the folder's name).")
 @click.option("--copy", is_flag=True, help="Copy the model into the models folder instead of linking it.")
 def up(timeout: float, model_spec: str | None, served_name: str | None, copy: bool) -> None:
-    """Start the server as a daemon (safe to run twice): the base model (llama.cpp serves its GGUF; the
-    transformers engine converts it once), or with --model a registered twin. One server serves every model
-    of LOCAL_DATA_DIR/models; a running one is not restarted."""
+    """Start the server as a daemon (safe to run twice) with the served model (a chosen or production twin,
+    else the base model: llama.cpp serves its GGUF, the transformers engine converts it once), or with --model
+    another one. One server serves every model of LOCAL_DATA_DIR/models; a running one is not restarted."""
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.infrastructure.local.llm_server import uses_local_llm
 
     settings = _settings()
     if model_spec is None:
-        server = _server(settings)
         try:
+            chosen = _served_for_up(settings)
+            server = _server(settings, chosen)
             _prepare(server)
             click.echo(server.start(timeout_s=timeout))
         except LLMTwinError as error:
             raise click.ClickException(str(error)) from error
         served_id = server.served_model_id
+    elif served_name is None and not copy and not _looks_like_path(model_spec):
+        served_id = _up_chosen(settings, model_spec, timeout)
     else:
         served_id = _up_registered(settings, model_spec, served_name, copy, timeout)
     if not uses_local_llm(settings):
         click.echo(
             f"note: clients use LLM_PROVIDER={settings.LLM_PROVIDER} LLM_BASE_URL={settings.LLM_BASE_URL}; "
             f"set LLM_PROVIDER=openai LLM_BASE_URL=http://127.0.0.1:{settings.LOCAL_LLM_PORT}/v1 "
-            f"LLM_MODEL_ID={served_id} to use this server."
+            f"LLM_MODEL_ID=auto to use this server (it serves {served_id})."
         )
 
 
+def _served_for_up(settings: Settings) -> str:
+    """The id `up` serves without --model: an explicit LLM_MODEL_ID, else the served model (published again
+    when it is a registered version). Prints which and why."""
+    from llm_engineering import bootstrap
+
+    chosen = bootstrap.model_to_serve_locally(settings)
+    click.echo(f"Served model: {chosen.describe()}")
+    return chosen.model_id
+
+
+def _up_chosen(settings: Settings, spec: str, timeout: float) -> str:
+    """`up --model SPEC` for a registry spec or `base`: the same switch as `poe serve-model` (checked,
+    published, loaded by a running server, recorded), then a server started when none runs."""
+    from llm_engineering import bootstrap
+    from llm_engineering.domain.exceptions import LLMTwinError
+
+    try:
+        switch = bootstrap.build_model_serving(settings).serve(spec, by="local-llm-up")
+        click.echo(switch.summary())
+        # A running server loaded it already; else one is started with it.
+        click.echo(switch.engine or _serve(settings, switch.model.model_id, timeout))
+        click.echo(switch.api_line())
+    except LLMTwinError as error:
+        raise click.ClickException(str(error)) from error
+    return switch.model.model_id
+
+
+def _looks_like_path(spec: str) -> bool:
+    return "/" in spec or spec.startswith(("~", "."))
+
+
 def _up_registered(settings: Settings, spec: str, served_name: str | None, copy: bool, timeout: float) -> str:
+    from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
     from llm_engineering.model.registry import ModelRegistry, RegisteredModel, publish_for_serving
 
@@ -119,12 +155,14 @@ def _up_registered(settings: Settings, spec: str, served_name: str | None, copy:
     except LLMTwinError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Served model id: {served_id}")
-    if served_id == settings.LLM_MODEL_ID:
-        click.echo(f"LLM_MODEL_ID is already {served_id}: /rag answers with this model.")
+    current = bootstrap.served_model(settings)
+    if served_id == current.model_id:
+        click.echo(f"The API asks {served_id} already: /rag answers with this model.")
     else:
         click.echo(
-            f"Clients must set LLM_MODEL_ID={served_id} (e.g. in .env) for /rag to answer with the trained twin; "
-            f"now LLM_MODEL_ID={settings.LLM_MODEL_ID}. Restart the API after changing it."
+            f"Served beside the others, not chosen: the API keeps asking {current.describe()}. For /rag to answer "
+            f"with it, set LLM_MODEL_ID={served_id} (e.g. in .env, then restart the API); a registered version is "
+            "chosen instead with `poetry run poe serve-model --model NAME:vN`."
         )
     return served_id
 
@@ -145,11 +183,13 @@ def status() -> None:
 @click.argument("name", required=False)
 def models(name: str | None) -> None:
     """List the registered models (or NAME's versions) with their cards' key metrics."""
+    from llm_engineering import bootstrap
     from llm_engineering.model.registry import ModelRegistry
 
     settings = _settings()
     registry = ModelRegistry(settings.LOCAL_DATA_DIR / "registry")
     models_dir = settings.LOCAL_DATA_DIR / "models"
+    answering = bootstrap.served_model(settings).model_id
     names = [name] if name else registry.models()
     if not names or not any(registry.versions(n) for n in names):
         click.echo(f"No registered models{f' named {name!r}' if name else ''} in {registry.root}.")
@@ -168,8 +208,8 @@ def models(name: str | None) -> None:
             flags = []
             if (models_dir / served).exists():
                 flags.append("published")
-            if served == settings.LLM_MODEL_ID:
-                flags.append("LLM_MODEL_ID")
+            if served == answering:
+                flags.append("served")
             click.echo(
                 f"  v{version}  {card.get('created_at', '?')}  base {card.get('base_model', '?')}  served as {served}"
                 + (f" [{', '.join(flags)}]" if flags else "")

@@ -162,7 +162,11 @@ def _exec(command: list[str]) -> None:
     show_default=True,
     help="NAME[:latest|:vN][@STAGE] from LOCAL_DATA_DIR/registry, `base`, a model folder, or hf:OWNER/NAME.",
 )
-@click.option("--served-name", default=None, help="Model id clients send (default: LLM_MODEL_ID).")
+@click.option(
+    "--served-name",
+    default=None,
+    help="Model id clients send (default: the id the API asks, LLM_MODEL_ID or the served model `poe served-model`).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: the port of LLM_BASE_URL).")
 @click.option(
@@ -188,11 +192,13 @@ def main(
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
 
+    from llm_engineering import bootstrap
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
     model = resolve_model_to_serve(model_spec, settings)
-    served = served_name or settings.LLM_MODEL_ID
+    asked = bootstrap.served_model(settings).model_id  # what the RAG API sends
+    served = served_name or asked
     command = vllm_command(
         (shutil.which(vllm_bin or "vllm") or vllm_bin or "vllm") if dry_run else find_vllm(vllm_bin),
         model.location,
@@ -206,8 +212,8 @@ def main(
     click.echo(f"Model: {model.description}" + (f" ({model.location})" if model.is_local else ""))
     if model.is_local:
         click.echo(f"For docker compose --profile gpu: LLM_TWIN_MODEL_DIR={model.location}")
-    if served != settings.LLM_MODEL_ID:
-        click.echo(f"Clients must set LLM_MODEL_ID={served} (now {settings.LLM_MODEL_ID}).")
+    if served != asked:
+        click.echo(f"Clients must set LLM_MODEL_ID={served} (now {asked}).")
     if dry_run:
         click.echo(" ".join(command))
         return

@@ -12,10 +12,12 @@ import sys
 import click
 
 from llm_engineering.entrypoints.api import create_app
+from pipelines.catalogue import CATALOGUE
 
 # Creating the app reads the settings but opens nothing: a background warm-up loads the models after start,
-# and GET /ready answers 503 "warming_up" until it has (the first question then loads nothing).
-app = create_app()
+# and GET /ready answers 503 "warming_up" until it has (the first question then loads nothing). The web UI's
+# crawl jobs run the pipelines of the project's catalogue (imported only when a job runs).
+app = create_app(pipelines=CATALOGUE)
 
 DEFAULT_QUERY = "Write a short LinkedIn post about why a RAG system needs a reranking step."
 

@@ -69,8 +69,8 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
     from llm_engineering.infrastructure.local.api_server import start_api
     from llm_engineering.infrastructure.local.llm_server import local_llm_server, uses_local_llm
+    from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
     from llm_engineering.infrastructure.local.processes import stop_process
-    from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
     from llm_engineering.settings import get_settings
     from tools.ml_service import print_answer
 
@@ -81,7 +81,12 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     click.echo("      " + LocalInfrastructure(settings, project_root=PROJECT_ROOT).start_warehouse(prefer_docker=False))
     _done(started)
 
-    server = local_llm_server(settings) if uses_local_llm(settings) else None
+    server = None
+    if uses_local_llm(settings):
+        try:  # the served model: LLM_MODEL_ID, a chosen or production twin, else the packaged base model
+            server = local_llm_server(settings, model_id=bootstrap.model_to_serve_locally(settings).model_id)
+        except LLMTwinError as error:
+            raise click.ClickException(str(error)) from error
     started = _step(
         2,
         "Local LLM: Gemma 3 270M (the packaged GGUF), OpenAI-compatible server",

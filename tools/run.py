@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -16,83 +14,78 @@ from typing import Any
 import click
 import yaml
 
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+from llm_engineering.application.operations.pipeline_catalogue import CataloguedPipeline
+from pipelines.catalogue import CATALOGUE
+
+CONFIGS_DIR = CATALOGUE.configs_dir
 ETL_TEMPLATE = "digital_data_etl_template.yaml"
 
 
 @dataclass(frozen=True)
 class PipelineEntry:
-    """A CLI flag bound to a pipeline function and its default config file."""
+    """A CLI flag bound to a pipeline of the catalogue (`pipelines/catalogue.py`), which gives its module,
+    function, config file, author parameter and whether it asks the local LLM."""
 
     flag: str
-    module: str
-    function: str
-    config: str
+    pipeline: str
     help: str
-    # The pipeline parameter that `--authors` overrides, for pipelines that take an author list.
-    author_parameter: str | None = None
-    # Offline dataset generation calls the local LLM: it is started for the run when it is down.
-    uses_local_llm: bool = False
+
+    @property
+    def catalogued(self) -> CataloguedPipeline:
+        return CATALOGUE[self.pipeline]
+
+    @property
+    def module(self) -> str:
+        return self.catalogued.module
+
+    @property
+    def function(self) -> str:
+        return self.catalogued.function
+
+    @property
+    def config(self) -> str:
+        """The config file in --config-dir (`--run-etl` takes --etl-config-filename instead)."""
+        return self.catalogued.config
+
+    @property
+    def author_parameter(self) -> str | None:
+        """The pipeline parameter that `--authors` overrides, for pipelines that take an author list."""
+        return self.catalogued.author_parameter
+
+    @property
+    def uses_local_llm(self) -> bool:
+        """Offline dataset generation calls the local LLM: it is started for the run when it is down."""
+        return self.catalogued.uses_local_llm
 
 
-# Order matters: when several flags are given, pipelines run in this order.
+# Order matters: when several flags are given, pipelines run in this order (the catalogue's).
 PIPELINES: tuple[PipelineEntry, ...] = (
-    PipelineEntry(
-        "run_end_to_end_data",
-        "pipelines.end_to_end_data",
-        "end_to_end_data",
-        "end_to_end_data.yaml",
-        "Crawl, build features and generate datasets in one run.",
-        uses_local_llm=True,
-    ),
-    PipelineEntry(
-        "run_etl",
-        "pipelines.digital_data_etl",
-        "digital_data_etl",
-        "",  # from --etl-config-filename
-        "Crawl an author's links into the data warehouse.",
-    ),
-    PipelineEntry(
-        "run_export_artifact_to_json",
-        "pipelines.export_artifact_to_json",
-        "export_artifact_to_json",
-        "export_artifact_to_json.yaml",
-        "Export ZenML artifacts to JSON files.",
-    ),
+    PipelineEntry("run_end_to_end_data", "end_to_end_data", "Crawl, build features and generate datasets in one run."),
+    PipelineEntry("run_etl", "digital_data_etl", "Crawl an author's links into the data warehouse."),
+    PipelineEntry("run_export_artifact_to_json", "export_artifact_to_json", "Export ZenML artifacts to JSON files."),
     PipelineEntry(
         "run_feature_engineering",
-        "pipelines.feature_engineering",
         "feature_engineering",
-        "feature_engineering.yaml",
         "Clean, chunk and embed the warehouse into Qdrant (all authors unless --authors).",
-        author_parameter="author_full_names",
     ),
     PipelineEntry(
         "run_generate_instruct_datasets",
-        "pipelines.generate_datasets",
-        "generate_datasets",
-        "generate_instruct_datasets.yaml",
+        "generate_instruct_datasets",
         "Generate the instruction dataset (configs/generate_instruct_datasets.yaml).",
-        author_parameter="author_full_names",
-        uses_local_llm=True,
     ),
     PipelineEntry(
         "run_generate_preference_datasets",
-        "pipelines.generate_datasets",
-        "generate_datasets",
-        "generate_preference_datasets.yaml",
+        "generate_preference_datasets",
         "Generate the preference dataset (configs/generate_preference_datasets.yaml).",
-        author_parameter="author_full_names",
-        uses_local_llm=True,
     ),
-    PipelineEntry("run_training", "pipelines.training", "training", "training.yaml", "Fine-tune the LLM (SFT/DPO)."),
-    PipelineEntry("run_evaluation", "pipelines.evaluating", "evaluating", "evaluating.yaml", "Evaluate the LLM."),
+    PipelineEntry("run_training", "training", "Fine-tune the LLM (SFT/DPO)."),
+    PipelineEntry("run_evaluation", "evaluating", "Evaluate the LLM."),
 )
 
 
 def available(entry: PipelineEntry) -> bool:
     """Whether the pipeline module ships in this checkout."""
-    return importlib.util.find_spec(entry.module) is not None
+    return entry.catalogued.available()
 
 
 def resolve_config(config_dir: Path, name: str) -> Path:
@@ -171,8 +164,7 @@ def with_parameters(config_path: Path, parameters: dict[str, Any], folder: Path)
 def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> None:
     if not config_path.is_file():
         raise click.UsageError(f"Config file not found: {config_path}")
-    module = importlib.import_module(entry.module)
-    pipeline = getattr(module, entry.function)
+    pipeline = entry.catalogued.load()
     run_name = f"{entry.function}_run_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     click.echo(f"Running {entry.function} with {config_path} as {run_name}")
     from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
@@ -305,7 +297,12 @@ def local_llm_for_offline_generation() -> Iterator[None]:
     if bootstrap.teacher_configured(settings) or not uses_local_llm(settings):
         yield
         return
-    server = local_llm_server(settings)
+    try:
+        server = local_llm_server(settings, model_id=bootstrap.model_to_serve_locally(settings).model_id)
+    except LLMTwinError as error:
+        click.echo(f"warning: the local LLM cannot serve its model ({error}); instructions will come from templates.")
+        yield
+        return
     if server.status().healthy:
         yield
         return

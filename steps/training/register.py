@@ -20,10 +20,12 @@ def register_model(
     push_to_huggingface: bool = False,
     hub_model_id: str | None = None,
     export_gguf: list[str] | None = None,
+    serving: dict | None = None,
 ) -> Annotated[dict, "model_card"]:
     """Register SFT (and DPO) as `<model_name>:v<N>`; the last stage is the served model. Then export it as
     the GGUF quantizations `export_gguf` (None: Q8_0 and Q4_K_M; empty: none): a failed export is a warning
-    in the metadata, not a failed step. Returns the card."""
+    in the metadata, not a failed step. `serving` goes into the card (how to serve it: `max_context_chars`).
+    Returns the card."""
     from llm_engineering import bootstrap
     from llm_engineering.model.finetuning.runs import hardware, stage_result_from_dict
     from llm_engineering.model.registry import publish_for_serving
@@ -45,6 +47,7 @@ def register_model(
         metrics=_heldout_metrics(evaluation),
         hardware=hardware(),
         move=True,  # the run folder's copies are not needed once registered: no second gigabyte on disk
+        serving=serving,
     )
     gguf = bootstrap.build_gguf_exporter(settings).export_or_report(registered, export_gguf)
     card = registered.card()

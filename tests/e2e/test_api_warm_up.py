@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.fixtures.stub_llm import StubLLM
-from tests.rag_fixtures import index_demo_corpus_into, running_api
+from tests.rag_fixtures import RESPONSE_CEILING_S, SERVER_TEST_TIMEOUT_S, index_demo_corpus_into, running_api
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(SERVER_TEST_TIMEOUT_S)]
 
 LOADED = "Loaded embedding model"
 WARM_UP_TIMEOUT_S = 600
@@ -34,20 +34,20 @@ def test_ready_waits_for_the_model_and_the_first_question_loads_nothing(mongo_ur
         with running_api(environment, tmp_path, wait_warm=False) as base:
             log = tmp_path / f"api-{base.rsplit(':', 1)[1]}.log"
             started = time.monotonic()
-            warming = httpx.get(f"{base}/ready", timeout=30)
+            warming = httpx.get(f"{base}/ready", timeout=RESPONSE_CEILING_S)
             assert warming.status_code == 503, warming.text
             assert warming.json()["status"] == "warming_up"
             assert warming.json()["waiting_for"][0] == "embedder"
-            assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
+            assert httpx.get(f"{base}/health", timeout=RESPONSE_CEILING_S).json() == {"status": "ok"}
 
-            while (ready := httpx.get(f"{base}/ready", timeout=30)).json()["status"] == "warming_up":
+            while (ready := httpx.get(f"{base}/ready", timeout=RESPONSE_CEILING_S)).json()["status"] == "warming_up":
                 assert time.monotonic() - started < WARM_UP_TIMEOUT_S, ready.text
                 time.sleep(0.2)
             assert ready.status_code == 200, ready.text
             assert log.read_text().count(LOADED) == 1  # loaded before ready said so
 
             for query in ("Why should retrieved passages be reranked?", "How does a sourdough starter rise?"):
-                found = httpx.post(f"{base}/retrieve", json={"query": query, "k": 3}, timeout=120)
+                found = httpx.post(f"{base}/retrieve", json={"query": query, "k": 3}, timeout=RESPONSE_CEILING_S)
                 assert found.status_code == 200, found.text
                 assert len(found.json()["passages"]) == 3
             # The first question loaded nothing again (timings belong in bench/api_warm_up.py, not in a test).

@@ -10,6 +10,7 @@ import pytest
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 from tests.fixtures.crawl_server import (  # noqa: F401  (fixtures are found by name)
     GIT_FIXTURE_MAX_FILE_BYTES,
+    PAGE_TIMEOUT_S,
     crawl_site,
     git_repository,
 )
@@ -19,14 +20,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture
 def crawl_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Small limits so the failure cases resolve in about a second; the step reads them from settings."""
+    """Small limits so the failure cases resolve in seconds (the page timeout still generous enough for a busy
+    machine: only /slow reaches it); the step reads them from settings."""
     from llm_engineering.settings import get_settings
 
     for name, value in {
         "CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the fixture site and repository are on this machine
         "CRAWL_MAX_WORKERS": "4",
         "CRAWL_PER_DOMAIN_LIMIT": "3",
-        "CRAWL_PAGE_TIMEOUT_S": "2",
+        "CRAWL_PAGE_TIMEOUT_S": str(PAGE_TIMEOUT_S),
         "CRAWL_MAX_PAGE_BYTES": "200000",
         "CRAWL_SCROLL_PAUSE_S": "0.05",
         "GITHUB_MAX_FILE_BYTES": str(GIT_FIXTURE_MAX_FILE_BYTES),

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import CEILING_S
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Opens the folder in Qdrant local mode (which locks it), says so, and holds it until stdin closes.
@@ -56,7 +58,7 @@ def held_folder(tmp_path: Path) -> Iterator[Path]:
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
-        holder.wait(timeout=30)
+        holder.wait(timeout=CEILING_S)
 
 
 @pytest.fixture

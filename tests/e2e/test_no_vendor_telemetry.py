@@ -23,6 +23,7 @@ from llm_engineering.telemetry import OPT_IN_VARIABLE, VENDOR_OPT_OUTS
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fixtures.network_audit import audited_environment, contacts, outside_contacts
 from tests.fixtures.opik_collector import OpikCollector, running_opik_collector
+from tests.waiting import CEILING_S
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -175,17 +176,19 @@ def test_the_api_with_opik_tracing_reaches_only_what_was_configured(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_http_ok(f"{base}/health", 180, process=process), api_log.read_text()[-3000:]
+        assert wait_http_ok(f"{base}/health", CEILING_S, process=process), api_log.read_text()[-3000:]
         response = httpx.post(f"{base}/rag", json={"query": "How does Qdrant store vectors?"}, timeout=300)
         assert response.status_code == 200, response.text
         trace_id = response.json()["metadata"]["trace_id"]
         assert trace_id
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + CEILING_S
         while trace_id not in collector.traces and time.monotonic() < deadline:
             time.sleep(0.5)
         assert trace_id in collector.traces  # Opik was on, and sent its trace where it was told
         # A user's feedback goes through the Opik client, whose calls Opik counts in its product analytics.
-        feedback = httpx.post(f"{base}/feedback", json={"trace_id": trace_id, "score": 1, "reason": "ok"}, timeout=60)
+        feedback = httpx.post(
+            f"{base}/feedback", json={"trace_id": trace_id, "score": 1, "reason": "ok"}, timeout=CEILING_S
+        )
         assert feedback.status_code == 200 and feedback.json()["recorded"] is True, feedback.text
         # Opik sends its analytics in batches after 5 s of quiet, and uvicorn's SIGTERM exit skips atexit
         # flushes: stay up long enough that a batch would have gone out.

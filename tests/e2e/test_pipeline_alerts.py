@@ -11,19 +11,13 @@ from collections.abc import Iterator
 import pytest
 from zenml import pipeline, step
 
+from pipelines.catalogue import CATALOGUE
 from steps.alerts import notify_on_failure, notify_on_success
 
 pytestmark = [pytest.mark.e2e]
 
-PROJECT_PIPELINES = {
-    "pipelines.digital_data_etl": "digital_data_etl",
-    "pipelines.end_to_end_data": "end_to_end_data",
-    "pipelines.evaluating": "evaluating",
-    "pipelines.export_artifact_to_json": "export_artifact_to_json",
-    "pipelines.feature_engineering": "feature_engineering",
-    "pipelines.generate_datasets": "generate_datasets",
-    "pipelines.training": "training",
-}
+# module -> pipeline function, every pipeline of the catalogue (which a unit test holds complete)
+PROJECT_PIPELINES = {pipeline.module: pipeline.function for pipeline in CATALOGUE}
 
 
 @step

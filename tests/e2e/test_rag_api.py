@@ -13,9 +13,15 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus_into, running_api
+from tests.rag_fixtures import (
+    DEMO_AUTHOR,
+    RESPONSE_CEILING_S,
+    SERVER_TEST_TIMEOUT_S,
+    index_demo_corpus_into,
+    running_api,
+)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(SERVER_TEST_TIMEOUT_S)]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +62,8 @@ def api(populated, mongo_uri, llm_server) -> str:
 
 
 def test_health_ready_and_an_answer_with_sources(api, populated):
-    assert httpx.get(f"{api}/health", timeout=5).json() == {"status": "ok"}
-    ready = httpx.get(f"{api}/ready", timeout=60)
+    assert httpx.get(f"{api}/health", timeout=RESPONSE_CEILING_S).json() == {"status": "ok"}
+    ready = httpx.get(f"{api}/ready", timeout=RESPONSE_CEILING_S)
     assert ready.status_code == 200, ready.text
     assert {name for name, check in ready.json()["checks"].items() if check["ok"]} == {
         "warehouse",
@@ -68,7 +74,7 @@ def test_health_ready_and_an_answer_with_sources(api, populated):
     response = httpx.post(
         f"{api}/rag",
         json={"query": "Why should retrieved passages be reranked before prompting?", "k": 2, "temperature": 0.5},
-        timeout=120,
+        timeout=RESPONSE_CEILING_S,
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -106,7 +112,7 @@ def test_health_ready_and_an_answer_with_sources(api, populated):
     ],
 )
 def test_bad_requests_are_422_with_the_field_named(api, body):
-    response = httpx.post(f"{api}/rag", json=body, timeout=30)
+    response = httpx.post(f"{api}/rag", json=body, timeout=RESPONSE_CEILING_S)
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     named = {str(part) for error in detail for part in error["loc"]}
@@ -115,7 +121,7 @@ def test_bad_requests_are_422_with_the_field_named(api, body):
 
 def test_bounded_concurrency_all_succeed_and_health_is_not_blocked(api):
     async def scenario() -> tuple[list[int], list[int], int]:
-        async with httpx.AsyncClient(base_url=api, timeout=180) as client:
+        async with httpx.AsyncClient(base_url=api, timeout=RESPONSE_CEILING_S) as client:
             rag_tasks = [
                 asyncio.create_task(client.post("/rag", json={"query": f"How should I chunk my notes? ({i})"}))
                 for i in range(20)
@@ -142,16 +148,18 @@ def test_llm_down_is_503_naming_the_llm(populated, mongo_uri):
     closed = f"http://127.0.0.1:{free_port()}/v1"
     environment = _environment(populated, mongo_uri, closed, "tiny-twin", populated["root"] / "qdrant-copy")
     with running_api(environment, populated["root"]) as base:
-        response = httpx.post(f"{base}/rag", json={"query": "Why rerank?"}, timeout=120)
+        response = httpx.post(f"{base}/rag", json={"query": "Why rerank?"}, timeout=RESPONSE_CEILING_S)
         assert response.status_code == 503, response.text
         assert response.json()["dependency"] == "LLM service"
         assert "LLM service unavailable" in response.json()["detail"]
-        ready = httpx.get(f"{base}/ready", timeout=60)
+        ready = httpx.get(f"{base}/ready", timeout=RESPONSE_CEILING_S)
         assert ready.status_code == 503
         checks = ready.json()["checks"]
         assert (checks["llm"]["ok"], checks["warehouse"]["ok"], checks["vector_store"]["ok"]) == (False, True, True)
         # Retrieval alone never needs the LLM, so it still answers.
-        found = httpx.post(f"{base}/retrieve", json={"query": "Why rerank passages?", "k": 3}, timeout=60)
+        found = httpx.post(
+            f"{base}/retrieve", json={"query": "Why rerank passages?", "k": 3}, timeout=RESPONSE_CEILING_S
+        )
         assert found.status_code == 200, found.text
         body = found.json()
         assert [passage["number"] for passage in body["passages"]] == [1, 2, 3]
@@ -171,10 +179,12 @@ def test_vector_store_locked_is_503_naming_the_store(populated, mongo_uri, llm_s
             populated, mongo_uri, llm_server["base_url"], llm_server["model_id"], tmp_path / "held"
         )
         with running_api(environment, populated["root"]) as base:
-            response = httpx.post(f"{base}/rag", json={"query": "Why rerank?"}, timeout=120)
+            response = httpx.post(f"{base}/rag", json={"query": "Why rerank?"}, timeout=RESPONSE_CEILING_S)
             assert response.status_code == 503, response.text
             assert response.json()["dependency"] == "vector store (Qdrant)"
             assert "another process" in response.json()["detail"]
-            assert httpx.get(f"{base}/ready", timeout=60).json()["checks"]["vector_store"]["ok"] is False
+            assert (
+                httpx.get(f"{base}/ready", timeout=RESPONSE_CEILING_S).json()["checks"]["vector_store"]["ok"] is False
+            )
     finally:
         holder.close()

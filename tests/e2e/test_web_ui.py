@@ -5,7 +5,7 @@ holding HTML is shown as text (a scripted OpenAI-compatible server answers with 
 every answer is marked with who wrote it (the scripted model, or the author's sentences quoted in place of
 a rejected reply, whose draft stays behind a toggle).
 
-The chat screenshot is written to output/ui/chat.png (the README shows a copy from a test run)."""
+The chat screenshot is written to output/ui/chat.png (docs/ui.md shows a copy from a test run)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,26 @@ import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.fixtures.crawl_server import crawl_site  # noqa: F401  (fixture found by name)
-from tests.rag_fixtures import DEMO_AUTHOR, index_demo_corpus_into, running_api
-
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+from tests.fixtures.crawl_server import PAGE_TIMEOUT_S, crawl_site  # noqa: F401  (fixture found by name)
+from tests.rag_fixtures import (
+    DEMO_AUTHOR,
+    RESPONSE_CEILING_S,
+    SERVER_TEST_TIMEOUT_S,
+    index_demo_corpus_into,
+    running_api,
+)
+from tests.waiting import CEILING_S
 
 SCREENSHOT_DIR = PROJECT_ROOT / "output" / "ui"
+# The waits follow the work, not a guess at the machine's speed. An answer ends, done or with an error the page
+# shows, within the API's request deadline (RESPONSE_CEILING_S); a crawl job runs two pipelines in the service
+# (crawl, then clean-chunk-embed), minutes on a busy CPU, as `tests/integration/test_ui_jobs.py` allows.
+# Anything else (a page drawing, a button answering) gets the shared ceiling.
+CRAWL_JOB_CEILING_S = 480.0
+# pytest-timeout's backstop, above the waits' own ceilings (the crawl test waits for a job besides answers).
+BACKSTOP_S = int(SERVER_TEST_TIMEOUT_S + CRAWL_JOB_CEILING_S)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(BACKSTOP_S)]
 # Grounded in the demo corpus (so the answer guard keeps it), with markup that must never run.
 HOSTILE_ANSWER = (
     "Long, noisy context makes large models look confused. <script>window.__pwned = 1</script>If a chunk is "
@@ -59,7 +73,7 @@ def browser() -> Iterator[Any]:
         chromium = start_chromium(
             settings.CHROMIUM_PATH,
             settings.CHROMEDRIVER_PATH,
-            page_timeout_s=30.0,
+            page_timeout_s=CEILING_S,  # a page of the local service, however busy the machine
             extra_arguments=["--window-size=1100,1250"],
             # Through the egress proxy: the browser's own calls home are refused, nothing leaves 127.0.0.1.
             egress=default_policy(allow_private=True),
@@ -99,7 +113,7 @@ def _environment(stores: dict, mongo_uri: str, llm_base_url: str, llm_model: str
         "HF_HUB_OFFLINE": "1",
         "ZENML_CONFIG_PATH": str(stores["root"] / f"zenml-{qdrant.name}"),
         "ZENML_ANALYTICS_OPT_IN": "false",
-        "CRAWL_PAGE_TIMEOUT_S": "5",
+        "CRAWL_PAGE_TIMEOUT_S": str(PAGE_TIMEOUT_S),
         "CRAWL_ALLOW_PRIVATE_NETWORKS": "true",  # the crawl test's fixture site is on 127.0.0.1
     }
 
@@ -165,8 +179,8 @@ def hostile_ui(stores, mongo_uri) -> Iterator[str]:
         server.server_close()
 
 
-def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
-    """Wait for `condition`; on timeout fail with what the page shows (and the browser console)."""
+def _wait(driver: Any, condition, timeout_s: float = CEILING_S) -> Any:
+    """Wait for `condition`, polling; at `timeout_s` fail with what the page shows (and the browser console)."""
     from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -182,7 +196,16 @@ def _wait(driver: Any, condition, timeout_s: float = 120.0) -> Any:
             console = driver.get_log("browser")
         except Exception:  # noqa: BLE001 - not every driver keeps the console
             console = []
-        pytest.fail(f"timed out on {driver.current_url}:\n{driver.find_element(By.TAG_NAME, 'main').text}\n{console}")
+        page = driver.find_element(By.TAG_NAME, "main").text
+        pytest.fail(f"still waiting after {timeout_s:g} s on {driver.current_url}:\n{page}\n{console}")
+
+
+def _answered(driver: Any) -> bool:
+    """The answer ended: done, or an error the page shows (the test then says which)."""
+    from selenium.webdriver.common.by import By
+
+    text = driver.find_element(By.ID, "status").text
+    return text == "Done." or "Error" in text
 
 
 def _ask(driver: Any, base: str, question: str) -> None:
@@ -209,11 +232,7 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
 
     _ask(browser, ui, "How should I rerank retrieved passages?")
 
-    def finished(driver: Any) -> bool:
-        text = driver.find_element(By.ID, "status").text
-        return text == "Done." or "Error" in text
-
-    _wait(browser, finished)
+    _wait(browser, _answered, RESPONSE_CEILING_S)
     status = browser.find_element(By.ID, "status").text
     assert status == "Done.", status
     answer = browser.find_element(By.ID, "answer").text
@@ -232,7 +251,7 @@ def test_chat_streams_the_answer_with_its_sources(browser, ui):
     assert len(shown) >= 2, shown  # the answer grew delta by delta (then took its final text)
 
     browser.find_element(By.CSS_SELECTOR, "#rating button[data-score='1']").click()
-    _wait(browser, lambda driver: driver.find_element(By.ID, "rating-status").text, 10)
+    _wait(browser, lambda driver: driver.find_element(By.ID, "rating-status").text)
     assert "saved in this browser" in browser.find_element(By.ID, "rating-status").text
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -245,7 +264,9 @@ def test_model_output_with_html_is_shown_as_text(browser, hostile_ui):
     from selenium.webdriver.common.by import By
 
     _ask(browser, hostile_ui, "Why does chunk size matter?")
-    _wait(browser, lambda driver: driver.find_element(By.ID, "status").text == "Done.", 60)
+    _wait(browser, _answered, RESPONSE_CEILING_S)
+    status = browser.find_element(By.ID, "status").text
+    assert status == "Done.", status
     answer = browser.find_element(By.ID, "answer")
     shown = browser.execute_script("return window.__shown")
     # The markup arrives as text: literally in the box while streaming (and in the final answer unless the
@@ -261,12 +282,8 @@ def test_each_answer_says_who_wrote_it(browser, hostile_ui):
     and says a rejected reply was replaced by the author's quoted sentences, why, with the draft on demand."""
     from selenium.webdriver.common.by import By
 
-    def done(driver: Any) -> bool:
-        text = driver.find_element(By.ID, "status").text
-        return text == "Done." or "Error" in text
-
     _ask(browser, hostile_ui, KEPT_QUESTION)
-    _wait(browser, done)
+    _wait(browser, _answered, RESPONSE_CEILING_S)
     assert browser.find_element(By.ID, "status").text == "Done."
     mark = browser.find_element(By.ID, "authorship")
     assert mark.get_attribute("data-written-by") == "model" and mark.text == "Written by scripted", mark.text
@@ -278,7 +295,7 @@ def test_each_answer_says_who_wrote_it(browser, hostile_ui):
     )
 
     _ask(browser, hostile_ui, REJECTED_QUESTION)
-    _wait(browser, done)
+    _wait(browser, _answered, RESPONSE_CEILING_S)
     assert browser.find_element(By.ID, "status").text == "Done."
     mark = browser.find_element(By.ID, "authorship")
     assert mark.get_attribute("data-written-by") == "author_passages"
@@ -294,7 +311,7 @@ def test_each_answer_says_who_wrote_it(browser, hostile_ui):
     assert toggle.is_displayed() and toggle.get_attribute("open") is None
     assert not browser.find_element(By.ID, "draft-text").is_displayed()
     toggle.find_element(By.TAG_NAME, "summary").click()
-    _wait(browser, lambda driver: driver.find_element(By.ID, "draft-text").is_displayed(), 30)
+    _wait(browser, lambda driver: driver.find_element(By.ID, "draft-text").is_displayed())
     assert browser.find_element(By.ID, "draft-text").text == REJECTED_ANSWER
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT_DIR / "chat-quoted.png"))
@@ -305,23 +322,23 @@ def test_add_a_link_watch_it_crawled_and_find_it(browser, ui, crawl_site):  # no
 
     link = crawl_site.url("/blog/post.html")
     browser.get(f"{ui}/authors")
-    _wait(browser, lambda driver: "authors)" in driver.find_element(By.ID, "page").text, 30)
+    _wait(browser, lambda driver: "authors)" in driver.find_element(By.ID, "page").text)
     browser.find_element(By.ID, "author").send_keys("Nora Vale")
     browser.find_element(By.ID, "links").send_keys(link)
     browser.find_element(By.CSS_SELECTOR, "#add-links button[type='submit']").click()
-    _wait(browser, lambda driver: "Crawl started" in driver.find_element(By.ID, "add-status").text, 30)
+    _wait(browser, lambda driver: "Crawl started" in driver.find_element(By.ID, "add-status").text)
 
     def job_done(driver: Any) -> str | None:
         rows = driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
         statuses = [row.get_attribute("data-status") for row in rows]
         return statuses[0] if statuses and statuses[0] in ("succeeded", "failed") else None
 
-    status = _wait(browser, job_done, 300)
+    status = _wait(browser, job_done, CRAWL_JOB_CEILING_S)
     assert status == "succeeded", browser.find_element(By.ID, "jobs").text
-    _wait(browser, lambda driver: "Nora Vale" in driver.find_element(By.ID, "authors").text, 30)
+    _wait(browser, lambda driver: "Nora Vale" in driver.find_element(By.ID, "authors").text)
 
     # Searchable now: the feature pipeline indexed the crawled page for retrieval.
     retrieved = httpx.post(
-        f"{ui}/retrieve", json={"query": "Fine-tune Llama 3.1 with Unsloth", "k": 10}, timeout=60
+        f"{ui}/retrieve", json={"query": "Fine-tune Llama 3.1 with Unsloth", "k": 10}, timeout=RESPONSE_CEILING_S
     ).json()
     assert link in {source["link"] for source in retrieved["sources"]}

@@ -49,6 +49,7 @@ from llm_engineering.entrypoints.ui.dependencies import (
 from llm_engineering.entrypoints.ui.jobs import JobRunner, RunResult
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import load_settings
+from tests.conftest import free_port
 from tests.fixtures.egress import table_policy
 from tests.fixtures.memory_warehouse import MemoryWarehouse
 from tests.unit.application.rag.fakes import OnePassageRetriever
@@ -84,6 +85,8 @@ OPERATIONS = [
     "GET /ui/api/jobs",
     "GET /ui/api/jobs/{job_id}",
     "GET /ui/api/models",
+    "POST /ui/api/models/serve",
+    "POST /ui/api/models/promote",
 ]
 # Operations without an input schemathesis can break: no parameters, or only a string path segment (any
 # URL segment is a string). Invalid requests are generated for the others.
@@ -163,7 +166,10 @@ def warehouse() -> Iterator[PingableWarehouse]:
 @pytest.fixture
 def app(tmp_path, warehouse) -> FastAPI:
     """The service (API and UI routes) on fakes that never fail."""
-    app_settings = load_settings(env_file=tmp_path / "none.env", API_UI_TOKEN=UI_TOKEN)
+    # The served-model record and registry in the test's folder; no local LLM server is asked to load anything.
+    app_settings = load_settings(
+        env_file=tmp_path / "none.env", API_UI_TOKEN=UI_TOKEN, LOCAL_DATA_DIR=tmp_path, LOCAL_LLM_PORT=free_port()
+    )
     container = Container(app_settings, warehouse=warehouse, vector_store=PingableStore(), llm=ConstantLLM())
     service = create_app(app_settings, container=container, warm_up_on_start=False)
     retriever = OnePassageRetriever()

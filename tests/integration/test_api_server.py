@@ -6,6 +6,7 @@ import urllib.request
 import pytest
 
 from llm_engineering.infrastructure.local.api_server import api_command, running_api
+from tests.waiting import CEILING_S
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,8 @@ def test_api_command_passes_the_target_and_the_factory_flag():
 @pytest.mark.parametrize(("target", "factory"), [("tiny_asgi:app", False), ("tiny_asgi:make_app", True)])
 def test_running_api_serves_then_stops(tmp_path, target, factory):
     (tmp_path / "tiny_asgi.py").write_text(APP)
-    with running_api(target, tmp_path / "api.log", factory=factory, cwd=tmp_path, startup_timeout_s=60) as base:
-        answer = json.loads(urllib.request.urlopen(f"{base}/health", timeout=10).read())
+    with running_api(target, tmp_path / "api.log", factory=factory, cwd=tmp_path, startup_timeout_s=CEILING_S) as base:
+        answer = json.loads(urllib.request.urlopen(f"{base}/health", timeout=CEILING_S).read())
     assert answer == {"path": "/health"}
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{base}/health", timeout=2)
@@ -47,6 +48,6 @@ def test_running_api_serves_then_stops(tmp_path, target, factory):
 def test_a_failing_app_raises_with_its_log(tmp_path):
     with (
         pytest.raises(RuntimeError, match="no_such_module"),
-        running_api("no_such_module:app", tmp_path / "api.log", cwd=tmp_path, startup_timeout_s=30),
+        running_api("no_such_module:app", tmp_path / "api.log", cwd=tmp_path, startup_timeout_s=CEILING_S),
     ):
         pass

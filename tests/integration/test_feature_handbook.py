@@ -33,7 +33,7 @@ from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.infrastructure.db.mongo import MongoWarehouse
 from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
 from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
-from tests.conftest import HANDBOOK_DIR
+from tests.conftest import HANDBOOK_DIR, WAREHOUSE_TIMEOUT_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,7 +55,7 @@ def corpus(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     warehouse_dir = HANDBOOK_DIR / "warehouse"
     if not warehouse_dir.is_dir():
         pytest.skip(f"the book's warehouse backup is not beside the project ({warehouse_dir} is absent)")
-    warehouse = MongoWarehouse(mongo_uri, f"handbook_{uuid.uuid4().hex[:8]}", timeout_s=10)
+    warehouse = MongoWarehouse(mongo_uri, f"handbook_{uuid.uuid4().hex[:8]}", timeout_s=WAREHOUSE_TIMEOUT_S)
     store = QdrantVectorStore(path=Path(tmp_path_factory.mktemp("handbook")) / "qdrant")
     bind_warehouse(warehouse)
     bind_vector_store(store)

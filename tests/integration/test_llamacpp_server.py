@@ -18,6 +18,7 @@ from llm_engineering.application.llm.client import ChatMessage, GenerationParame
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
 from llm_engineering.infrastructure.local.llm_server import LlamaCppServer
 from llm_engineering.infrastructure.local.processes import free_port
+from tests.waiting import CEILING_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -47,7 +48,7 @@ def llamacpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaC
     server.prepare()  # the packaged GGUF, joined into workdir/models/gguf; nothing de-quantized
     assert server.gguf_path is not None and server.gguf_path.suffix == ".gguf"
     assert not (workdir / "models" / MODEL_ID).exists()
-    server.start(timeout_s=180)
+    server.start(timeout_s=CEILING_S)
     try:
         yield server
     finally:
@@ -114,27 +115,38 @@ def test_a_request_that_left_while_waiting_is_never_generated(llamacpp_server, c
     """With the only slot busy, a second request whose client gives up while waiting takes no turn."""
     import threading
 
-    busy = threading.Thread(
-        target=lambda: client.complete(COUNTING, GenerationParameters(max_new_tokens=80, temperature=0.0, top_p=1.0))
-    )
+    generating = threading.Event()
+
+    def busy_request() -> None:
+        body = {"prompt": COUNTING, "max_tokens": 80, "temperature": 0.0, "top_p": 1.0, "stream": True}
+        with (
+            httpx.Client(trust_env=False, timeout=CEILING_S) as http,
+            http.stream("POST", f"{llamacpp_server.url}/completions", json=body) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    generating.set()  # a token came out: the only slot is taken
+
+    busy = threading.Thread(target=busy_request)
     busy.start()
-    time.sleep(0.3)
+    assert generating.wait(CEILING_S), "the first request never started generating"
     with (
-        httpx.Client(trust_env=False, timeout=httpx.Timeout(0.5, connect=5.0)) as impatient,
+        httpx.Client(trust_env=False, timeout=httpx.Timeout(0.5, connect=CEILING_S)) as impatient,
         pytest.raises(httpx.ReadTimeout),
     ):
         impatient.post(f"{llamacpp_server.url}/completions", json={"prompt": "Hi", "max_tokens": 500})
-    busy.join(timeout=60)
-    deadline = time.monotonic() + 10
-    while "left while waiting for a slot" not in llamacpp_server.log_file.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    busy.join(timeout=CEILING_S)
+    wait_until(
+        lambda: "left while waiting for a slot" in llamacpp_server.log_file.read_text(),
+        lambda: f"the server never logged the request that left:\n{llamacpp_server.log_file.read_text()[-2000:]}",
+    )
     assert "left while waiting for a slot; not generated" in llamacpp_server.log_file.read_text()
     assert ", 500 generated" not in llamacpp_server.log_file.read_text()
 
 
 def test_models_and_health(llamacpp_server, client):
     client.ping()
-    with httpx.Client(trust_env=False, timeout=10) as http:
+    with httpx.Client(trust_env=False, timeout=CEILING_S) as http:
         assert http.get(llamacpp_server.health_url).json()["engine"] == "llama.cpp"
         assert [model["id"] for model in http.get(f"{llamacpp_server.url}/models").json()["data"]] == [MODEL_ID]
     assert llamacpp_server.status().healthy

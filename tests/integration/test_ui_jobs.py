@@ -38,6 +38,7 @@ def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
     from llm_engineering import bootstrap
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
     from llm_engineering.entrypoints.api import create_app
+    from pipelines.catalogue import CATALOGUE
 
     # The author already has one article: the job must add to it, not replace it.
     ada = UserDocument(first_name="Ada", last_name="Lovelace").save()
@@ -51,7 +52,8 @@ def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
     # The process's container holds the fixtures' warehouse and vector store; the app and the pipelines'
     # steps share it.
     container = bootstrap.container()
-    client = TestClient(create_app(container.settings, container=container, warm_up_on_start=False), base_url=BASE_URL)
+    app = create_app(container.settings, container=container, warm_up_on_start=False, pipelines=CATALOGUE)
+    client = TestClient(app, base_url=BASE_URL)
     before = client.get("/ui/api/authors").json()["authors"]
     assert [(author["full_name"], author["counts"]["articles"]) for author in before] == [("Ada Lovelace", 1)]
     links = [crawl_site.url("/blog/post.html"), crawl_site.url("/substack/post.html")]

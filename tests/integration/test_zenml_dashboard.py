@@ -1,7 +1,7 @@
 """The local ZenML dashboard for real: `LocalInfrastructure.start_zenml` on a free port with its own
 ZENML_CONFIG_PATH, a one-step pipeline run against it, and its runs page in headless Chromium.
 
-The screenshot goes to a temporary folder; with UPDATE_DOCS_SCREENSHOTS=1 it replaces the README's
+The screenshot goes to a temporary folder; with UPDATE_DOCS_SCREENSHOTS=1 it replaces the docs'
 docs/images/zenml-dashboard-runs.png. Run as a script (`python -m tests.integration.test_zenml_dashboard`),
 this module runs the pipeline against the server its environment points at.
 """
@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.domain.exceptions import CrawlError
+from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
 from llm_engineering.infrastructure.local.processes import port_open, read_pid_file, stop_pid, wait_gone
-from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
 from llm_engineering.settings import load_settings
 from tests.conftest import PROJECT_ROOT, free_port
+from tests.waiting import CEILING_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,7 +33,7 @@ DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "zenml-dashboard-runs.png"
 
 def _get_json(url: str) -> dict:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=10) as response:
+    with opener.open(url, timeout=CEILING_S) as response:
         return json.loads(response.read())
 
 
@@ -44,7 +45,7 @@ def _run_pipeline_against(zenml_config: Path) -> None:
         env={**os.environ, "ZENML_CONFIG_PATH": str(zenml_config), "ZENML_ANALYTICS_OPT_IN": "false"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=CEILING_S,  # importing ZenML and running one step: far less, unless the machine is busy
         check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
@@ -86,7 +87,7 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
             browser = start_chromium(
                 settings.CHROMIUM_PATH,
                 settings.CHROMEDRIVER_PATH,
-                page_timeout_s=30.0,
+                page_timeout_s=CEILING_S,
                 extra_arguments=("--window-size=1280,760",),
                 # Through the egress proxy: the browser's own calls home are refused, nothing leaves 127.0.0.1.
                 egress=default_policy(allow_private=True),
@@ -95,7 +96,7 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
             pytest.skip(f"headless Chromium unavailable: {error}")
         try:
             browser.open(dashboard.runs_url)
-            shown = browser.wait_until(lambda page: PIPELINE_NAME in " ".join(page.texts("body")), timeout_s=30)
+            shown = browser.wait_until(lambda page: PIPELINE_NAME in " ".join(page.texts("body")), timeout_s=CEILING_S)
             assert shown, f"{PIPELINE_NAME} not on {browser.current_url}: {browser.texts('body')[:1]}"
             assert browser.current_url.startswith(dashboard.runs_url)  # no survey, no login page
             time.sleep(1.0)  # let the status icons and fonts settle before the picture
@@ -105,7 +106,7 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
         assert picture.read_bytes().startswith(b"\x89PNG")
     finally:
         stopped = infrastructure.stop_zenml()
-        leftover = daemon_pid is not None and not wait_gone(daemon_pid, timeout_s=15)
+        leftover = daemon_pid is not None and not wait_gone(daemon_pid, timeout_s=CEILING_S)
         if leftover:
             stop_pid(daemon_pid, timeout_s=10)
     assert stopped == "zenml: dashboard stopped"

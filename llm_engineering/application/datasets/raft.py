@@ -75,6 +75,12 @@ class RaftSettings:
     # match it best, up to `max_author_chars`.
     min_target_grounding: float = 0.5
     max_author_chars: int = 400
+    # A target shorter than this many words is completed with the gold passage's sentences most about the
+    # instruction: a few-word answer is one the answer guard rejects, so the twin must not learn it.
+    min_answer_words: int = 30
+    # Share of samples whose gold passage comes first, as `/rag` lists the best-matching source first; the
+    # rest place it at random among the distractors.
+    gold_first_share: float = 0.5
     # A seeded subset of each split gets passages (None: all); training reads only a few hundred samples.
     max_train_samples: int | None = None
     max_test_samples: int | None = None
@@ -87,6 +93,8 @@ class RaftSettings:
             raise ValueError("retrieval-aware samples need at least 1 passage")
         if not 0.0 <= self.without_gold_share < 1.0:
             raise ValueError("without_gold_share must be in [0, 1)")
+        if not 0.0 <= self.gold_first_share <= 1.0:
+            raise ValueError("gold_first_share must be in [0, 1]")
         if self.max_passage_chars < 100 or self.max_answer_chars < 100:
             raise ValueError("max_passage_chars and max_answer_chars must be at least 100")
 
@@ -102,6 +110,7 @@ class RaftReport:
     targets_dataset_answer: int = 0
     targets_author_sentences: int = 0
     answers_cut: int = 0
+    targets_lengthened: int = 0  # completed up to min_answer_words with more of the gold passage
     derived_pairs: int = 0
     rejected_kinds: Counter = field(default_factory=Counter)
 
@@ -114,6 +123,7 @@ class RaftReport:
             "targets_dataset_answer": self.targets_dataset_answer,
             "targets_author_sentences": self.targets_author_sentences,
             "answers_cut_at_sentence": self.answers_cut,
+            "targets_lengthened": self.targets_lengthened,
             "derived_preference_pairs": self.derived_pairs,
             **{f"rejected_{kind}": count for kind, count in sorted(self.rejected_kinds.items())},
         }
@@ -249,7 +259,7 @@ class RetrievalAwareSamples:
             return _Framed(chosen, rng.choice(NOT_COVERED_ANSWERS), None, chosen[0])
         report.with_gold += 1
         others = texts[: settings.passages - 1]
-        gold_number = rng.randint(1, len(others) + 1)
+        gold_number = 1 if rng.random() < settings.gold_first_share else rng.randint(1, len(others) + 1)
         window = answer_window(gold_text, answer, settings.max_passage_chars)
         passages = (*others[: gold_number - 1], window, *others[gold_number - 1 :])
         distractor = others[0] if others else None
@@ -258,12 +268,40 @@ class RetrievalAwareSamples:
             report.targets_dataset_answer += 1
             if cut != answer.strip():
                 report.answers_cut += 1
-            return _Framed(passages, cite(cut, window, gold_number), gold_number, distractor)
+            target = self._long_enough(cite(cut, window, gold_number), window, instruction, gold_number, report)
+            return _Framed(passages, target, gold_number, distractor)
         # The dataset's answer says more than the passages hold (e.g. a teacher's paraphrase): training on it
-        # would teach ungrounded writing, so the target is the author's own sentences it was written from.
+        # would teach ungrounded writing, so the target is the author's own sentences it was written from,
+        # those about the instruction first among equals.
         report.targets_author_sentences += 1
-        target = author_sentences(window, answer, settings.max_author_chars)
-        return _Framed(passages, _with_citation(target, gold_number), gold_number, distractor)
+        target = author_sentences(window, answer, settings.max_author_chars, instruction=instruction)
+        target = self._long_enough(_with_citation(target, gold_number), window, instruction, gold_number, report)
+        return _Framed(passages, target, gold_number, distractor)
+
+    def _long_enough(self, target: str, window: str, instruction: str, number: int, report: RaftReport) -> str:
+        """`target`, completed with the window's sentences most about `instruction` (cited) while it has
+        fewer than `min_answer_words` words and the window has sentences it does not hold yet."""
+        if len(target.split()) >= self.settings.min_answer_words:
+            return target
+        wanted = set(content_words(instruction))
+        held = set(content_words(target))
+        # Sentences the target already says (the dataset's answer may quote them) would read as a loop.
+        unused = [
+            part
+            for part in sentences(window)
+            if len(part.split()) >= MIN_SENTENCE_WORDS and _overlap_of(set(content_words(part)), " ".join(held)) < 0.5
+        ]
+        unused.sort(key=lambda part: -len(wanted & set(content_words(part))))
+        added = []
+        for part in unused:
+            if len(target.split()) + sum(len(p.split()) for p in added) >= self.settings.min_answer_words:
+                break
+            if len(target) + sum(len(p) + 1 for p in added) + len(part) > self.settings.max_answer_chars:
+                continue
+            added.append(_with_citation(part, number))
+        if added:
+            report.targets_lengthened += 1
+        return " ".join([target, *added])
 
     def _gold(self, answer: str, report: RaftReport) -> tuple[str, str | None]:
         """The stored passage sharing most of the answer's content words (searched with the answer), or,
@@ -324,12 +362,19 @@ def answer_window(passage: str, answer: str, max_chars: int) -> str:
     return cut_at_sentence(" ".join(parts[best_start:best_end]), max_chars)
 
 
-def author_sentences(passage: str, answer: str, max_chars: int) -> str:
-    """The passage's sentences that share most content words with `answer`, best first until `max_chars`,
-    in the passage's order (the passage cut to `max_chars` when it has no full sentence)."""
+def author_sentences(passage: str, answer: str, max_chars: int, instruction: str = "") -> str:
+    """The passage's sentences that share most content words with `answer` (words of `instruction` count
+    twice: the reply must be about the request), best first until `max_chars`, in the passage's order (the
+    passage cut to `max_chars` when it has no full sentence)."""
     wanted = set(content_words(answer))
+    asked = set(content_words(instruction))
     parts = [part for part in sentences(passage) if len(part.split()) >= MIN_SENTENCE_WORDS]
-    ranked = sorted(range(len(parts)), key=lambda index: -len(wanted & set(content_words(parts[index]))))
+
+    def score(index: int) -> int:
+        present = set(content_words(parts[index]))
+        return len(wanted & present) + 2 * len(asked & present)
+
+    ranked = sorted(range(len(parts)), key=lambda index: -score(index))
     chosen: list[int] = []
     used = 0
     for index in ranked:

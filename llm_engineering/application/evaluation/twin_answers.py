@@ -67,6 +67,8 @@ class RagResult:
     guard: str | None = None
     sources: int = 0
     reply_words: int | None = None
+    # The model's own reply (before any fallback), to read what a model wrote beside another's.
+    reply: str | None = None
     grounding: float | None = None
     repetition: float | None = None
     completion_tokens: int | None = None
@@ -97,6 +99,7 @@ def result_from_response(question_id: str, kind: str, latency_s: float, body: Ma
         guard=str(generation.get("guard") or GUARD_PASSED),
         sources=len(body.get("sources") or []),
         reply_words=reply.get("words"),
+        reply=reply.get("text"),
         grounding=reply.get("grounding"),
         repetition=reply.get("repetition"),
         completion_tokens=generation.get("completion_tokens"),

@@ -2,8 +2,8 @@
 deploy, as a plan of stages with per-budget parameters and a report of what each stage did.
 
 Pure: which pipelines run with which parameters, how the evaluation compares the candidate with the
-production model, and how the outcome reads. The composition root (`tools/continuous_training.py`) runs
-the ZenML pipelines and the promotion.
+production model, what the gate's verdict changes (`promote_candidate`, through the served-model use case)
+and how the outcome reads. The composition root (`tools/continuous_training.py`) runs the ZenML pipelines.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llm_engineering.application.serving.served_model import ModelServing, Promotion
 
 StageName = Literal["data", "features", "instruct_datasets", "preference_datasets", "training", "evaluation", "deploy"]
 STAGES: tuple[StageName, ...] = (
@@ -125,6 +127,12 @@ class ContinuousTrainingReport:
         return "trained"
 
     @property
+    def gate_passed(self) -> bool:
+        """Whether the evaluation gate passed a candidate (its stage succeeded)."""
+        statuses = {record.name: record.status for record in self.stages}
+        return bool(self.candidate) and statuses.get("evaluation") == "succeeded"
+
+    @property
     def total_seconds(self) -> float:
         return sum(record.seconds for record in self.stages)
 
@@ -174,3 +182,19 @@ class ContinuousTrainingReport:
             )
         lines.append(f"\nTotal: {self.total_seconds / 60:.1f} min.")
         return "\n".join(lines) + "\n"
+
+
+def promote_candidate(serving: ModelServing, report: ContinuousTrainingReport, deploy_target: str) -> Promotion | None:
+    """The gate's verdict carried out. Passed: the candidate becomes production, with the checks of
+    `poe promote-model`, and, deployed locally, the served model (recorded, so `local-llm-up` and the API
+    follow it; a running local server loads it first). For SageMaker the local served model is left as it
+    is. Rejected, or no candidate: nothing is touched and None is returned. Raises LLMTwinError when the
+    candidate cannot be promoted or served (nothing is promoted then)."""
+    if not report.gate_passed or not report.candidate:
+        return None
+    return serving.promote(
+        report.candidate,
+        by="continuous training",
+        reason=f"continuous training: {report.gate_message}",
+        serve=deploy_target == "local",
+    )

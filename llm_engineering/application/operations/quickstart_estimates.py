@@ -18,7 +18,8 @@ from dataclasses import dataclass
 REFERENCE_CORES = 2
 REFERENCE_LOAD = 4.5  # the load average while the figures below were measured (4-5)
 # A quieter or larger machine is faster, but by how much was not measured for every step: the largest gap
-# seen is embedding, 43 chunks/s in the README's bench against 15-19 chunks/s at load 4-5 (0.4 of the time).
+# seen is embedding, 43 chunks/s in the feature pipeline's bench (docs/feature-pipeline.md) against 15-19
+# chunks/s at load 4-5 (0.4 of the time).
 MIN_SLOWDOWN = 0.4
 # More cores do not make a step proportionally faster (the LLM runs on one thread, ZenML's bookkeeping is
 # serial): at most twice as fast as on the reference machine, and at most twice as slow on one core.
@@ -42,9 +43,9 @@ class StepEstimate:
 
 
 # Measured with `poe quickstart` on the reference machine (four runs on a fresh checkout, two later runs;
-# later runs find the local LLM already up), except the `transformers serve` engine: the README's
-# `bench-llm-engines` on the same machine at the same load (start 17.9 s; conversion 88.7 s before it
-# the first time).
+# later runs find the local LLM already up), except the `transformers serve` engine: the `bench-llm-engines`
+# figures (docs/serving.md) on the same machine at the same load (start 17.9 s; conversion 88.7 s before it the
+# first time).
 STEPS: dict[str, StepEstimate] = {
     "warehouse": StepEstimate(low_s=0.0, high_s=0.5),
     "local_llm_llamacpp": StepEstimate(low_s=0.3, high_s=6.0),

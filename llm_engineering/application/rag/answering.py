@@ -21,7 +21,7 @@ changed it).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Literal
@@ -183,10 +183,14 @@ class AnswerGenerator:
         max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,
         guard: AnswerGuard | None = None,
         embedder: Embedder | None = None,
+        context_chars: Callable[[str], int] | None = None,
     ):
         self.llm = llm
         self.defaults = defaults or GenerationParameters()
         self.max_context_chars = max_context_chars
+        # model id -> context characters, asked per request: the served model may change between requests,
+        # and a twin is served with the context it was trained on (`model/serving_profile.py`).
+        self.context_chars = context_chars
         self.guard = guard or AnswerGuard()
         self.embedder = embedder  # ranks sentences for the extractive fallback (word overlap without it)
 
@@ -223,10 +227,14 @@ class AnswerGenerator:
         chosen = parameters or self.defaults
         if not chosen.stop:
             chosen = chosen.merged(stop=STOP_SEQUENCES)
-        passages = select_passages(retrieval.chunks, self.max_context_chars)
+        passages = select_passages(retrieval.chunks, self.context_limit())
         return _Prompt(
             chosen, passages, build_rag_messages(query, passages), group_sources(passages), context_blocks(passages)
         )
+
+    def context_limit(self) -> int:
+        """Passage characters the prompt may hold for the model asked now."""
+        return self.context_chars(self.llm.model_id) if self.context_chars else self.max_context_chars
 
     def _answer(
         self, query: str, retrieval: RetrievalResult, prompt: _Prompt, response: LLMResponse, started: float
@@ -260,6 +268,7 @@ class AnswerGenerator:
             "repetition_penalty": chosen.repetition_penalty,
             "max_new_tokens": chosen.max_new_tokens,
             "passages_in_prompt": len(passages),
+            "context_chars": sum(len(item.chunk.content) for item in passages),
             "sources_in_prompt": len(prompt.sources),
             "passages_left_out": len(retrieval.chunks) - len(passages),
             "cleanup": cleaned.actions,
@@ -267,6 +276,7 @@ class AnswerGenerator:
             "guard": problem or "passed",
             # The model's own reply (after cleanup, before any fallback): what benches compare models on.
             "reply": {
+                "text": cleaned.text,
                 "words": len(words(cleaned.text)),
                 "grounding": grounding_score(cleaned.text, texts),
                 "repetition": repetition_rate(cleaned.text),

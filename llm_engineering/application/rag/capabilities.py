@@ -8,7 +8,9 @@ models as small as the local 270M one fail these probes; instruct models pass th
 A probe has its own time limit (inside the caller's deadline): a model that cannot answer it in time
 would slow every request down, and fails. An LLM that cannot be reached is no verdict: the step is
 skipped and probed again after `retry_after_s`. Verdicts are kept per model in a `VerdictStore`
-(`ProbeMemory`), so a restart on the same model asks nothing; re-probing is forced with `reprobe`.
+(`ProbeMemory`), so a restart on the same model asks nothing; re-probing is forced with `reprobe`. When the
+served model changes under a running process (`model`, asked per decision), the new model gets its own
+decision: one model's verdict never stands for another's.
 """
 
 from __future__ import annotations
@@ -61,27 +63,36 @@ class VerdictStore(Protocol):
 
 
 class ProbeMemory:
-    """The verdicts of one model: a `VerdictStore` and the model's key, worked out once on first use
-    (`model_key` may ask the LLM server, and raises `LLMError` when it cannot). `reprobe` ignores the
-    verdicts stored so far (new ones replace them)."""
+    """The verdicts of the LLM's model: a `VerdictStore` and the model's key, worked out once per model on
+    first use (`model_key` may ask the LLM server, and raises `LLMError` when it cannot; `model` names the
+    model asked now, when it can change). `reprobe` ignores the verdicts stored so far (new ones replace
+    them)."""
 
-    def __init__(self, store: VerdictStore, model_key: Callable[[], str], reprobe: bool = False):
+    def __init__(
+        self,
+        store: VerdictStore,
+        model_key: Callable[[], str],
+        reprobe: bool = False,
+        model: Callable[[], str] | None = None,
+    ):
         self.store = store
         self._model_key = model_key
         self.reprobe = reprobe
-        self._key: str | None = None
+        self._model = model or _one_model
+        self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
     def has_key(self) -> bool:
-        """Whether the model's key was worked out already."""
-        return self._key is not None
+        """Whether the current model's key was worked out already."""
+        return self._model() in self._keys
 
     def key(self) -> str:
         with holding(self._lock):
-            if self._key is None:
-                self._key = self._model_key()
-            return self._key
+            model = self._model()
+            if model not in self._keys:
+                self._keys[model] = self._model_key()
+            return self._keys[model]
 
     def recall(self, step: str, probe_id: str) -> Verdict | None:
         """The stored verdict of this probe on this model, or None (none stored, another probe's, `reprobe`)."""
@@ -92,6 +103,10 @@ class ProbeMemory:
 
     def remember(self, step: str, probe_id: str, result: ProbeResult) -> None:
         self.store.save(self.key(), step, Verdict(probe_id, result, time.strftime("%Y-%m-%d")))
+
+
+def _one_model() -> str:
+    return ""
 
 
 def probe_id(*parts: object) -> str:
@@ -107,7 +122,8 @@ class Capability:
     """The on/off decision for one step, probed at most once (thread-safe) when the mode is `auto`.
 
     `probe_key` identifies the probe (see `probe_id`); with `memory`, a verdict stored for this model and
-    probe is used instead of probing, and a new verdict is stored.
+    probe is used instead of probing, and a new verdict is stored. `model` names the model asked now (the
+    served model can change while the process runs); each model gets its own decision.
     """
 
     def __init__(
@@ -121,6 +137,7 @@ class Capability:
         probe_timeout_s: float = PROBE_TIMEOUT_S,
         retry_after_s: float = RETRY_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
+        model: Callable[[], str] | None = None,
     ):
         if mode not in ("auto", "on", "off"):
             raise ValueError(f"{step}: mode must be auto, on or off, got {mode!r}")
@@ -134,9 +151,10 @@ class Capability:
         self.probe_timeout_s = probe_timeout_s
         self.retry_after_s = retry_after_s
         self._clock = clock
-        self._decision: Decision | None = None
-        # After a probe without a verdict: the skip reason, and when the next probe may run.
-        self._no_verdict: tuple[str, float] | None = None
+        self._model = model or _one_model
+        # Per model: its decision; after a probe without a verdict, the skip reason and when to probe again.
+        self._decisions: dict[str, Decision] = {}
+        self._no_verdicts: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def decide(self) -> Decision:
@@ -148,18 +166,20 @@ class Capability:
             return Decision(False, "no LLM configured")
         # Another request may be probing: wait for its verdict, but no longer than this caller's deadline.
         with holding(self._lock):
-            if self._decision is not None:
-                return self._decision
-            if self._no_verdict is not None and self._clock() < self._no_verdict[1]:
-                return Decision(False, self._no_verdict[0])
+            model = self._model()
+            if model in self._decisions:
+                return self._decisions[model]
+            no_verdict = self._no_verdicts.get(model)
+            if no_verdict is not None and self._clock() < no_verdict[1]:
+                return Decision(False, no_verdict[0])
             try:
                 result, source = self._recall_or_probe()
             except _NoVerdict as error:
-                return self._without_verdict(str(error))
+                return self._without_verdict(model, str(error))
             if not source and self.memory is not None:
                 self.memory.remember(self.step, self.probe_key, result)
-            self._decision = self._verdict(result, source)
-            return self._decision
+            self._decisions[model] = self._verdict(result, source)
+            return self._decisions[model]
 
     def _recall_or_probe(self) -> tuple[ProbeResult, str]:
         """The stored verdict and "cached <date>", else a probe's result and "", within the probe's time
@@ -185,10 +205,10 @@ class Capability:
             # A step this slow would hold up every request: a failed probe, kept like any other.
             return ProbeResult(False, f"no answer within {self.probe_timeout_s:g}s: too slow to run per request"), ""
 
-    def _without_verdict(self, reason: str) -> Decision:
+    def _without_verdict(self, model: str, reason: str) -> Decision:
         # Not a verdict on the model (unreachable): skip the step for a while, then probe again.
         logger.warning("{}: {}; probing again in {:g}s", self.step, reason, self.retry_after_s)
-        self._no_verdict = (reason, self._clock() + self.retry_after_s)
+        self._no_verdicts[model] = (reason, self._clock() + self.retry_after_s)
         return Decision(False, reason)
 
     def _verdict(self, result: ProbeResult, source: str = "") -> Decision:
@@ -201,4 +221,5 @@ class Capability:
 
     @property
     def probed(self) -> bool:
-        return self._decision is not None
+        """Whether the current model has a decision."""
+        return self._model() in self._decisions

@@ -125,6 +125,7 @@ class QueryExpansion:
             probe_key=probe_id(self._request(PROBE_QUESTION, PROBE_VARIANTS)),
             memory=memory,
             probe_timeout_s=probe_timeout_s,
+            model=(lambda: llm.model_id) if llm is not None else None,  # a switched model gets its own decision
         )
 
     def probe(self) -> ProbeResult:

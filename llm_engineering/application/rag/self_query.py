@@ -105,6 +105,7 @@ class SelfQuery:
             ),
             memory=memory,
             probe_timeout_s=probe_timeout_s,
+            model=(lambda: llm.model_id) if llm is not None else None,  # a switched model gets its own decision
         )
 
     def probe(self) -> ProbeResult:

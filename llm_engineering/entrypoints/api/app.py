@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from llm_engineering import bootstrap
 from llm_engineering.application.deadline import Deadline
+from llm_engineering.application.operations.pipeline_catalogue import PipelineCatalogue
 from llm_engineering.entrypoints.api.dependencies import ServiceState
 from llm_engineering.entrypoints.api.errors import DependencyUnavailable
 from llm_engineering.entrypoints.api.routes import feedback, health, rag
@@ -39,8 +40,10 @@ def create_app(
     settings: Settings | None = None,
     container: bootstrap.Container | None = None,
     warm_up_on_start: bool = True,
+    pipelines: PipelineCatalogue | None = None,
 ) -> FastAPI:
-    """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators."""
+    """The FastAPI app. Pass `container` (or override the dependencies) to inject other collaborators, and
+    `pipelines` (the project's catalogue, `pipelines/catalogue.py`) for the web UI to run its crawl jobs on."""
     settings = settings or (container.settings if container is not None else get_settings())
     opt_out_of_vendor_telemetry(settings)  # before Opik (tracing) or the embedder's libraries are imported
     use_project_zenml_store(settings)  # the web UI runs pipelines: on this checkout's ZenML store
@@ -83,6 +86,6 @@ def create_app(
         from llm_engineering.entrypoints.ui.api import install as install_ui_api
         from llm_engineering.entrypoints.ui.pages import mount_pages
 
-        install_ui_api(app, state)
+        install_ui_api(app, state, pipelines=pipelines)
         mount_pages(app, container.settings)
     return app

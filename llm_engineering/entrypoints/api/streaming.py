@@ -1,16 +1,21 @@
 """Server-sent events for the API: a blocking iterator pulled in worker threads under a deadline (holding
-an LLM slot while it runs), and the `event:`/`data:` wire format (one JSON object per event, on one line)."""
+an LLM slot while it runs), the `event:`/`data:` wire format (one JSON object per event, on one line), and
+the response that sends them and, when the client leaves, closes their source at once (which cancels the
+generation behind it: the LLM server sees its own client leave and stops at its next token)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, TypeVar
 
 import anyio
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 from loguru import logger
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from llm_engineering.application.deadline import Deadline, within
 from llm_engineering.entrypoints.api.blocking import LLMSlots
@@ -23,13 +28,60 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _END = object()
 
 
+class EventStreamResponse(StreamingResponse):
+    """`text/event-stream` from `events`, which is closed as soon as the response ends, however it ends.
+
+    Starlette stops sending when the client disconnects (it cancels the sending task, or a send fails on
+    ASGI 2.4 servers) but leaves the body's generator for the garbage collector to close. Here `events`
+    and the iterators in `closes` (the source behind them, never started when the client left before
+    the first byte) are closed at once, so `pull_in_threads` cancels the LLM call and gives its slot
+    back now. A client that left before the stream's end is logged once, as `abandoned` cancelled.
+    """
+
+    def __init__(
+        self,
+        events: AsyncGenerator[str, None],
+        closes: tuple[AsyncGenerator[Any, None], ...] = (),
+        abandoned: str = "generation",
+    ):
+        super().__init__(events, media_type="text/event-stream", headers=SSE_HEADERS)
+        self._events = events
+        self._closes = closes
+        self._abandoned = abandoned
+        self.client_left = False
+        self.completed = False
+
+    async def listen_for_disconnect(self, receive: Receive) -> None:
+        await super().listen_for_disconnect(receive)
+        self.client_left = True  # returns only on `http.disconnect`; Starlette then stops sending
+
+    async def stream_response(self, send: Send) -> None:
+        await super().stream_response(send)
+        self.completed = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except ClientDisconnect:  # ASGI 2.4 servers: a send to a client that left fails
+            self.client_left = True
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):  # the request may be cancelled: closing must still run
+                for iterator in (self._events, *self._closes):
+                    await iterator.aclose()
+            if self.client_left and not self.completed:
+                logger.info("client left; {} cancelled", self._abandoned)
+
+
 def sse_event(name: str, data: Any) -> str:
     """One server-sent event: `event: <name>`, then `data: <JSON on one line>`, then a blank line."""
     payload = json.dumps(jsonable_encoder(data), ensure_ascii=False, separators=(",", ":"))
     return f"event: {name}\ndata: {payload}\n\n"
 
 
-async def pull_in_threads(items: Iterator[T], timeout_s: float, slots: LLMSlots | None = None) -> AsyncIterator[T]:
+async def pull_in_threads(
+    items: Iterator[T], timeout_s: float, slots: LLMSlots | None = None
+) -> AsyncGenerator[T, None]:
     """The items of a blocking iterator, each `next()` run in a worker thread, never on the event loop.
 
     With `slots`, one of them is held from the first item to the end (`slots.busy(...)`, a 503, when none

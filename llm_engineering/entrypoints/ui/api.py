@@ -5,7 +5,11 @@
 - `POST /links` (same-origin, token when API_UI_TOKEN is set): checks the links and starts a crawl job
   (`digital_data_etl`, then `feature_engineering` for the author); 202 with the job, 409 while one runs.
 - `GET  /jobs`, `GET /jobs/{job_id}`: the jobs kept in memory (newest first).
-- `GET  /models`: the answering LLM, the registered versions and the newest evaluation report.
+- `GET  /models`: the answering LLM (the served model and why), the registered versions and the newest
+  evaluation report.
+- `POST /models/serve`, `POST /models/promote` (same-origin, token when API_UI_TOKEN is set): switch the served
+  model, mark a version production; the use cases of `poe serve-model` / `poe promote-model`, with their
+  checks (422 saying why a model cannot be served, 502 when the running local LLM server cannot load it).
 
 Every error answers `{"detail": "<one line>"}` (validation errors too, see `install`); a warehouse that does
 not answer is a 503 naming it, like the rest of the service.
@@ -27,6 +31,9 @@ from pydantic import AfterValidator, Field
 
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.egress import EgressPolicy
+from llm_engineering.application.errors import ServedModelError, ServingEngineError
+from llm_engineering.application.operations.pipeline_catalogue import PipelineCatalogue
+from llm_engineering.application.serving.served_model import ModelServing
 from llm_engineering.bootstrap import Container
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency
@@ -41,10 +48,11 @@ from llm_engineering.entrypoints.ui.dependencies import (
     get_evaluation_reports_dir,
     get_job_runner,
     get_model_registry,
+    get_model_serving,
     get_ui_container,
 )
 from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning
-from llm_engineering.entrypoints.ui.jobs import JobRunner
+from llm_engineering.entrypoints.ui.jobs import JobRunner, NoPipelines
 from llm_engineering.entrypoints.ui.links import check_links
 from llm_engineering.entrypoints.ui.security import require_write_access
 from llm_engineering.model.registry import ModelRegistry
@@ -67,6 +75,14 @@ WRITE_REFUSED = {
     401: {"model": ErrorResponse, "description": "API_UI_TOKEN is set and the X-Twin-Token header does not match."},
     403: {"model": ErrorResponse, "description": "A cross-origin request, or a non-loopback host without a token."},
     409: {"model": ErrorResponse, "description": "A crawl is already running."},
+}
+
+
+MODEL_WRITE_REFUSED = {
+    401: WRITE_REFUSED[401],
+    403: WRITE_REFUSED[403],
+    422: {"model": ErrorResponse, "description": "No such version, or a model the local engine cannot serve."},
+    502: {"model": ErrorResponse, "description": "The running local LLM server could not load the model."},
 }
 
 
@@ -180,23 +196,73 @@ def get_job(job_id: str, jobs: Annotated[JobRunner, Depends(get_job_runner)]) ->
 def list_models(
     settings: Annotated[Settings, Depends(get_settings_dependency)],
     registry: Annotated[ModelRegistry, Depends(get_model_registry)],
+    serving: Annotated[ModelServing, Depends(get_model_serving)],
     reports_dir: Annotated[Path, Depends(get_evaluation_reports_dir)],
 ) -> dict[str, Any]:
-    """The answering LLM, every registered version (newest first) and the newest evaluation report."""
+    """The answering LLM and why it is that one, every registered version (newest first, the served one
+    marked) and the newest evaluation report."""
+    served = serving.current()
     return {
-        "llm": models_overview.llm_summary(settings),
-        "registered": models_overview.registered_models(registry),
+        "llm": models_overview.llm_summary(settings, served),
+        "served": models_overview.served_summary(served, serving.chosen(), serving.base.model_id),
+        "registered": models_overview.registered_models(registry, served_model_id=served.model_id),
         "evaluation_report": models_overview.latest_evaluation_report(reports_dir),
     }
 
 
-def install(app: FastAPI, state: ServiceState, job_runner: JobRunner | None = None) -> None:
-    """Add the UI's JSON routes to `app`, with a job runner (default: ZenML pipelines on `state`'s stores),
-    and answer validation errors under `/ui/api` as one-line `{"detail": ...}`."""
-    if job_runner is None:
+class ModelChoice(StrictRequest):
+    """A model to serve or promote: llm_twin:vN, llm_twin:production, llm_twin:latest or base."""
+
+    model: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@contextmanager
+def _serving_errors() -> Iterator[None]:
+    """The use case's refusals in plain words: 422 for the checks, 502 when the local server cannot load it."""
+    try:
+        yield
+    except ServedModelError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+    except ServingEngineError as error:
+        raise HTTPException(status_code=502, detail=str(error)) from error
+
+
+@router.post("/models/serve", dependencies=[Depends(require_write_access)], responses=MODEL_WRITE_REFUSED)
+def serve_model(body: ModelChoice, serving: Annotated[ModelServing, Depends(get_model_serving)]) -> dict[str, Any]:
+    """Make the model the served model (checked, loaded by a running local LLM server, recorded); the API
+    asks it from the next request on."""
+    with _serving_errors():
+        switch = serving.serve(body.model, by="web UI")
+    return {
+        "served": models_overview.served_summary(switch.served, serving.chosen(), serving.base.model_id),
+        "message": " ".join(switch.lines()),
+    }
+
+
+@router.post("/models/promote", dependencies=[Depends(require_write_access)], responses=MODEL_WRITE_REFUSED)
+def promote_model(body: ModelChoice, serving: Annotated[ModelServing, Depends(get_model_serving)]) -> dict[str, Any]:
+    """Mark the version production (with no model chosen, production is what is served)."""
+    with _serving_errors():
+        promotion = serving.promote(body.model, by="web UI")
+    return {
+        "production": promotion.model.spec,
+        "served": models_overview.served_summary(promotion.served, serving.chosen(), serving.base.model_id),
+        "message": " ".join(promotion.lines()),
+    }
+
+
+def install(
+    app: FastAPI, state: ServiceState, job_runner: JobRunner | None = None, pipelines: PipelineCatalogue | None = None
+) -> None:
+    """Add the UI's JSON routes to `app`, with a job runner (default: the ZenML pipelines of `pipelines`, the
+    catalogue the outer layer hands in, on `state`'s stores; without one, crawl jobs fail saying so), and answer
+    validation errors under `/ui/api` as one-line `{"detail": ...}`."""
+    if job_runner is None and pipelines is None:
+        job_runner = JobRunner(NoPipelines())
+    elif job_runner is None:
         from llm_engineering.entrypoints.ui.pipeline_runs import ZenMLPipelineRunner
 
-        job_runner = JobRunner(ZenMLPipelineRunner(state.bound_container))
+        job_runner = JobRunner(ZenMLPipelineRunner(state.bound_container, pipelines))
     app.state.ui_jobs = job_runner
     app.include_router(router)
     fallback: Callable[..., Any] = app.exception_handlers.get(RequestValidationError) or (

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from llm_engineering import bootstrap
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.egress import EgressPolicy
+from llm_engineering.application.serving.served_model import ModelServing
 from llm_engineering.bootstrap import Container
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency, get_state
 from llm_engineering.entrypoints.ui.jobs import JobRunner
@@ -40,6 +41,11 @@ def get_egress_policy(container: Annotated[Container, Depends(get_ui_container)]
 
 def get_model_registry(settings: Annotated[Settings, Depends(get_settings_dependency)]) -> ModelRegistry:
     return bootstrap.build_model_registry(settings)
+
+
+def get_model_serving(state: Annotated[ServiceState, Depends(get_state)]) -> ModelServing:
+    """The app container's served-model use cases: the same the LLM client asks per request."""
+    return state.container.model_serving()
 
 
 def get_evaluation_reports_dir() -> Path:

@@ -1,7 +1,8 @@
 """Background jobs of the web UI: a crawl runs `digital_data_etl` then `feature_engineering` for one author in
 a thread, one crawl at a time; the last jobs are kept in memory for `/ui/api/jobs`.
 
-The pipelines are run by an injected `PipelineRunner` (ZenML in `pipeline_runs.py`, fakes in unit tests).
+The pipelines are run by an injected `PipelineRunner` (ZenML in `pipeline_runs.py`, on the pipeline catalogue
+the app factory was given; fakes in unit tests).
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ class PipelineRunner(Protocol):
     """
 
     def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult: ...
+
+
+class NoPipelines:
+    """The `PipelineRunner` of an app built without a pipeline catalogue: every run fails, saying why."""
+
+    def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult:
+        raise PipelineRunFailed(
+            pipeline,
+            run_name,
+            "this service has no pipelines to run: it was built without a pipeline catalogue "
+            "(`create_app(pipelines=...)`; `uvicorn tools.ml_service:app` passes the project's)",
+        )
 
 
 def utc_now() -> datetime:

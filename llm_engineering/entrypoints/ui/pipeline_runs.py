@@ -1,5 +1,6 @@
-"""The UI's `PipelineRunner` on ZenML: a pipeline of this project run in this process, with its YAML config
-from `configs/` and the job's parameters written into a copy of it (as `tools.run` does), caching off.
+"""The UI's `PipelineRunner` on ZenML: a pipeline of the catalogue it is given (the project's, from
+`pipelines/catalogue.py`, handed to the app factory by `tools/ml_service.py`) run in this process, with the
+catalogued YAML config and the job's parameters written into a copy of it (as `tools.run` does), caching off.
 
 The steps take their stores from `bootstrap.container()`; before a run the process's container is made to
 share the service's warehouse and vector store, so an embedded Qdrant folder is never opened twice.
@@ -7,7 +8,6 @@ share the service's warehouse and vector store, so an embedded Qdrant folder is 
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -24,40 +24,28 @@ from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords, 
 from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
 
 if TYPE_CHECKING:
+    from llm_engineering.application.operations.pipeline_catalogue import PipelineCatalogue, SummaryField
     from llm_engineering.bootstrap import Container
 
-CONFIGS_DIR = Path(__file__).resolve().parents[3] / "configs"
-# pipeline -> (module, function, config file in CONFIGS_DIR whose `parameters:` the job's override)
-PIPELINES: dict[str, tuple[str, str, str]] = {
-    "digital_data_etl": ("pipelines.digital_data_etl", "digital_data_etl", "digital_data_etl_template.yaml"),
-    "feature_engineering": ("pipelines.feature_engineering", "feature_engineering", "feature_engineering.yaml"),
-}
-# pipeline -> (step, output artifact, metadata keys) summarised on the job (a dict value is merged in)
-SUMMARY_METADATA: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
-    "digital_data_etl": (("crawl_links", "crawled_links", ("summary",)),),
-    "feature_engineering": (
-        ("query_data_warehouse", "raw_documents", ("num_documents",)),
-        ("chunk_and_embed", "embedded_documents", ("num_documents_embedded", "num_chunks")),
-    ),
-}
 REMOTE_POLL_S = 5.0
 
 
 class ZenMLPipelineRunner:
-    """`PipelineRunner` running the project's ZenML pipelines; `container` gives the service's stores."""
+    """`PipelineRunner` running the ZenML pipelines of `catalogue` (each with the config file catalogued for
+    it, its `parameters:` set to the job's); `container` gives the service's stores."""
 
-    def __init__(self, container: Callable[[], Container], configs_dir: Path = CONFIGS_DIR):
+    def __init__(self, container: Callable[[], Container], catalogue: PipelineCatalogue):
         self.container = container
-        self.configs_dir = configs_dir
+        self.catalogue = catalogue
 
     def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult:
-        module_name, function, config_name = PIPELINES[pipeline]
+        catalogued = self.catalogue[pipeline]
         container = self.container()
         share_stores_with_steps(container)
         dashboard = checkout_dashboard(container.settings.LOCAL_DATA_DIR / "run")
         with tempfile.TemporaryDirectory(prefix="llm-twin-ui-") as folder:
-            config_path = config_with_parameters(self.configs_dir / config_name, parameters, Path(folder))
-            pipeline_function = getattr(importlib.import_module(module_name), function)
+            config_path = config_with_parameters(self.catalogue.config_path(pipeline), parameters, Path(folder))
+            pipeline_function = catalogued.load()
             try:
                 with owned_run(run_name, RunOwnerRecords.from_settings(container.settings)):
                     run = pipeline_function.with_options(
@@ -72,7 +60,7 @@ class ZenMLPipelineRunner:
         return RunResult(
             status=_status(run),
             dashboard_url=dashboard_url(run, dashboard),
-            summary=run_summary(run, SUMMARY_METADATA[pipeline]),
+            summary=run_summary(run, catalogued.summary),
         )
 
 
@@ -133,7 +121,7 @@ def dashboard_url(run: Any | None, dashboard: ZenMLDashboard | None = None) -> s
     return None
 
 
-def run_summary(run: Any, wanted: tuple[tuple[str, str, tuple[str, ...]], ...]) -> dict[str, Any] | None:
+def run_summary(run: Any, wanted: tuple[SummaryField, ...]) -> dict[str, Any] | None:
     """Figures from the run's artifact metadata (e.g. the crawl's tried/succeeded/failed), None if none."""
     summary: dict[str, Any] = {}
     for step, artifact, keys in wanted:

@@ -15,7 +15,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
@@ -45,12 +45,14 @@ MAX_CHUNKS_AFTER_STOP = 4
 
 
 class OpenAICompatibleClient:
-    """A thread-safe client for one model on one OpenAI-compatible server."""
+    """A thread-safe client for one model on one OpenAI-compatible server. `model_id` may be a function,
+    asked on every request: the served model (`bootstrap.build_llm_client` with LLM_MODEL_ID=auto), which
+    a switch changes without a restart."""
 
     def __init__(
         self,
         base_url: str,
-        model_id: str,
+        model_id: str | Callable[[], str],
         api_key: str | None = None,
         timeout_s: float = 120.0,
         connect_timeout_s: float = 5.0,
@@ -77,11 +79,12 @@ class OpenAICompatibleClient:
         self.stream_usage_supported = True
 
     def __repr__(self) -> str:
-        return f"OpenAICompatibleClient(base_url={self.base_url!r}, model_id={self._model_id!r})"
+        return f"OpenAICompatibleClient(base_url={self.base_url!r}, model_id={self.model_id!r})"
 
     @property
     def model_id(self) -> str:
-        return self._model_id
+        """The model requests name now."""
+        return self._model_id() if callable(self._model_id) else self._model_id
 
     @property
     def endpoint(self) -> str:
@@ -184,7 +187,7 @@ class OpenAICompatibleClient:
     def _sampling(self, parameters: GenerationParameters | None) -> dict[str, Any]:
         chosen = parameters or self.defaults
         body: dict[str, Any] = {
-            "model": self._model_id,
+            "model": self.model_id,
             "max_tokens": chosen.max_new_tokens,
             "temperature": chosen.temperature,
             "top_p": chosen.top_p,
@@ -268,7 +271,7 @@ class OpenAICompatibleClient:
         cutter = StopSequenceCutter(stop)
         parts: list[str] = []
         chunks, stopped_at = 0, None
-        model_id, usage, finish_reason, last = self._model_id, {}, None, {}
+        model_id, usage, finish_reason, last = self.model_id, {}, None, {}
         for payload in self._stream_payloads(response):
             if deadline is not None:
                 deadline.check()  # a server that keeps sending must still stop at the caller's deadline
@@ -342,7 +345,7 @@ class OpenAICompatibleClient:
         usage = payload.get("usage") or {}
         return LLMResponse(
             text=cut_at_stop(text, stop),
-            model_id=str(payload.get("model") or self._model_id),
+            model_id=str(payload.get("model") or self.model_id),
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
             latency_s=latency,

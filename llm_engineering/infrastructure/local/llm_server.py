@@ -41,6 +41,7 @@ from llm_engineering.infrastructure.local.processes import (
     wait_http_ok,
 )
 from llm_engineering.model.gguf_conversion import (
+    PACKAGED_MODEL_ID,
     convert_gguf_model,
     is_published_model,
     local_model_dir,
@@ -77,7 +78,7 @@ def local_llm_server(settings: Settings, model_id: str | None = None) -> LocalLL
     """The project's local server on LOCAL_LLM_PORT for the engine LOCAL_LLM_ENGINE names: `LlamaCppServer`,
     or `LocalLLMServer` (`transformers serve`) when asked for or when llama-cpp-python cannot be imported
     (`notice` then says so). Both serve every model of LOCAL_DATA_DIR/models and preload `model_id`
-    (default LLM_MODEL_ID); they share the pid file, so `down` stops whichever runs."""
+    (default `default_model_id(settings)`); they share the pid file, so `down` stops whichever runs."""
     engine, notice = resolve_engine(settings.LOCAL_LLM_ENGINE)
     if engine == "llamacpp":
         server: LocalLLMServer = LlamaCppServer.from_settings(settings, model_id=model_id)
@@ -85,6 +86,12 @@ def local_llm_server(settings: Settings, model_id: str | None = None) -> LocalLL
         server = LocalLLMServer.from_settings(settings, model_id=model_id)
     server.notice = notice
     return server
+
+
+def default_model_id(settings: Settings) -> str:
+    """The model a server preloads when its caller names none: an explicit LLM_MODEL_ID, else the packaged
+    base model. Entry points pass the served model (`bootstrap.served_model`) instead."""
+    return settings.configured_llm_model_id or PACKAGED_MODEL_ID
 
 
 def resolve_engine(requested: str) -> tuple[str, str | None]:
@@ -134,9 +141,9 @@ class LocalLLMServer:
     @classmethod
     def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LocalLLMServer:
         """The project's local server on `LOCAL_LLM_PORT`, pid and log under `LOCAL_DATA_DIR/run`, serving the
-        folders of `LOCAL_DATA_DIR/models` and preloading `model_id` (default LLM_MODEL_ID). Raises
-        ImproperlyConfigured for a model id that is not a plain folder name."""
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or settings.LLM_MODEL_ID)
+        folders of `LOCAL_DATA_DIR/models` and preloading `model_id` (default `default_model_id(settings)`).
+        Raises ImproperlyConfigured for a model id that is not a plain folder name."""
+        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or default_model_id(settings))
         return cls(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run", pinned=pinned)
 
     @property
@@ -311,9 +318,9 @@ class LlamaCppServer(LocalLLMServer):
     @classmethod
     def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LlamaCppServer:
         """The project's llama.cpp server on LOCAL_LLM_PORT with the LOCAL_LLM_* engine settings, serving the
-        folders of LOCAL_DATA_DIR/models and preloading `model_id` (default LLM_MODEL_ID). Raises
-        ImproperlyConfigured for a model id that is not a plain folder name."""
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or settings.LLM_MODEL_ID)
+        folders of LOCAL_DATA_DIR/models and preloading `model_id` (default `default_model_id(settings)`).
+        Raises ImproperlyConfigured for a model id that is not a plain folder name."""
+        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or default_model_id(settings))
         return cls(
             model_dir,
             port=settings.LOCAL_LLM_PORT,
@@ -328,17 +335,19 @@ class LlamaCppServer(LocalLLMServer):
         """Find the GGUF to serve: the one in `model_dir`; for a published twin (a Hugging Face folder) the
         registry's Q8_0 export of its version when there is a fresh one (`model.gguf_bundle`, linked in as
         `models/gguf/<id>.gguf`), else that export written now unless fresh; else the packaged GGUF (joined
-        from its package's parts once). Returns a line when it exported or took the registry's file; raises
+        from its package's parts once, and linked in as `models/gguf/<id>.gguf`). Returns a line when it exported or took the registry's file; raises
         LLMTwinError when it cannot."""
-        if self.gguf_path is not None:
-            return None
-        if not is_published_model(self.model_dir):
-            self.gguf_path = packaged_gguf(self.model_dir.parent)
-            return None
-        from llm_engineering.model.gguf_bundle import registered_gguf
         from llm_engineering.model.gguf_export import ensure_gguf_export, exported_gguf_path
 
+        if self.gguf_path is not None:
+            return None
         target = exported_gguf_path(self.model_dir.parent, self.served_model_id)
+        if not is_published_model(self.model_dir):
+            # Linked in under its id too: a running server started with a twin finds the base model by name.
+            self.gguf_path = _link_export(target, packaged_gguf(self.model_dir.parent))
+            return None
+        from llm_engineering.model.gguf_bundle import registered_gguf
+
         registered = registered_gguf(self.model_dir)
         if registered is not None:
             self.gguf_path = _link_export(target, registered)

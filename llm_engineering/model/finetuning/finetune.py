@@ -5,7 +5,7 @@ with the same code and `configs/training.yaml` profiles as the training pipeline
         --instruct ../shared/data/handbook/artifacts/instruct_datasets.json \\
         --preference ../shared/data/handbook/artifacts/preference_datasets.json --output-dir output/twin
 
-In a SageMaker job (`infrastructure/aws/training_job.py` packs this folder, the `llm_engineering` modules
+In a SageMaker job (`infrastructure/aws/training/source.py` packs this folder, the `llm_engineering` modules
 it needs and the config) the datasets come from the `instruct` / `preference` input channels or `hf:` ids,
 and the models go to SM_MODEL_DIR, which SageMaker uploads to S3. Writes `sft/`, `dpo/` (each `adapter/`,
 `merged/`, `stage_result.json`) and `summary.json`.

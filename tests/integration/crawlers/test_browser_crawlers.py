@@ -12,10 +12,11 @@ from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 from tests.conftest import free_port
+from tests.fixtures.crawl_server import PAGE_TIMEOUT_S
 
 pytestmark = pytest.mark.integration
 
-LIMITS = CrawlLimits(page_timeout_s=2.0, max_page_bytes=200_000, scroll_limit=3, scroll_pause_s=0.05)
+LIMITS = CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S, max_page_bytes=200_000, scroll_limit=3, scroll_pause_s=0.05)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.exceptions import CrawlError
 from tests.fixtures.crawl_server import BIG_PAGE_BYTES
+from tests.waiting import CEILING_S
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def test_texts_gives_visible_text_only_and_fill_click_drive_a_form(shared_browse
     shared_browser.fill("#password", "nope")
     shared_browser.click("button[type=submit]")
 
-    assert shared_browser.wait_until(lambda browser: any(browser.texts("#error-for-password")), timeout_s=30.0)
+    assert shared_browser.wait_until(lambda browser: any(browser.texts("#error-for-password")), timeout_s=CEILING_S)
     assert shared_browser.texts("#error-for-password") == ["Wrong email or password. Try again."]
 
 

@@ -10,7 +10,7 @@ from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
-from tests.fixtures.crawl_server import local_egress
+from tests.fixtures.crawl_server import PAGE_TIMEOUT_S, local_egress
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +20,12 @@ def context():
     def no_browser():
         raise AssertionError("no link of this test needs a browser")
 
-    fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000, egress=local_egress())
+    fetcher = HttpPageFetcher(timeout_s=PAGE_TIMEOUT_S, max_bytes=200_000, egress=local_egress())
     yield CrawlerContext(
-        limits=CrawlLimits(page_timeout_s=1.0), egress=local_egress(), fetcher=fetcher, browser_factory=no_browser
+        limits=CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S),
+        egress=local_egress(),
+        fetcher=fetcher,
+        browser_factory=no_browser,
     )
     fetcher.close()
 

@@ -13,21 +13,21 @@ from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
 from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from tests.conftest import free_port
-from tests.fixtures.crawl_server import local_egress
+from tests.fixtures.crawl_server import PAGE_TIMEOUT_S, local_egress
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def fetcher():
-    page_fetcher = HttpPageFetcher(timeout_s=1.0, max_bytes=200_000, egress=local_egress())
+    page_fetcher = HttpPageFetcher(timeout_s=PAGE_TIMEOUT_S, max_bytes=200_000, egress=local_egress())
     yield page_fetcher
     page_fetcher.close()
 
 
 @pytest.fixture
 def crawler(fetcher) -> CustomArticleCrawler:
-    return CustomArticleCrawler(CrawlerContext(limits=CrawlLimits(page_timeout_s=1.0), fetcher=fetcher))
+    return CustomArticleCrawler(CrawlerContext(limits=CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S), fetcher=fetcher))
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_
         ("/data.json", CrawlErrorKind.NOT_HTML, "application/json"),
         ("/empty", CrawlErrorKind.EMPTY_PAGE, "no text"),
         ("/big", CrawlErrorKind.TOO_LARGE, "200000-byte limit"),
-        ("/slow", CrawlErrorKind.TIMEOUT, "within 1s"),
+        ("/slow", CrawlErrorKind.TIMEOUT, f"within {PAGE_TIMEOUT_S:g}s"),
         ("/encoding/garbled", CrawlErrorKind.BAD_ENCODING, "fit no charset"),
     ],
 )

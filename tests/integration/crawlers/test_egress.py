@@ -25,6 +25,7 @@ from llm_engineering.infrastructure.http_pages import HttpPageFetcher
 from llm_engineering.settings import load_settings
 from tests.fixtures.crawl_server import crawler_browser
 from tests.fixtures.egress import CountingServer
+from tests.waiting import CEILING_S
 
 pytestmark = pytest.mark.integration
 
@@ -170,7 +171,7 @@ def test_browser_with_private_networks_allowed_still_refuses_metadata_redirects_
         browser.open(crawl_site.url("/egress/subresources.html"))  # the page itself is fine
         assert "metadata service" in browser.page_source
         assert browser.wait_until(
-            lambda _: {"169.254.169.254"} <= {refusal.host for refusal in browser.egress_proxy.refusals}, 20.0
+            lambda _: {"169.254.169.254"} <= {refusal.host for refusal in browser.egress_proxy.refusals}, CEILING_S
         )
         # Every refusal is a policy refusal: the browser's own service hosts are refused by name, never looked up.
         assert {refusal.kind for refusal in browser.egress_proxy.refusals} == {CrawlErrorKind.FORBIDDEN_ADDRESS}

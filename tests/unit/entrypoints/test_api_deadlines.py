@@ -29,6 +29,7 @@ from llm_engineering.entrypoints.api.readiness import DependencyProbe
 from llm_engineering.entrypoints.api.streaming import pull_in_threads
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import OnePassageRetriever, ScriptedLLM
+from tests.waiting import CEILING_S, eventually
 
 FAST = {"API_REQUEST_TIMEOUT_S": 1.0, "LLM_TIMEOUT_S": 1.0, "LLM_MAX_RETRIES": 0}
 
@@ -108,7 +109,7 @@ def test_a_hung_llm_call_ends_with_its_request(hung_app):
     assert response.status_code == 504, response.text
     assert response.json()["detail"].startswith("the request took longer than")
     # The thread blocked on the LLM did not outlive the request: its call ended at the deadline.
-    assert _eventually(lambda: len(llm.ended) == 1 and llm.running == 0)
+    assert eventually(lambda: len(llm.ended) == 1 and llm.running == 0)
     assert isinstance(llm.ended[0], DeadlineExceededError | RequestCancelledError)
 
 
@@ -142,7 +143,7 @@ def test_requests_beyond_the_llm_slots_wait_then_503_while_the_rest_of_the_servi
         assert busy["dependency"] == "LLM service" and "LLM_MAX_CONCURRENT_REQUESTS" in busy["detail"]
     # Two slots: never more than two generations plus the readiness probe at once.
     assert llm.most_at_once <= 3
-    assert _eventually(lambda: llm.running == 0)
+    assert eventually(lambda: llm.running == 0)
 
 
 def test_the_client_leaving_cancels_the_work():
@@ -167,7 +168,7 @@ def test_the_client_leaving_cancels_the_work():
     started = time.monotonic()
     asyncio.run(scenario())
     assert time.monotonic() - started < 30
-    assert _eventually(lambda: len(ended) == 1)
+    assert eventually(lambda: len(ended) == 1)
 
 
 def test_no_free_slot_is_a_503_naming_the_llm_and_the_waiting_work_never_starts():
@@ -216,7 +217,7 @@ def test_readiness_probes_run_one_at_a_time_and_a_failure_is_answered_at_once():
 
     def ping() -> None:
         calls.append(1)
-        release.wait(5)
+        release.wait(CEILING_S)  # hangs until the test releases it, however long the test takes to get there
         if outcome[0] is not None:
             raise outcome[0]
 
@@ -231,11 +232,11 @@ def test_readiness_probes_run_one_at_a_time_and_a_failure_is_answered_at_once():
         assert (await probe.check())["ok"] is False  # still running: no new probe, no new wait
         assert time.monotonic() - started < 0.3 and len(calls) == 1
         release.set()
-        assert _eventually(lambda: probe._running is not None and probe._running.done())
+        assert eventually(lambda: probe._running is not None and probe._running.done())
         outcome[0] = None  # the dependency recovers
         failed = await probe.check()  # the last probe failed: said at once while the next one runs
         assert failed == {"ok": False, "detail": "OSError: connection refused"}
-        assert _eventually(lambda: len(calls) == 2 and probe._running.done())  # type: ignore[union-attr]
+        assert eventually(lambda: len(calls) == 2 and probe._running.done())  # type: ignore[union-attr]
         assert (await probe.check())["ok"] is True  # recovered
 
     asyncio.run(scenario())
@@ -258,12 +259,3 @@ def test_the_warm_up_ends_at_its_deadline_on_a_hung_llm(tmp_path):
     assert len(llm.ended) == 1 and isinstance(llm.ended[0], DeadlineExceededError)
     # The probe could not decide: self-query is probed again by the next request, not marked as failed.
     assert not container.retriever().self_query.capability.probed
-
-
-def _eventually(condition, timeout_s: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()

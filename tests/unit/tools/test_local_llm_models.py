@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import llm_engineering.settings as settings_module
 from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, ServerStatus
+from llm_engineering.infrastructure.local.processes import free_port
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import load_settings
 from tests.unit.model.test_registry import model_folder, register
@@ -20,7 +21,12 @@ from tools import local_llm
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     """Settings pointing LOCAL_DATA_DIR at a temp folder, and a registry with one version of `twin`."""
-    settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path / "data", LOCAL_LLM_PORT=18001)
+    settings = load_settings(
+        env_file=tmp_path / "none.env",
+        LOCAL_DATA_DIR=tmp_path / "data",
+        LOCAL_LLM_PORT=free_port(),  # no running server is asked to load the fake model
+        LOCAL_LLM_ENGINE="transformers",  # the fake merged folder is no Gemma 3 twin llama.cpp could serve
+    )
     monkeypatch.setattr(settings_module, "get_settings", lambda: settings)
     register(ModelRegistry(tmp_path / "data" / "registry"), tmp_path)
     return tmp_path / "data"
@@ -46,10 +52,10 @@ def test_up_with_a_registry_spec_publishes_and_serves_it(data_dir, served):
     assert served == ["twin-v1"]
     link = data_dir / "models" / "twin-v1"
     assert link.is_symlink() and link.resolve() == (data_dir / "registry" / "twin" / "v1" / "dpo" / "merged").resolve()
-    assert "Model twin:v1:" in result.output
-    assert "(link)" in result.output
-    assert "Served model id: twin-v1" in result.output
-    assert "Clients must set LLM_MODEL_ID=twin-v1 (e.g. in .env)" in result.output
+    assert "Served model: twin:v1, as twin-v1." in result.output
+    assert "The API asks twin-v1 from its next request on (no restart)." in result.output
+    # Chosen: recorded as the served model, which the API and the next plain `up` follow.
+    assert json.loads((data_dir / "models" / "served.json").read_text())["spec"] == "twin:v1"
 
 
 def test_up_with_a_served_name_a_copy_and_a_path(data_dir, served, tmp_path):
@@ -64,6 +70,8 @@ def test_up_with_a_served_name_a_copy_and_a_path(data_dir, served, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"Model folder: {folder}" in result.output
     assert served == ["my-twin", "hand-made"]
+    assert "not chosen: the API keeps asking gemma-3-270m-twin" in result.output
+    assert not (data_dir / "models" / "served.json").exists()  # a folder or another name is served, not chosen
 
 
 @pytest.mark.parametrize(
@@ -78,11 +86,21 @@ def test_up_with_a_bad_spec_says_why_and_starts_nothing(data_dir, served, spec, 
 
 
 def test_up_says_when_the_model_id_is_already_configured(data_dir, served, monkeypatch, tmp_path):
-    settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=data_dir, LLM_MODEL_ID="twin-v1")
+    settings = load_settings(
+        env_file=tmp_path / "none.env",
+        LOCAL_DATA_DIR=data_dir,
+        LLM_MODEL_ID="twin-v1",
+        LOCAL_LLM_PORT=free_port(),
+        LOCAL_LLM_ENGINE="transformers",
+    )
     monkeypatch.setattr(settings_module, "get_settings", lambda: settings)
     result = CliRunner().invoke(local_llm.main, ["up", "--model", "twin"])
     assert result.exit_code == 0, result.output
-    assert "LLM_MODEL_ID is already twin-v1" in result.output
+    assert "The API asks twin-v1 from its next request on" in result.output
+
+    result = CliRunner().invoke(local_llm.main, ["up", "--model", "base"])
+    assert result.exit_code == 0, result.output
+    assert "LLM_MODEL_ID=twin-v1 is set, so the API keeps asking twin-v1" in result.output
 
 
 class FakeServer:
@@ -160,7 +178,7 @@ def test_models_lists_versions_with_key_metrics(data_dir, served, tmp_path):
     v1 = next(line for line in lines if line.strip().startswith("v1"))
     v2 = next(line for line in lines if line.strip().startswith("v2"))
     assert "base gemma-3-270m-twin" in v1 and "served as twin-v1" in v1 and "published" not in v1
-    assert "served as twin-v2 [published]" in v2
+    assert "served as twin-v2 [published, served]" in v2  # chosen by `up --model twin:v2`
     assert "sft: train loss 2.66 -> 2.04, eval loss 2.1, steps 8" in result.output
     assert "dpo: train loss 0.69 -> 0.52, steps 4, rewards/margins 0.31" in result.output
     assert "held-out: heldout_loss.base 2.7, heldout_loss.sft 2.1, heldout_loss.dpo 2.05" in result.output

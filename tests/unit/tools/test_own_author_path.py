@@ -1,8 +1,8 @@
-"""The documented path for a user's own data: the ETL template, the poe tasks and the README's task table."""
+"""The documented path for a user's own data: the ETL template and the poe tasks (the pages that name tasks are
+checked in tests/unit/docs/)."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 
 import yaml
@@ -43,27 +43,3 @@ def test_own_author_poe_tasks_take_the_config_as_an_argument():
     assert "--import-handbook" in tasks["run-import-handbook-warehouse"]["cmd"]
     assert "../shared" not in tasks["run-import-handbook-warehouse"]["cmd"]  # a setting, not a hard-coded path
     assert "--authors" in tasks["run-feature-engineering-pipeline"]["cmd"]
-
-
-def _readme_task_table() -> set[str]:
-    """Task names in the README's "Poe tasks" table; `a-up` / `-down` is shorthand for `a-down`."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Poe tasks", 1)[1].split("\n## ", 1)[0]
-    names: set[str] = set()
-    for line in section.splitlines():
-        if not line.startswith("| `"):
-            continue
-        previous = ""
-        for name in re.findall(r"`([^`]+)`", line.split("|")[1]):
-            if name.startswith("-") and previous:
-                name = previous.rsplit("-", 1)[0] + name
-            names.add(name)
-            previous = name
-    return names
-
-
-def test_readme_task_table_lists_every_poe_task_and_no_other():
-    listed = _readme_task_table()
-    tasks = set(_poe_tasks())
-    assert sorted(tasks - listed) == [], "poe tasks missing from the README's table"
-    assert sorted(listed - tasks) == [], "README lists poe tasks that do not exist"

@@ -3,7 +3,7 @@ answer as server-sent events while it is written; `POST /retrieve`: only the pas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -44,7 +44,7 @@ from llm_engineering.entrypoints.api.schemas import (
     RetrieveResponse,
     check_query_length,
 )
-from llm_engineering.entrypoints.api.streaming import SSE_HEADERS, pull_in_threads, sse_event
+from llm_engineering.entrypoints.api.streaming import EventStreamResponse, pull_in_threads, sse_event
 from llm_engineering.entrypoints.api.strict_json import StrictJSONRoute
 from llm_engineering.settings import Settings
 
@@ -134,10 +134,11 @@ async def rag_stream(
         first = await anext(events)
     except Exception as error:
         raise _failure(settings, error) from error
-    return StreamingResponse(_sse(settings, first, events), media_type="text/event-stream", headers=SSE_HEADERS)
+    # A client that leaves (the chat's Stop button) closes `events`: the LLM call is cancelled with it.
+    return EventStreamResponse(_sse(settings, first, events), closes=(events,))
 
 
-async def _sse(settings: Settings, first: AnswerEvent, events: AsyncIterator[AnswerEvent]) -> AsyncIterator[str]:
+async def _sse(settings: Settings, first: AnswerEvent, events: AsyncIterator[AnswerEvent]) -> AsyncGenerator[str, None]:
     """The events as server-sent events; a failure becomes an `error` event that ends the stream."""
     try:
         yield _as_sse(first)
@@ -201,6 +202,8 @@ async def _run(
             function, *args, timeout_s=settings.API_REQUEST_TIMEOUT_S, slots=slots, request=request
         )
     except Exception as error:
+        if isinstance(error, RequestCancelledError) and slots is not None:
+            logger.info("client left; generation cancelled")
         raise _failure(settings, error) from error
 
 

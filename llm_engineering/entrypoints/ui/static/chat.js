@@ -2,10 +2,13 @@
 // reader so the answer grows token by token; the final `done` text replaces the streamed one.
 // The streamed tokens are the model's unchecked draft (marked so); `done.authorship` says who wrote the
 // answer: the model, or the author's quoted sentences (the rejected draft then stays behind a toggle).
+// Stop (the button, or Escape) aborts the request while it runs: the API then cancels the generation behind
+// it, and the answer is marked as stopped by the reader (neither an error nor the model's answer).
 "use strict";
 
 const form = document.getElementById("ask");
 const button = document.getElementById("ask-button");
+const stopButton = document.getElementById("stop-button");
 const status = document.getElementById("status");
 const result = document.getElementById("result");
 const answer = document.getElementById("answer");
@@ -19,6 +22,7 @@ const draftText = document.getElementById("draft-text");
 let traceId = null;
 let modelAsked = "";
 let lastQuery = "";
+let streaming = null; // the AbortController of the answer being written; null when none is
 
 function numberField(name) {
   const value = form.elements[name].value;
@@ -82,6 +86,30 @@ function showAuthorship(authorship, streamed) {
   }
 }
 
+function showStopped() {
+  // Stopped by the reader: not an error, and not an answer. Text streamed so far stays, as the unchecked draft it is.
+  const model = modelAsked || "the model";
+  const partial = answer.textContent.trim() !== "";
+  showMark("stopped", "Stopped by you", partial ? `— ${model}'s unchecked draft so far; not an answer.` : `— before ${model} wrote anything.`);
+  answer.classList.toggle("draft", partial);
+  status.className = "";
+  status.textContent = "Stopped.";
+}
+
+function stop() {
+  // The Stop button or Escape: abort the request; the API sees its client leave and cancels the generation.
+  if (streaming) streaming.abort();
+}
+
+function endStreaming() {
+  // Nothing left to stop: hide Stop (moving the focus it may hold back to the question) and allow a new question.
+  streaming = null;
+  const hadFocus = document.activeElement === stopButton;
+  stopButton.hidden = true;
+  button.disabled = false;
+  if (hadFocus) form.elements.query.focus();
+}
+
 function handleEvent(name, data) {
   if (name === "sources") {
     showSources(data.sources);
@@ -103,18 +131,24 @@ function handleEvent(name, data) {
     traceId = metadata.trace_id || null;
     rating.hidden = false;
     status.textContent = "Done.";
+    endStreaming();
   } else if (name === "error") {
     if (!mark.hidden) showMark("draft", `Unchecked draft from ${modelAsked || "the model"}`, "— the request failed before the reply was checked.");
     status.textContent = `Error ${data.status}: ${data.detail}`;
     status.className = "error";
+    endStreaming();
   }
 }
 
 async function ask(event) {
   event.preventDefault();
+  if (streaming) return; // one answer at a time
+  const controller = new AbortController();
+  streaming = controller;
   lastQuery = form.elements.query.value;
   const payload = { query: lastQuery, k: numberField("k"), temperature: numberField("temperature"), max_new_tokens: numberField("max_new_tokens") };
   button.disabled = true;
+  stopButton.hidden = false;
   status.className = "";
   status.textContent = "Searching the author's writing…";
   answer.textContent = "";
@@ -135,6 +169,7 @@ async function ask(event) {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify(payload),
+      signal: controller.signal,
     });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -161,10 +196,14 @@ async function ask(event) {
       }
     }
   } catch (error) {
-    status.textContent = error.message;
-    status.className = "error";
+    if (controller.signal.aborted) {
+      showStopped();
+    } else {
+      status.textContent = error.message;
+      status.className = "error";
+    }
   } finally {
-    button.disabled = false;
+    if (streaming === controller) endStreaming();
   }
 }
 
@@ -191,6 +230,13 @@ async function rate(score) {
 }
 
 form.addEventListener("submit", ask);
+stopButton.addEventListener("click", stop);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && streaming) {
+    event.preventDefault();
+    stop();
+  }
+});
 form.elements.query.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
 });

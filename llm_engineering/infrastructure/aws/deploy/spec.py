@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.aws.calls import PROJECT_TAG
+from llm_engineering.infrastructure.aws.dlc_registries import DLC_ACCOUNTS
 
 if TYPE_CHECKING:
     from llm_engineering.settings import Settings
@@ -45,10 +46,7 @@ class EndpointType(enum.StrEnum):
 def dlc_image_uri(region: str, repository: str, tag: str) -> str:
     """`<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>:<tag>` from AWS's Deep Learning Container
     registries (account 763104351884 in most regions); ImproperlyConfigured for a region without one."""
-    # The training launcher keeps the one table of DLC registries per region.
-    from llm_engineering.infrastructure.aws.training_job import _DLC_ACCOUNTS
-
-    account = _DLC_ACCOUNTS.get(region)
+    account = DLC_ACCOUNTS.get(region)
     if account is None:
         raise ImproperlyConfigured(
             f"No known Deep Learning Container registry for AWS_REGION={region!r}: "

@@ -17,6 +17,7 @@ from llm_engineering.application.errors import LowContentError
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
+from tests.waiting import CEILING_S
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ class RecordingCrawler(BaseCrawler):
             self.peak["*"] = max(self.peak["*"], self.running["*"])
         try:
             if self.barrier is not None:
-                self.barrier.wait(timeout=10)  # only passes if that many links really run at the same time
+                self.barrier.wait(timeout=CEILING_S)  # only passes if that many links really run at the same time
             self.links.append(link)
             if "fail" in link:
                 raise CrawlError(CrawlErrorKind.HTTP_ERROR, f"HTTP 503 from {link}")

@@ -80,9 +80,8 @@ def preference_split() -> TrainTestSplit:
 
 def test_every_sample_gets_the_gold_passage_among_distractors_and_a_cited_answer():
     store = FakeStore()
-    split, report = RetrievalAwareSamples(store, RaftSettings(passages=3, without_gold_share=0.0)).instruct(
-        instruct_split()
-    )
+    settings = RaftSettings(passages=3, without_gold_share=0.0, min_answer_words=0)
+    split, report = RetrievalAwareSamples(store, settings).instruct(instruct_split())
     samples = split.samples("train")
     assert report.samples == report.with_gold == 10 and report.without_gold == 0
     positions = set()
@@ -94,6 +93,7 @@ def test_every_sample_gets_the_gold_passage_among_distractors_and_a_cited_answer
         assert f"[{gold[0]}]" in sample.answer
         assert re.sub(r" \[\d\]", "", sample.answer) == ANSWER
     assert len(positions) > 1, "the gold passage moves around, so the model cannot learn a position"
+    assert report.targets_lengthened == 0
     assert ANSWER in store.queries, "the gold passage is searched with the answer itself"
 
 
@@ -225,3 +225,15 @@ def test_a_leading_restatement_of_the_instruction_is_not_trained_on():
     assert without_restatement(answer, instruction).startswith("It drafts replies")
     assert without_restatement("An LLM Twin can enhance communication efficiency.", instruction).startswith("An LLM")
     assert without_restatement(ANSWER, "How does a feature pipeline feed Qdrant?") == ANSWER
+
+
+def test_a_short_target_is_completed_with_the_gold_passages_sentences_about_the_instruction():
+    settings = RaftSettings(passages=3, without_gold_share=0.0, min_answer_words=30, gold_first_share=1.0)
+    split, report = RetrievalAwareSamples(FakeStore(), settings).instruct(instruct_split(3))
+    guard = AnswerGuard()
+    for sample in split.samples("train"):
+        assert sample.passages is not None and "feature pipeline" in sample.passages[0], "gold first"
+        assert re.sub(r" \[\d\]", "", sample.answer).startswith(ANSWER), "the answer first, then the completion"
+        assert len(sample.answer.split()) >= 30 and sample.answer.count("[1]") >= 2
+        assert guard.problem(sample.answer, list(sample.passages)) is None, "no loop, grounded"
+    assert report.targets_lengthened == 3

@@ -22,6 +22,7 @@ from llm_engineering.application.evaluation.judge import (
 )
 from llm_engineering.application.llm.client import ChatMessage, GenerationParameters, LLMClient, LLMResponse
 from llm_engineering.domain import prompts
+from tests.waiting import CEILING_S
 
 
 def verdict_json(accuracy: object = 3, style: object = 2, justification: object = "Clear and correct.") -> str:
@@ -252,7 +253,7 @@ def test_concurrent_judging_keeps_the_input_order():
     def respond(messages: list[ChatMessage], n: int) -> Reply:
         index = int(messages[1].content.split("Request:\n")[1].split(" ", 1)[0])
         if index + 1 < count:
-            assert done[index + 1].wait(timeout=10)
+            assert done[index + 1].wait(timeout=CEILING_S)
         done[index].set()
         return verdict_json(accuracy=index % 3 + 1, style=(index + 1) % 3 + 1)
 
@@ -264,7 +265,7 @@ def test_concurrent_judging_keeps_the_input_order():
 
 def test_no_more_than_max_workers_calls_run_at_once():
     workers = 3
-    barrier = threading.Barrier(workers, timeout=10)  # passes only when exactly `workers` calls overlap
+    barrier = threading.Barrier(workers, timeout=CEILING_S)  # passes only when exactly `workers` calls overlap
     lock = threading.Lock()
     active, peak = 0, 0
 

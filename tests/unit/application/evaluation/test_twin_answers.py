@@ -117,7 +117,7 @@ def test_a_rag_response_body_becomes_a_result():
                 "guard": "the reply repeats itself (repetition 0.40 > 0.2)",
                 "completion_tokens": 150,
                 "latency_s": 6.25,
-                "reply": {"words": 120, "grounding": 0.7, "repetition": 0.4},
+                "reply": {"text": "Rerank rerank rerank.", "words": 120, "grounding": 0.7, "repetition": 0.4},
             }
         },
     }
@@ -125,7 +125,7 @@ def test_a_rag_response_body_becomes_a_result():
     assert result.answered and not result.from_model
     assert (result.sources, result.reply_words, result.grounding, result.repetition) == (2, 120, 0.7, 0.4)
     assert guard_category(result.guard) == "repeats" and result.completion_tokens == 150
-    assert result.llm_latency_s == 6.25
+    assert result.llm_latency_s == 6.25 and result.reply == "Rerank rerank rerank."
     assert summarize("m", [result]).llm_latency_p50_s == 6.25
     plain = result_from_response("h2", "how-to", 1.0, {"answer": "Yes.", "metadata": {}})
     assert plain.from_model and plain.guard == "passed" and plain.grounding is None

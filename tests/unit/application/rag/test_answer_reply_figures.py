@@ -42,3 +42,26 @@ def test_a_replaced_reply_keeps_its_own_figures_not_the_fallbacks():
     assert generation["answer_source"] == "extractive"
     assert generation["reply"]["grounding"] == 0.0
     assert generation["reply"]["words"] == 9
+    assert generation["reply"]["text"] == "Bananas grow on tall plants in warm tropical countries."
+    assert answer.answer != generation["reply"]["text"]
+
+
+def test_the_context_limit_is_asked_per_model_and_recorded_in_the_trace():
+    second = ScoredChunk(_retrieval().chunks[0].chunk.model_copy(update={"id": uuid.uuid4()}), 0.8)
+    retrieval = RetrievalResult(chunks=[*_retrieval().chunks, second], trace={"query": "Why rerank?"})
+    asked: list[str] = []
+
+    def context_chars(model_id: str) -> int:
+        asked.append(model_id)
+        return len(PASSAGE)  # room for one passage only
+
+    reply = "Rerank the retrieved passages with a cross-encoder before you prompt [1]."
+    llm = ScriptedLLM(reply, reply)
+    generation = (
+        AnswerGenerator(llm, context_chars=context_chars).generate("Why rerank?", retrieval).trace["generation"]
+    )
+    assert asked == [llm.model_id]
+    assert generation["passages_in_prompt"] == 1 and generation["passages_left_out"] == 1
+    assert generation["context_chars"] == len(PASSAGE)
+    wide = AnswerGenerator(llm).generate("Why rerank?", retrieval).trace["generation"]
+    assert wide["passages_in_prompt"] == 2

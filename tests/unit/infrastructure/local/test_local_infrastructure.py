@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.infrastructure.local import warehouse
-from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure, describe_service
+from llm_engineering.infrastructure.local import local_infrastructure
+from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure, describe_service
 from llm_engineering.infrastructure.local.zenml_dashboard import DashboardSetup
 from llm_engineering.settings import load_settings
 
@@ -35,8 +35,10 @@ def infrastructure(tmp_path) -> LocalInfrastructure:
 
 def _answering(monkeypatch, ports: set[int] = frozenset(), urls: tuple[str, ...] = ()) -> None:
     """Make `port_open` answer for `ports` and `http_ok` for URLs starting with one of `urls`."""
-    monkeypatch.setattr(warehouse, "port_open", lambda host, port, timeout_s=0.5: port in ports)
-    monkeypatch.setattr(warehouse, "http_ok", lambda url, timeout_s=2.0: url.startswith(urls) if urls else False)
+    monkeypatch.setattr(local_infrastructure, "port_open", lambda host, port, timeout_s=0.5: port in ports)
+    monkeypatch.setattr(
+        local_infrastructure, "http_ok", lambda url, timeout_s=2.0: url.startswith(urls) if urls else False
+    )
 
 
 def _record(infrastructure: LocalInfrastructure, state: dict) -> None:
@@ -127,12 +129,14 @@ def _fake_zenml(tmp_path: Path, body: str) -> Path:
 def fake_start(infrastructure, monkeypatch, tmp_path):
     """Dashboard down until the fake login ran; no REST calls; progress every 0.1 s instead of 10 s."""
     _answering(monkeypatch)
-    monkeypatch.setattr(warehouse, "PROGRESS_EVERY_S", 0.1)
-    monkeypatch.setattr(warehouse, "prepare_dashboard", lambda dashboard: DashboardSetup(survey_completed_now=True))
+    monkeypatch.setattr(local_infrastructure, "PROGRESS_EVERY_S", 0.1)
+    monkeypatch.setattr(
+        local_infrastructure, "prepare_dashboard", lambda dashboard: DashboardSetup(survey_completed_now=True)
+    )
 
     def use(body: str) -> None:
         script = _fake_zenml(tmp_path, body)
-        monkeypatch.setattr(warehouse, "venv_executable", lambda name: str(script))
+        monkeypatch.setattr(local_infrastructure, "venv_executable", lambda name: str(script))
 
     return use
 
@@ -170,7 +174,7 @@ def test_start_zenml_failure_shows_the_log_tail(infrastructure, fake_start):
 
 def test_start_zenml_gives_up_after_its_timeout(infrastructure, fake_start, monkeypatch):
     fake_start("sleep 30\n")
-    monkeypatch.setattr(warehouse, "ZENML_START_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(local_infrastructure, "ZENML_START_TIMEOUT_S", 0.3)
 
     message = infrastructure.start_zenml()
 
@@ -180,7 +184,7 @@ def test_start_zenml_gives_up_after_its_timeout(infrastructure, fake_start, monk
 def test_start_zenml_explains_the_survey_when_it_could_not_skip_it(infrastructure, fake_start, monkeypatch):
     fake_start("exit 0\n")
     problem = DashboardSetup(problems=["could not skip the first-visit survey (HTTP Error 500)"])
-    monkeypatch.setattr(warehouse, "prepare_dashboard", lambda dashboard: problem)
+    monkeypatch.setattr(local_infrastructure, "prepare_dashboard", lambda dashboard: problem)
 
     guide = infrastructure.start_zenml()
 
@@ -190,7 +194,7 @@ def test_start_zenml_explains_the_survey_when_it_could_not_skip_it(infrastructur
 
 def test_start_zenml_leaves_a_dashboard_it_did_not_start_alone(infrastructure, monkeypatch):
     _answering(monkeypatch, ports={8299}, urls=("http://127.0.0.1:8299",))
-    monkeypatch.setattr(warehouse, "prepare_dashboard", lambda dashboard: pytest.fail("must not touch it"))
+    monkeypatch.setattr(local_infrastructure, "prepare_dashboard", lambda dashboard: pytest.fail("must not touch it"))
 
     assert infrastructure.start_zenml() == (
         "zenml: port 8299 is taken by something that does not serve this checkout's store "

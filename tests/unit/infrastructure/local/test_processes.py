@@ -28,6 +28,7 @@ from llm_engineering.infrastructure.local.processes import (
     wait_for_port,
     wait_http_ok,
 )
+from tests.waiting import CEILING_S
 
 # A child that ignores SIGTERM and says so once the handler is in place (so the test never races it).
 STUBBORN = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
@@ -71,7 +72,7 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_http_ok(f"{base}/health", timeout_s=20, process=process)
+        assert wait_http_ok(f"{base}/health", timeout_s=CEILING_S, process=process)
         yield base
     finally:
         stop_process(process, timeout_s=5)
@@ -82,7 +83,7 @@ def test_free_port_is_closed_and_a_listener_opens_it(listener):
     assert not port_open("127.0.0.1", free_port())
     port = listener.getsockname()[1]
     assert port_open("127.0.0.1", port)
-    assert wait_for_port("127.0.0.1", port, timeout_s=1)
+    assert wait_for_port("127.0.0.1", port, timeout_s=CEILING_S)
 
 
 def test_wait_for_port_times_out_on_a_closed_port():
@@ -159,7 +160,7 @@ def test_pid_alive_follows_a_child_and_rejects_group_ids():
     process = _python(SLEEPER)
     assert pid_alive(process.pid)
     os.kill(process.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + CEILING_S
     while pid_alive(process.pid) and time.monotonic() < deadline:  # the zombie is reaped, not reported alive
         time.sleep(0.05)
     assert not pid_alive(process.pid)
@@ -205,7 +206,7 @@ def test_stop_pid_kills_a_daemon_that_ignores_sigterm_and_its_workers(tmp_path):
     assert stopped.outcome is StopOutcome.KILLED
     assert "killed" in stopped.describe("daemon")
     assert not pid_alive(process.pid)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + CEILING_S
     while not _gone(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(worker_pid)  # signalled as a group: the worker went with its leader

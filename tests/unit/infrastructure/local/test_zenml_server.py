@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
-from llm_engineering.infrastructure.local import warehouse
-from llm_engineering.infrastructure.local.warehouse import LocalInfrastructure
+from llm_engineering.infrastructure.local import local_infrastructure
+from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
 from llm_engineering.infrastructure.local.zenml_dashboard import DashboardSetup
 from llm_engineering.infrastructure.local.zenml_server import (
     checkout_dashboard,
@@ -87,11 +87,13 @@ def fake_zenml(tmp_path, monkeypatch):
     script = tmp_path / "zenml"
     script.write_text(f'#!/bin/sh\necho "$* config=$ZENML_CONFIG_PATH" >> {calls}\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(warehouse, "venv_executable", lambda name: str(script))
-    monkeypatch.setattr(warehouse, "prepare_dashboard", lambda dashboard: DashboardSetup())
+    monkeypatch.setattr(local_infrastructure, "venv_executable", lambda name: str(script))
+    monkeypatch.setattr(local_infrastructure, "prepare_dashboard", lambda dashboard: DashboardSetup())
     busy: set[int] = set()
-    monkeypatch.setattr(warehouse, "port_open", lambda host, port, timeout_s=0.5: port in busy)
-    monkeypatch.setattr(warehouse, "http_ok", lambda url, timeout_s=2.0: any(f":{port}/" in url for port in busy))
+    monkeypatch.setattr(local_infrastructure, "port_open", lambda host, port, timeout_s=0.5: port in busy)
+    monkeypatch.setattr(
+        local_infrastructure, "http_ok", lambda url, timeout_s=2.0: any(f":{port}/" in url for port in busy)
+    )
     return calls, busy
 
 

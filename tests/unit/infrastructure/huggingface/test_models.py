@@ -1,5 +1,5 @@
-"""Hub adapters refuse to start without what they need, naming it, before any network call; a Hub failure
-comes out as DatasetPublishError with the cause."""
+"""The Hub model publisher refuses to start without a write token or a `user/name` id, naming it, before any
+network call, and pushes by creating the repository then uploading the folder."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.domain.datasets import DatasetType
 from llm_engineering.infrastructure.errors import DatasetPublishError
-from llm_engineering.infrastructure.huggingface_datasets import HuggingFaceDatasetPublisher, HuggingFaceModelPublisher
+from llm_engineering.infrastructure.huggingface.models import HuggingFaceModelPublisher
 
 
 def test_model_push_needs_a_token_and_a_user_slash_name_id(tmp_path: Path):
@@ -44,18 +43,3 @@ def test_model_push_creates_the_repo_then_uploads_the_folder(tmp_path: Path, mon
         ("create", "me/twin", "model", False, True),
         ("upload", str(tmp_path), "me/twin", "model"),
     ]
-
-
-def test_a_hub_dataset_without_a_train_split_or_unreachable_is_a_clear_error(monkeypatch):
-    def unreachable(dataset_id, revision=None, token=None):
-        raise ConnectionError("no network")
-
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=unreachable))
-    with pytest.raises(DatasetPublishError, match="Loading me/data from the Hugging Face Hub failed: no network"):
-        HuggingFaceDatasetPublisher(token=None).load("me/data", DatasetType.INSTRUCTION)
-
-    monkeypatch.setitem(
-        sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda *args, **kwargs: {"validation": []})
-    )
-    with pytest.raises(DatasetPublishError, match="has no train split"):
-        HuggingFaceDatasetPublisher(token=None).load("me/data", DatasetType.INSTRUCTION)
