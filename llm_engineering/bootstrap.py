@@ -590,7 +590,7 @@ class Container:
 
     def answer_generator(self) -> AnswerGenerator:
         from llm_engineering.application.rag.answering import DEFAULT_MAX_CONTEXT_CHARS, AnswerGenerator, AnswerGuard
-        from llm_engineering.model.serving_profile import context_chars_for
+        from llm_engineering.model.serving_profile import shape_for
 
         return self._get(
             "answer_generator",
@@ -602,8 +602,11 @@ class Container:
                     fallback=self.settings.RAG_ANSWER_FALLBACK, min_grounding=self.settings.RAG_MIN_GROUNDING
                 ),
                 embedder=self.embedder(),
-                context_chars=context_chars_for(
-                    self.serving_profiles(), self.settings.RAG_MAX_CONTEXT_CHARS, DEFAULT_MAX_CONTEXT_CHARS
+                shape_for=shape_for(
+                    self.serving_profiles(),
+                    self.settings.RAG_MAX_CONTEXT_CHARS,
+                    DEFAULT_MAX_CONTEXT_CHARS,
+                    self.settings.MIN_NEW_TOKENS_INFERENCE,
                 ),
             ),
         )

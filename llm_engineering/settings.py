@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     TEMPERATURE_INFERENCE: float = Field(default=0.01, ge=0, le=2)
     TOP_P_INFERENCE: float = Field(default=0.9, gt=0, le=1)
     MAX_NEW_TOKENS_INFERENCE: int = Field(default=150, ge=1, le=32768)
+    # New tokens a /rag reply must have before it may end (sent as `min_tokens`: vLLM and the llama.cpp
+    # server honour it). 0: the served twin's card decides (serving.min_new_tokens), else no floor.
+    MIN_NEW_TOKENS_INFERENCE: int = Field(default=0, ge=0, le=32768)
     REPETITION_PENALTY_INFERENCE: float = Field(
         default=1.1, gt=0, le=2, description="1.0 means none; servers that do not support it ignore it."
     )

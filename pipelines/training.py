@@ -62,6 +62,8 @@ def training(
         # Served with the /rag context it trained on (model/serving_profile.py).
         shape = RaftSettings(**raft)
         serving["max_context_chars"] = trained_context_chars(shape.passages, shape.max_passage_chars)
+        # It trained on answers of at least min_answer_words words: no reply ends before as many tokens.
+        serving["min_new_tokens"] = shape.min_answer_words
     sft = training_steps.train_sft(instruct, profile=profile, profiles=profiles, track_experiments=track_experiments)
     dpo = None
     if run_dpo:

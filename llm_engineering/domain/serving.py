@@ -27,6 +27,16 @@ SOURCE_WORDS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class ServedShape:
+    """How the model asked now is prompted: the passage characters of its `/rag` prompt and the new tokens it
+    must write before it may stop (0: no floor), from its model card or the settings
+    (`model/serving_profile.py`)."""
+
+    max_context_chars: int
+    min_new_tokens: int = 0
+
+
 class ServedModelChoice(BaseModel):
     """A recorded choice of the served model: the exact registry version (`llm_twin:v3`) or `base`, the id
     requests carry (`llm_twin-v3`), when, by whom (`cli`, `web UI`, `continuous training`) and why.

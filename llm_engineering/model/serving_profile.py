@@ -6,7 +6,9 @@ characters of whole chunks) it met a prompt three times longer than any it had s
 from less relevant passages: on the question set, v3 passed the answer guard on 47% of the questions with
 the default context and 50% with 2,000 characters, at a third of the latency. The card's
 `serving.max_context_chars` records the context it was trained for; RAG_MAX_CONTEXT_CHARS, when set,
-overrides it for every model.
+overrides it for every model. Its `serving.min_new_tokens` keeps a twin writing past a copied heading (v4
+stopped after a title such as "ZenML Pipelines" on 9 of 36 questions, which the guard rejects as too
+short); MIN_NEW_TOKENS_INFERENCE, when set, overrides it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from llm_engineering.domain.serving import ServedShape
+
 if TYPE_CHECKING:
     from llm_engineering.model.registry import ModelRegistry
 
@@ -27,12 +31,19 @@ class ServingProfile:
     """What serving should do differently for one model; None fields mean the service's defaults."""
 
     max_context_chars: int | None = None
+    min_new_tokens: int | None = None
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> ServingProfile:
         serving = card.get("serving") or {}
-        chars = serving.get("max_context_chars")
-        return cls(max_context_chars=int(chars) if isinstance(chars, int | float) and chars > 0 else None)
+        return cls(
+            max_context_chars=_positive(serving.get("max_context_chars")),
+            min_new_tokens=_positive(serving.get("min_new_tokens")),
+        )
+
+
+def _positive(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 
 def trained_context_chars(passages: int, max_passage_chars: int) -> int:
@@ -75,15 +86,20 @@ class ServingProfiles:
         return known
 
 
-def context_chars_for(
-    profiles: Callable[[str], ServingProfile], configured: int | None, default: int
-) -> Callable[[str], int]:
-    """model id -> the `/rag` context in characters: `configured` (RAG_MAX_CONTEXT_CHARS) when set, else the
-    model's trained context, else `default`."""
+def shape_for(
+    profiles: Callable[[str], ServingProfile],
+    configured_chars: int | None,
+    default_chars: int,
+    configured_min_new_tokens: int = 0,
+) -> Callable[[str], ServedShape]:
+    """model id -> its `/rag` prompt shape: the settings where set (RAG_MAX_CONTEXT_CHARS,
+    MIN_NEW_TOKENS_INFERENCE > 0), else the model's card, else `default_chars` and no floor."""
 
-    def chars(model_id: str) -> int:
-        if configured is not None:
-            return configured
-        return profiles(model_id).max_context_chars or default
+    def shape(model_id: str) -> ServedShape:
+        profile = profiles(model_id)
+        return ServedShape(
+            max_context_chars=configured_chars or profile.max_context_chars or default_chars,
+            min_new_tokens=configured_min_new_tokens or profile.min_new_tokens or 0,
+        )
 
-    return chars
+    return shape

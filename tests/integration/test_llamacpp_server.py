@@ -87,6 +87,16 @@ def test_a_streamed_chat_comes_in_pieces_with_usage(client):
     assert client.stream_usage_supported
 
 
+def test_min_tokens_holds_the_end_of_text_back(client):
+    messages = [ChatMessage("user", "Answer with one word: is water wet?")]
+    free = client.chat(messages, GenerationParameters(max_new_tokens=24, temperature=0.0, top_p=1.0))
+    held = client.chat(messages, GenerationParameters(max_new_tokens=24, min_new_tokens=24, temperature=0.0, top_p=1.0))
+    assert client.min_tokens_supported
+    assert held.completion_tokens == 24 and held.finish_reason == "length"
+    if free.finish_reason == "stop":  # the model ends early by itself: the floor is what kept it writing
+        assert free.completion_tokens is not None and free.completion_tokens < 24
+
+
 def test_a_request_abandoned_at_the_deadline_stops_generating(llamacpp_server, client):
     """The API closes the connection at its deadline; the server must drop the work then, so the next request
     (same single slot) is answered at once instead of after ~2000 tokens nobody reads."""

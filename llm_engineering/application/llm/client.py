@@ -27,6 +27,9 @@ class GenerationParameters:
     top_p: float = 0.9
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    # No end of text before this many new tokens (vLLM's and this project's llama.cpp server's `min_tokens`);
+    # 0 sends nothing, so servers without the field get the plain request.
+    min_new_tokens: int = 0
     # Ask for a JSON object (OpenAI's JSON mode); servers without it get a plain request, so parse tolerantly.
     json_output: bool = False
 
@@ -39,6 +42,8 @@ class GenerationParameters:
             raise ValueError("top_p must be within (0, 1]")
         if self.repetition_penalty <= 0:
             raise ValueError("repetition_penalty must be > 0")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError("min_new_tokens must be within [0, max_new_tokens]")
 
     def merged(self, **changes: object) -> GenerationParameters:
         """A copy with the given fields replaced (None values are ignored)."""

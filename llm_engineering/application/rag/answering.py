@@ -42,6 +42,7 @@ from llm_engineering.application.rag.extractive import extractive_answer
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk, group_sources
 from llm_engineering.domain.prompts import STOP_SEQUENCES, number_passages, rag_turns
 from llm_engineering.domain.queries import Source
+from llm_engineering.domain.serving import ServedShape
 
 # Enough for the default k passages of the book's chunk sizes; a small CPU model slows down on long prompts.
 DEFAULT_MAX_CONTEXT_CHARS = 6000
@@ -183,14 +184,14 @@ class AnswerGenerator:
         max_context_chars: int = DEFAULT_MAX_CONTEXT_CHARS,
         guard: AnswerGuard | None = None,
         embedder: Embedder | None = None,
-        context_chars: Callable[[str], int] | None = None,
+        shape_for: Callable[[str], ServedShape] | None = None,
     ):
         self.llm = llm
         self.defaults = defaults or GenerationParameters()
         self.max_context_chars = max_context_chars
-        # model id -> context characters, asked per request: the served model may change between requests,
-        # and a twin is served with the context it was trained on (`model/serving_profile.py`).
-        self.context_chars = context_chars
+        # model id -> its prompt shape, asked per request: the served model may change between requests, and
+        # a twin is served with the context it was trained on (`model/serving_profile.py`).
+        self.shape_for = shape_for
         self.guard = guard or AnswerGuard()
         self.embedder = embedder  # ranks sentences for the extractive fallback (word overlap without it)
 
@@ -227,14 +228,17 @@ class AnswerGenerator:
         chosen = parameters or self.defaults
         if not chosen.stop:
             chosen = chosen.merged(stop=STOP_SEQUENCES)
-        passages = select_passages(retrieval.chunks, self.context_limit())
+        shape = self.shape()
+        if shape.min_new_tokens and not chosen.min_new_tokens:
+            chosen = chosen.merged(min_new_tokens=min(shape.min_new_tokens, chosen.max_new_tokens))
+        passages = select_passages(retrieval.chunks, shape.max_context_chars)
         return _Prompt(
             chosen, passages, build_rag_messages(query, passages), group_sources(passages), context_blocks(passages)
         )
 
-    def context_limit(self) -> int:
-        """Passage characters the prompt may hold for the model asked now."""
-        return self.context_chars(self.llm.model_id) if self.context_chars else self.max_context_chars
+    def shape(self) -> ServedShape:
+        """The prompt shape of the model asked now."""
+        return self.shape_for(self.llm.model_id) if self.shape_for else ServedShape(self.max_context_chars)
 
     def _answer(
         self, query: str, retrieval: RetrievalResult, prompt: _Prompt, response: LLMResponse, started: float
@@ -267,6 +271,7 @@ class AnswerGenerator:
             "top_p": chosen.top_p,
             "repetition_penalty": chosen.repetition_penalty,
             "max_new_tokens": chosen.max_new_tokens,
+            "min_new_tokens": chosen.min_new_tokens,
             "passages_in_prompt": len(passages),
             "context_chars": sum(len(item.chunk.content) for item in passages),
             "sources_in_prompt": len(prompt.sources),

@@ -63,6 +63,7 @@ class Sampling:
     repeat_penalty: float = 1.0
     presence_penalty: float = 0.0
     stop: tuple[str, ...] = ()
+    min_tokens: int = 0  # end-of-text tokens are masked until this many tokens are generated
     seed: int | None = None
     json_object: bool = False
 
@@ -154,6 +155,8 @@ class GGUFModel:
         first = self.slots[0].llm
         self.context_size = first.n_ctx()
         self.bos_id, self.eos_id = first.token_bos(), first.token_eos()
+        # Every token that ends a turn (Gemma: <eos> and <end_of_turn>), for min_tokens.
+        self.end_ids = sorted({self.eos_id, *self._end_of_turn(first)})
         self.adds_bos = self._adds_bos(first)
         environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         self._template = environment.from_string(instruction_chat_template(bos=self.adds_bos))
@@ -237,9 +240,17 @@ class GGUFModel:
         """Generate from `tokens` in `slot`, passing each piece of text to `emit` as it is final (stop
         sequences are cut, text that may begin one is held back). Returns once EOS, a stop sequence,
         `max_tokens` or `cancel` ends it."""
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         counter = _Counter()
+        no_end_before = len(tokens) + sampling.min_tokens
+        end_ids = [token for token in self.end_ids if token >= 0]
+
+        def hold_the_end(ids: Any, scores: Any) -> Any:
+            # A small model may stop after copying a heading; the card's min_new_tokens keeps it writing.
+            if len(ids) < no_end_before:
+                scores[end_ids] = -float("inf")
+            return scores
 
         def after_each_token(_ids: Any, _logits: Any) -> bool:
             if counter.first_at is None:
@@ -263,6 +274,7 @@ class GGUFModel:
                 stop=list(sampling.stop),
                 seed=sampling.seed,
                 grammar=self._grammar() if sampling.json_object else None,
+                logits_processor=LogitsProcessorList([hold_the_end]) if sampling.min_tokens and end_ids else None,
                 stopping_criteria=StoppingCriteriaList([after_each_token]),
                 stream=True,
             )
@@ -309,6 +321,13 @@ class GGUFModel:
     def close(self) -> None:
         for slot in self.slots:
             slot.llm.close()
+
+    @staticmethod
+    def _end_of_turn(llm: Any) -> list[int]:
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        return [token for token in (llama_cpp.llama_vocab_eot(vocab),) if token >= 0]
 
     @staticmethod
     def _adds_bos(llm: Any) -> bool:

@@ -63,6 +63,7 @@ class _Request(BaseModel):
     repetition_penalty: float | None = Field(default=None, gt=0, le=10)  # vLLM's name, taken as is
     repeat_penalty: float | None = Field(default=None, gt=0, le=10)  # llama.cpp's name, taken as is
     stop: str | list[str] | None = None
+    min_tokens: int = Field(default=0, ge=0)  # vLLM's name: no end of text before this many tokens
     stream: bool = False
     stream_options: _StreamOptions | None = None
     seed: int | None = None
@@ -81,6 +82,7 @@ class _Request(BaseModel):
             repeat_penalty=penalty,
             presence_penalty=self.presence_penalty,
             stop=tuple(sequence for sequence in stop if sequence),
+            min_tokens=self.min_tokens,
             seed=self.seed,
             json_object=self.response_format is not None and self.response_format.type == "json_object",
         )

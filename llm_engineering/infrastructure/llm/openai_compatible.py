@@ -75,8 +75,10 @@ class OpenAICompatibleClient:
         self._lock = threading.Lock()
         # Set when the server rejects `response_format`; later calls then go without it.
         self.json_mode_supported = True
-        # Likewise for `stream_options` (asks for token usage in a stream's last chunk).
+        # Likewise for `stream_options` (asks for token usage in a stream's last chunk) and `min_tokens` (vLLM's
+        # and the local llama.cpp server's; `transformers serve` rejects unknown fields).
         self.stream_usage_supported = True
+        self.min_tokens_supported = True
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(base_url={self.base_url!r}, model_id={self.model_id!r})"
@@ -197,6 +199,8 @@ class OpenAICompatibleClient:
             body["frequency_penalty"] = round(chosen.repetition_penalty - 1.0, 4)
         if chosen.stop:
             body["stop"] = list(chosen.stop)[:4]  # OpenAI accepts at most four stop sequences
+        if chosen.min_new_tokens and self.min_tokens_supported:
+            body["min_tokens"] = chosen.min_new_tokens
         if chosen.json_output and self.json_mode_supported:
             body["response_format"] = {"type": "json_object"}
         return body
@@ -214,16 +218,20 @@ class OpenAICompatibleClient:
         return self._parse(response, chat=chat, latency=latency, stop=body.get("stop") or [])
 
     def _without_rejected_option(self, body: dict[str, Any], response: httpx.Response) -> dict[str, Any] | None:
-        """The body without an optional field the server rejected (JSON mode, stream usage); None if none was."""
+        """The body without an optional field the server rejected (JSON mode, stream usage, a minimum length);
+        None if none was."""
         if response.status_code not in (400, 422):
             return None
-        for option in ("response_format", "stream_options"):
+        for option in ("response_format", "stream_options", "min_tokens"):
             if option in body and option in response.text:
-                # A server without it: ask again without (JSON is parsed tolerantly; usage is then counted).
+                # A server without it: ask again without (JSON is parsed tolerantly; usage is then counted; a
+                # reply may then end early, and the answer guard judges it as ever).
                 if option == "response_format":
                     self.json_mode_supported = False
-                else:
+                elif option == "stream_options":
                     self.stream_usage_supported = False
+                else:
+                    self.min_tokens_supported = False
                 return {key: value for key, value in body.items() if key != option}
         return None
 

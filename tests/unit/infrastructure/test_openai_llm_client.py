@@ -245,3 +245,27 @@ def test_a_cancelled_caller_gets_no_retry():
 
     with within(deadline), pytest.raises(RequestCancelledError):
         _client(refused).chat([ChatMessage("user", "x")])
+
+
+def test_min_tokens_is_sent_when_asked_and_dropped_for_a_server_that_rejects_it():
+    bodies = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        if "min_tokens" in bodies[-1]:
+            return httpx.Response(422, json={"detail": "Unexpected keys in the request: {'min_tokens'}"})
+        return httpx.Response(200, json=_chat_reply("a reply"))
+
+    client = _client(handler)
+    messages = [ChatMessage("user", "hi")]
+    client.chat(messages, GenerationParameters(max_new_tokens=40))
+    assert "min_tokens" not in bodies[-1], "0 sends nothing"
+    assert client.chat(messages, GenerationParameters(max_new_tokens=40, min_new_tokens=30)).text == "a reply"
+    assert bodies[-2]["min_tokens"] == 30 and "min_tokens" not in bodies[-1]
+    client.chat(messages, GenerationParameters(max_new_tokens=40, min_new_tokens=30))
+    assert "min_tokens" not in bodies[-1] and client.min_tokens_supported is False
+
+
+def test_min_new_tokens_stays_within_max_new_tokens():
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        GenerationParameters(max_new_tokens=10, min_new_tokens=11)

@@ -1,9 +1,10 @@
 from dataclasses import dataclass, field
 
+from llm_engineering.domain.serving import ServedShape
 from llm_engineering.model.serving_profile import (
     ServingProfile,
     ServingProfiles,
-    context_chars_for,
+    shape_for,
     trained_context_chars,
 )
 
@@ -35,7 +36,9 @@ class _Registry:
 
 
 def test_a_card_gives_the_context_the_twin_was_trained_for():
-    assert ServingProfile.from_card({"serving": {"max_context_chars": 1980}}).max_context_chars == 1980
+    card = {"serving": {"max_context_chars": 1980, "min_new_tokens": 30}}
+    assert ServingProfile.from_card(card) == ServingProfile(max_context_chars=1980, min_new_tokens=30)
+    assert ServingProfile.from_card({"serving": {"min_new_tokens": True}}).min_new_tokens is None
     assert ServingProfile.from_card({"serving": {"served_model_id": "t-v1"}}).max_context_chars is None
     assert ServingProfile.from_card({"serving": {"max_context_chars": "lots"}}).max_context_chars is None
     assert ServingProfile.from_card({}).max_context_chars is None
@@ -54,12 +57,13 @@ def test_profiles_are_found_by_served_id_and_reread_when_a_version_is_added():
     assert profiles("llm_twin-v2").max_context_chars == 2000
 
 
-def test_a_configured_context_wins_over_the_card_and_the_default_fills_in():
-    profiles = {"llm_twin-v2": ServingProfile(max_context_chars=2000)}
+def test_the_settings_win_over_the_card_and_the_defaults_fill_in():
+    profiles = {"llm_twin-v2": ServingProfile(max_context_chars=2000, min_new_tokens=30)}
 
     def lookup(model_id: str) -> ServingProfile:
         return profiles.get(model_id, ServingProfile())
 
-    assert context_chars_for(lookup, None, 6000)("llm_twin-v2") == 2000
-    assert context_chars_for(lookup, None, 6000)("base") == 6000
-    assert context_chars_for(lookup, 3000, 6000)("llm_twin-v2") == 3000
+    assert shape_for(lookup, None, 6000)("llm_twin-v2") == ServedShape(2000, 30)
+    assert shape_for(lookup, None, 6000)("base") == ServedShape(6000, 0)
+    assert shape_for(lookup, 3000, 6000, 12)("llm_twin-v2") == ServedShape(3000, 12)
+    assert shape_for(lookup, None, 6000, 0)("llm_twin-v2").min_new_tokens == 30

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from llm_engineering.application.llm.client import GenerationParameters
 from llm_engineering.application.rag.answering import AnswerGenerator
 from llm_engineering.application.rag.retriever import RetrievalResult, ScoredChunk
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+from llm_engineering.domain.serving import ServedShape
 from tests.unit.application.rag.fakes import ScriptedLLM
 
 PASSAGE = "Rerank the retrieved passages with a cross-encoder before you prompt, so the best context comes first."
@@ -46,22 +48,24 @@ def test_a_replaced_reply_keeps_its_own_figures_not_the_fallbacks():
     assert answer.answer != generation["reply"]["text"]
 
 
-def test_the_context_limit_is_asked_per_model_and_recorded_in_the_trace():
+def test_the_prompt_shape_is_asked_per_model_and_recorded_in_the_trace():
     second = ScoredChunk(_retrieval().chunks[0].chunk.model_copy(update={"id": uuid.uuid4()}), 0.8)
     retrieval = RetrievalResult(chunks=[*_retrieval().chunks, second], trace={"query": "Why rerank?"})
     asked: list[str] = []
 
-    def context_chars(model_id: str) -> int:
+    def shape_for(model_id: str) -> ServedShape:
         asked.append(model_id)
-        return len(PASSAGE)  # room for one passage only
+        return ServedShape(max_context_chars=len(PASSAGE), min_new_tokens=30)  # room for one passage only
 
     reply = "Rerank the retrieved passages with a cross-encoder before you prompt [1]."
-    llm = ScriptedLLM(reply, reply)
-    generation = (
-        AnswerGenerator(llm, context_chars=context_chars).generate("Why rerank?", retrieval).trace["generation"]
-    )
+    llm = ScriptedLLM(reply, reply, reply)
+    generation = AnswerGenerator(llm, shape_for=shape_for).generate("Why rerank?", retrieval).trace["generation"]
     assert asked == [llm.model_id]
     assert generation["passages_in_prompt"] == 1 and generation["passages_left_out"] == 1
     assert generation["context_chars"] == len(PASSAGE)
+    assert generation["min_new_tokens"] == 30 and llm.parameters[-1].min_new_tokens == 30
+    short = GenerationParameters(max_new_tokens=16)
+    AnswerGenerator(llm, shape_for=shape_for).generate("Why rerank?", retrieval, short)
+    assert llm.parameters[-1].min_new_tokens == 16, "never more than the request's max_new_tokens"
     wide = AnswerGenerator(llm).generate("Why rerank?", retrieval).trace["generation"]
-    assert wide["passages_in_prompt"] == 2
+    assert wide["passages_in_prompt"] == 2 and wide["min_new_tokens"] == 0
