@@ -79,7 +79,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "llm_engineering.entrypoints",
     ),
     "infrastructure": ("llm_engineering.bootstrap", "llm_engineering.entrypoints"),
-    "bootstrap.py": ("llm_engineering.entrypoints",),
+    "bootstrap": ("llm_engineering.entrypoints",),
     "settings.py": (
         "llm_engineering.application",
         "llm_engineering.model",
