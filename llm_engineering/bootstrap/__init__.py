@@ -13,6 +13,16 @@ loads a model or starts a browser until a collaborator is first used.
 """
 
 # One import surface: `from llm_engineering import bootstrap`, then `bootstrap.container()`, `bootstrap.build_*`.
+from llm_engineering.bootstrap.builders.aws import (
+    autoscaling_spec,
+    aws_session,
+    build_endpoint_deployer,
+    build_sagemaker_iam,
+    build_training_launcher,
+    endpoint_spec,
+    training_environment,
+    training_job_spec,
+)
 from llm_engineering.bootstrap.builders.crawling import (
     build_crawler_context,
     build_crawler_dispatcher,
@@ -41,7 +51,13 @@ from llm_engineering.bootstrap.builders.models import (
     served_model_file,
     training_base_model_dir,
 )
-from llm_engineering.bootstrap.builders.operations import build_alerter, log_model_evaluation_to_opik
+from llm_engineering.bootstrap.builders.operations import (
+    build_alerter,
+    build_tracer,
+    configure_tracing,
+    log_model_evaluation_to_opik,
+    use_project_zenml_store,
+)
 from llm_engineering.bootstrap.builders.stores import (
     _shared_embedder,
     build_embedder,
@@ -59,6 +75,8 @@ __all__ = [
     "TWIN_MODEL_NAME",
     "Container",
     "_shared_embedder",
+    "autoscaling_spec",
+    "aws_session",
     "build_alerter",
     "build_crawler_context",
     "build_crawler_dispatcher",
@@ -66,6 +84,7 @@ __all__ = [
     "build_dataset_teacher",
     "build_egress_policy",
     "build_embedder",
+    "build_endpoint_deployer",
     "build_evaluation_judge",
     "build_experiment_tracker",
     "build_gguf_exporter",
@@ -75,12 +94,17 @@ __all__ = [
     "build_model_serving",
     "build_probe_memory",
     "build_reranker",
+    "build_sagemaker_iam",
+    "build_tracer",
+    "build_training_launcher",
     "build_vector_store",
     "build_warehouse",
     "configure",
+    "configure_tracing",
     "container",
     "crawl_limits",
     "embedding_threads_for",
+    "endpoint_spec",
     "generation_parameters",
     "log_model_evaluation_to_opik",
     "model_to_serve_locally",
@@ -90,5 +114,8 @@ __all__ = [
     "served_model_file",
     "teacher_configured",
     "training_base_model_dir",
+    "training_environment",
+    "training_job_spec",
     "use_embedding_threads",
+    "use_project_zenml_store",
 ]

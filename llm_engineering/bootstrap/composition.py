@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from llm_engineering.bootstrap.builders.aws import (
+    aws_session,
+    build_endpoint_deployer,
+    build_sagemaker_iam,
+    build_training_launcher,
+    endpoint_spec,
+)
 from llm_engineering.bootstrap.builders.crawling import (
     build_crawler_context,
     build_crawler_dispatcher,
@@ -17,11 +24,18 @@ from llm_engineering.bootstrap.builders.crawling import (
 )
 from llm_engineering.bootstrap.builders.llm import (
     build_dataset_teacher,
+    build_evaluation_judge,
     build_llm_client,
     build_probe_memory,
     generation_parameters,
 )
-from llm_engineering.bootstrap.builders.models import build_dataset_publisher, build_model_registry, build_model_serving
+from llm_engineering.bootstrap.builders.models import (
+    build_dataset_publisher,
+    build_experiment_tracker,
+    build_model_registry,
+    build_model_serving,
+)
+from llm_engineering.bootstrap.builders.operations import build_alerter, build_tracer, configure_tracing
 from llm_engineering.bootstrap.builders.stores import (
     build_embedder,
     build_reranker,
@@ -37,18 +51,25 @@ if TYPE_CHECKING:
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.crawlers.egress import EgressPolicy
     from llm_engineering.application.datasets.raft import PassageSearch
+    from llm_engineering.application.evaluation.judge import LLMJudge
     from llm_engineering.application.llm.client import GenerationParameters, LLMClient
+    from llm_engineering.application.operations.alerts import Alerter
     from llm_engineering.application.ports import Embedder
     from llm_engineering.application.rag.answering import AnswerGenerator
     from llm_engineering.application.rag.reranking import Reranker
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.application.serving.served_model import ModelServing
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
+    from llm_engineering.infrastructure.aws.deploy import EndpointSpec, SageMakerEndpointDeployer
+    from llm_engineering.infrastructure.aws.roles import SageMakerIam
+    from llm_engineering.infrastructure.aws.training.launcher import SageMakerTrainingLauncher
     from llm_engineering.infrastructure.huggingface.datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.infrastructure.opik_tracing import OpikTracer
+    from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.serving_profile import ServingProfiles
+    from llm_engineering.model.tracking import ExperimentTracker
 
 # What a test (or an entry point) may hand in instead of the adapter built from settings.
-
 INJECTABLE = ("warehouse", "vector_store", "embedder", "reranker", "llm", "teacher")
 
 
@@ -184,7 +205,7 @@ class Container:
         """How each registered twin is served (its trained `/rag` context), from the model cards."""
         from llm_engineering.model.serving_profile import ServingProfiles
 
-        return self._get("serving_profiles", lambda: ServingProfiles(build_model_registry(self.settings)))
+        return self._get("serving_profiles", lambda: ServingProfiles(self.model_registry()))
 
     def crawler_context(self) -> CrawlerContext:
         return build_crawler_context(self.settings)
@@ -194,6 +215,43 @@ class Container:
 
     def crawler_dispatcher(self, routes: Mapping[str, str] | None = None) -> CrawlerDispatcher:
         return build_crawler_dispatcher(routes)
+
+    # --- Models, evaluation and operations -------------------------------------------------------------
+    def model_registry(self) -> ModelRegistry:
+        """The local model registry under LOCAL_DATA_DIR/registry (a new handle each call: it reads the folder)."""
+        return build_model_registry(self.settings)
+
+    def evaluation_judge(self) -> LLMJudge | None:
+        """The LLM judge of evaluations (a new client each call), or None when EVALUATION_JUDGE_BASE_URL is unset."""
+        return build_evaluation_judge(self.settings)
+
+    def experiment_tracker(self, experiment_name: str | None = None) -> ExperimentTracker:
+        """A new experiment (Comet ML online with COMET_API_KEY, else an offline archive)."""
+        return build_experiment_tracker(self.settings, experiment_name)
+
+    def alerter(self) -> Alerter:
+        """The active ZenML stack's alerter, else the alerts file; asked anew (the active stack may change)."""
+        return build_alerter(self.settings)
+
+    def tracer(self, tags: list[str] | None = None) -> OpikTracer:
+        """Prompt tracing (Opik), configured from these settings; a no-op while Opik is off."""
+        return build_tracer(self.settings, tags)
+
+    # --- AWS ---------------------------------------------------------------------------------------------
+    def aws_session(self) -> Any:
+        return aws_session(self.settings)
+
+    def training_launcher(self, session: Any = None) -> SageMakerTrainingLauncher:
+        return build_training_launcher(self.settings, session)
+
+    def endpoint_spec(self, autoscaling: bool | None = None, **overrides: Any) -> EndpointSpec:
+        return endpoint_spec(self.settings, autoscaling=autoscaling, **overrides)
+
+    def endpoint_deployer(self, session: Any = None, **options: Any) -> SageMakerEndpointDeployer:
+        return build_endpoint_deployer(self.settings, session, **options)
+
+    def sagemaker_iam(self, session: Any = None, progress: Callable[[str], None] = logger.info) -> SageMakerIam:
+        return build_sagemaker_iam(self.settings, session, progress)
 
     def close(self) -> None:
         """Close what this container built (clients, stores); injected adapters stay open."""
@@ -231,6 +289,7 @@ def configure(settings: Settings | None = None, **adapters: Any) -> Container:
     follows = settings is None
     settings = settings or get_settings()
     opt_out_of_vendor_telemetry(settings)  # every process that wires the project, steps included
+    configure_tracing(settings)  # where prompt traces go (OPIK_*); nothing imported until a trace
     injected = {name: value for name, value in adapters.items() if value is not None}
     with _current_lock:
         current = _current

@@ -130,3 +130,23 @@ def test_building_the_container_opens_nothing(settings):
     container = bootstrap.Container(settings)
     container.warehouse(), container.vector_store(), container.llm()
     assert container.vector_store()._client is None  # type: ignore[attr-defined]
+
+
+def test_the_container_builds_the_operations_adapters_from_its_settings(settings):
+    container = bootstrap.Container(settings)
+    assert container.model_registry().root == settings.LOCAL_DATA_DIR / "registry"
+    assert container.evaluation_judge() is None  # EVALUATION_JUDGE_BASE_URL unset
+    spec = container.endpoint_spec(autoscaling=False)
+    assert (spec.region, spec.endpoint_name) == (settings.AWS_REGION, settings.SAGEMAKER_ENDPOINT_INFERENCE)
+
+
+def test_tracing_is_configured_from_the_container_settings(tmp_path):
+    from llm_engineering.infrastructure import opik_tracing
+
+    settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path, OPIK_PROJECT_NAME="twin-unit")
+    try:
+        tracer = bootstrap.Container(settings).tracer(tags=["rag"])
+        assert tracer.tags == ["rag"]
+        assert opik_tracing.project_name() == "twin-unit"
+    finally:
+        opik_tracing.reset_tracing_state()

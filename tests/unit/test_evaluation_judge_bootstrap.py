@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llm_engineering import bootstrap
-from llm_engineering.bootstrap.builders import llm as llm_builders
 from llm_engineering.application.evaluation.judge import LLMJudge
+from llm_engineering.bootstrap.builders import llm as llm_builders
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.settings import load_settings
 

@@ -13,8 +13,6 @@ if TYPE_CHECKING:
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.crawlers.egress import EgressPolicy
 
-# What a test (or an entry point) may hand in instead of the adapter built from settings.
-
 
 def crawl_limits(settings: Settings) -> CrawlLimits:
     from llm_engineering.application.crawlers.base import CrawlLimits

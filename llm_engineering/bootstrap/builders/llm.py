@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from llm_engineering.application.rag.capabilities import ProbeMemory
     from llm_engineering.application.serving.served_model import ModelServing
 
-# What a test (or an entry point) may hand in instead of the adapter built from settings.
-
 
 def generation_parameters(settings: Settings) -> GenerationParameters:
     """The answer-generation defaults (`*_INFERENCE` settings); requests may override single fields."""

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.tracking import ExperimentTracker
 
-# What a test (or an entry point) may hand in instead of the adapter built from settings.
-
 
 def build_dataset_publisher(settings: Settings) -> HuggingFaceDatasetPublisher:
     from llm_engineering.infrastructure.huggingface.datasets import HuggingFaceDatasetPublisher

@@ -1,4 +1,4 @@
-"""Builders of the operations adapters: the alerter, and the Opik evaluation log."""
+"""Builders of the operations adapters: the alerter, prompt tracing (Opik) and the Opik evaluation log."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from llm_engineering.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from llm_engineering.application.operations.alerts import Alerter
-
-# What a test (or an entry point) may hand in instead of the adapter built from settings.
+    from llm_engineering.infrastructure.opik_tracing import OpikTracer
+    from llm_engineering.infrastructure.zenml_home import ZenMLHome
 
 
 def build_alerter(settings: Settings | None = None) -> Alerter:
@@ -33,3 +33,27 @@ def log_model_evaluation_to_opik(
     from llm_engineering.infrastructure.opik_evaluation import log_model_evaluation
 
     return log_model_evaluation(run_name, samples, answers, scores)
+
+
+def configure_tracing(settings: Settings) -> None:
+    """Point prompt tracing at OPIK_URL_OVERRIDE and OPIK_PROJECT_NAME (it stays off without them or
+    OPIK_API_KEY). Imports no Opik."""
+    from llm_engineering.infrastructure.opik_tracing import configure_tracing as configure
+
+    configure(settings.OPIK_URL_OVERRIDE, settings.OPIK_PROJECT_NAME)
+
+
+def build_tracer(settings: Settings, tags: list[str] | None = None) -> OpikTracer:
+    """The application's `Tracer` over Opik, configured from settings (a no-op while Opik is off)."""
+    from llm_engineering.infrastructure.opik_tracing import OpikTracer
+
+    configure_tracing(settings)
+    return OpikTracer(tags=tags)
+
+
+def use_project_zenml_store(settings: Settings | None = None) -> ZenMLHome | None:
+    """Point ZenML at this checkout's store, LOCAL_DATA_DIR/zenml, unless the user chose another (see
+    `infrastructure.zenml_home.use_project_zenml_store`); before ZenML reads its config."""
+    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store as use_store
+
+    return use_store(settings)

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from llm_engineering.domain.base.ports import DocumentWarehouse, VectorStore
     from llm_engineering.infrastructure.threads import ProcessKind
 
-# What a test (or an entry point) may hand in instead of the adapter built from settings.
-
 
 # --- Builders: settings -> one adapter each -------------------------------------------------------------
 def build_warehouse(settings: Settings) -> DocumentWarehouse:
