@@ -32,8 +32,11 @@ from llm_engineering.bootstrap.builders.llm import (
 from llm_engineering.bootstrap.builders.models import (
     build_dataset_publisher,
     build_experiment_tracker,
+    build_gguf_exporter,
+    build_model_publisher,
     build_model_registry,
     build_model_serving,
+    training_base_model_dir,
 )
 from llm_engineering.bootstrap.builders.operations import build_alerter, build_tracer, configure_tracing
 from llm_engineering.bootstrap.builders.stores import (
@@ -47,6 +50,8 @@ from llm_engineering.domain.base.vector import bind_vector_store
 from llm_engineering.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llm_engineering.application.crawlers.base import CrawlerContext
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.crawlers.egress import EgressPolicy
@@ -64,7 +69,9 @@ if TYPE_CHECKING:
     from llm_engineering.infrastructure.aws.roles import SageMakerIam
     from llm_engineering.infrastructure.aws.training.launcher import SageMakerTrainingLauncher
     from llm_engineering.infrastructure.huggingface.datasets import HuggingFaceDatasetPublisher
+    from llm_engineering.infrastructure.huggingface.models import HuggingFaceModelPublisher
     from llm_engineering.infrastructure.opik_tracing import OpikTracer
+    from llm_engineering.model.gguf_bundle import GGUFExporter
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.serving_profile import ServingProfiles
     from llm_engineering.model.tracking import ExperimentTracker
@@ -220,6 +227,24 @@ class Container:
     def model_registry(self) -> ModelRegistry:
         """The local model registry under LOCAL_DATA_DIR/registry (a new handle each call: it reads the folder)."""
         return build_model_registry(self.settings)
+
+    def gguf_exporter(self) -> GGUFExporter:
+        """GGUF exports of registered twins (Q8_0, Q4_K_M with llama.cpp's quantizer)."""
+        return build_gguf_exporter(self.settings)
+
+    def model_publisher(self) -> HuggingFaceModelPublisher:
+        return build_model_publisher(self.settings)
+
+    def training_base_model_dir(self, convert: bool = True) -> Path:
+        """The local base model folder, converted from the packaged GGUF on first use when `convert` is set."""
+        return training_base_model_dir(self.settings, convert=convert)
+
+    def llm_client_for(self, model_id: str | None) -> LLMClient:
+        """A new client of the configured LLM server for `model_id` (None: LLM_MODEL_ID), e.g. a model under
+        evaluation; the container's own `llm()` is unchanged."""
+        return build_llm_client(
+            self.settings.model_copy(update={"LLM_MODEL_ID": model_id or self.settings.LLM_MODEL_ID})
+        )
 
     def evaluation_judge(self) -> LLMJudge | None:
         """The LLM judge of evaluations (a new client each call), or None when EVALUATION_JUDGE_BASE_URL is unset."""

@@ -25,21 +25,14 @@ def generate_model_answers(
     from llm_engineering.model.evaluation.generation import SamplingConfig
     from llm_engineering.model.evaluation.model_evaluation import ModelUnderTest
 
-    settings = bootstrap.container().settings
-
-    def endpoint_client(model_id: str | None):
-        """The configured endpoint's client, for `model_id` when one is named."""
-        return bootstrap.build_llm_client(
-            settings.model_copy(update={"LLM_MODEL_ID": model_id or settings.LLM_MODEL_ID})
-        )
-
+    container = bootstrap.container()
     answered = answer_samples(
         [sample.instruction for sample in samples.samples],
         ModelUnderTest.model_validate(model),
         SamplingConfig.model_validate(sampling),
-        registry=bootstrap.build_model_registry(settings),
-        base_model_dir=bootstrap.training_base_model_dir(settings),
-        endpoint_client=endpoint_client,
+        registry=container.model_registry(),
+        base_model_dir=container.training_base_model_dir(),
+        endpoint_client=container.llm_client_for,  # the configured endpoint, for the model named
         backend=backend,  # type: ignore[arg-type]
         torch_threads=torch_threads,
     )

@@ -29,7 +29,8 @@ def register_model(
     from llm_engineering.model.registration import ReleaseOptions, RunInfo, register_trained_model
     from llm_engineering.model.registry import publish_for_serving
 
-    settings = bootstrap.container().settings
+    container = bootstrap.container()
+    settings = container.settings
     context = get_step_context()
     zenml_version = context.pipeline_run.model_version
     run = RunInfo(
@@ -50,10 +51,10 @@ def register_model(
         dpo_result,
         options,
         run,
-        registry=bootstrap.build_model_registry(settings),
-        exporter=bootstrap.build_gguf_exporter(settings),
+        registry=container.model_registry(),
+        exporter=container.gguf_exporter(),
         publish_for_serving=lambda registered: publish_for_serving(registered, settings.LOCAL_DATA_DIR / "models"),
-        publisher=lambda: bootstrap.build_model_publisher(settings),
+        publisher=container.model_publisher,
     )
     log_metadata(metadata=registration.artifact_metadata(), infer_artifact=True)
     if registration.gguf:
