@@ -55,6 +55,8 @@ from llm_engineering.bootstrap.builders.operations import (
     build_alerter,
     build_tracer,
     configure_tracing,
+    export_settings_to_zenml,
+    load_settings_from_zenml,
     log_model_evaluation_to_opik,
     use_project_zenml_store,
 )
@@ -105,7 +107,9 @@ __all__ = [
     "crawl_limits",
     "embedding_threads_for",
     "endpoint_spec",
+    "export_settings_to_zenml",
     "generation_parameters",
+    "load_settings_from_zenml",
     "log_model_evaluation_to_opik",
     "model_to_serve_locally",
     "override",

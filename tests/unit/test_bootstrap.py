@@ -150,3 +150,14 @@ def test_tracing_is_configured_from_the_container_settings(tmp_path):
         assert opik_tracing.project_name() == "twin-unit"
     finally:
         opik_tracing.reset_tracing_state()
+
+
+def test_settings_go_to_the_zenml_secret_as_strings(settings, monkeypatch):
+    from llm_engineering.infrastructure import zenml_secrets
+
+    stored = {}
+    monkeypatch.setattr(zenml_secrets, "put_secret", lambda values, name: stored.update(values) or "created")
+    message = bootstrap.export_settings_to_zenml(settings)
+    assert message == f"ZenML secret 'settings' created with {len(stored)} settings."
+    assert stored["LOCAL_DATA_DIR"] == str(settings.LOCAL_DATA_DIR)
+    assert all(isinstance(value, str) for value in stored.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llm_engineering.settings import Settings, get_settings
+from llm_engineering.settings import Settings, get_settings, load_settings
 
 if TYPE_CHECKING:
     from llm_engineering.application.operations.alerts import Alerter
@@ -57,3 +57,26 @@ def use_project_zenml_store(settings: Settings | None = None) -> ZenMLHome | Non
     from llm_engineering.infrastructure.zenml_home import use_project_zenml_store as use_store
 
     return use_store(settings)
+
+
+def export_settings_to_zenml(settings: Settings | None = None) -> str:
+    """Create or replace the ZenML secret `settings` with every non-empty setting (default: the process
+    settings) as a string; says what was done."""
+    from llm_engineering.infrastructure.zenml_secrets import SECRET_NAME, put_secret
+
+    settings = settings or get_settings()
+    values = {
+        name: (value.get_secret_value() if hasattr(value, "get_secret_value") else str(value))
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
+    action = put_secret(values, SECRET_NAME)
+    return f"ZenML secret {SECRET_NAME!r} {action} with {len(values)} settings."
+
+
+def load_settings_from_zenml() -> Settings:
+    """Settings from the ZenML secret `settings`, falling back to the environment / .env."""
+    from llm_engineering.infrastructure.zenml_secrets import read_secret
+
+    values = read_secret()
+    return get_settings() if values is None else load_settings(**values)
