@@ -24,7 +24,7 @@ def notify_on_failure(exception: BaseException | None = None) -> None:
         dashboard_url=url,
     )
     try:
-        bootstrap.build_alerter().post(alert)
+        bootstrap.container().alerter().post(alert)
     except Exception as error:  # noqa: BLE001 - a broken alerter must not replace the pipeline's own error
         logger.warning("Could not post the failure alert: {}", error)
 
@@ -38,7 +38,7 @@ def notify_on_success(summary: dict[str, Any] | None = None) -> Annotated[dict, 
     pipeline, run, _, url = _run_context()
     details = {key: value for key, value in (summary or {}).items() if isinstance(value, str | int | float | bool)}
     alert = Alert(status="succeeded", pipeline=pipeline, run=run, details=details, dashboard_url=url)
-    alerter = bootstrap.build_alerter()
+    alerter = bootstrap.container().alerter()
     delivered = alerter.post(alert)
     log_metadata(metadata={"alerter": alerter.name, "delivered": delivered})
     return alert.as_record() | {"alerter": alerter.name, "delivered": delivered}

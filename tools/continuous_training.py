@@ -146,7 +146,7 @@ class ContinuousTraining:
     def run(self) -> ContinuousTrainingReport:
         from llm_engineering import bootstrap
 
-        registry = bootstrap.build_model_registry(bootstrap.container().settings)
+        registry = bootstrap.container().model_registry()
         production = registry.promoted(self.config.model_name)
         self.report.current = production.spec if production else BASE_SOURCE
         versions_before = registry.versions(self.config.model_name)
@@ -237,7 +237,7 @@ class ContinuousTraining:
         record `local-llm-up` and the API follow; a running local server loads it now)."""
         from llm_engineering import bootstrap
 
-        serving = self.model_serving or bootstrap.build_model_serving(bootstrap.container().settings)
+        serving = self.model_serving or bootstrap.container().model_serving()
         promotion = promote_candidate(serving, self.report, self.config.deploy_target)
         if promotion is None:
             raise RuntimeError("nothing to promote: the evaluation gate did not pass a candidate")
@@ -337,7 +337,7 @@ def post_alert(report: ContinuousTrainingReport) -> None:
         error=failed.detail if failed else None,
         details=report.summary(),
     )
-    bootstrap.build_alerter().post(alert)
+    bootstrap.container().alerter().post(alert)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

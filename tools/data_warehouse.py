@@ -106,7 +106,7 @@ def main(export_raw_data: bool, import_raw_data: bool, import_handbook: bool, da
     from llm_engineering.domain.exceptions import LLMTwinError
 
     print_summary_only()
-    bootstrap.container()
+    bootstrap.container().bind_stores()  # export/import go through the documents' classmethods
     try:
         if export_raw_data:
             counts = export_warehouse(data_dir)

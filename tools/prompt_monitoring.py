@@ -38,13 +38,14 @@ def main(sample: int | None, judge: bool, fail_on_drift: bool, output: Path) -> 
     from llm_engineering.infrastructure import opik_tracing
     from llm_engineering.infrastructure.opik_monitoring import OpikTraceStore
 
-    settings = bootstrap.container().settings
+    container = bootstrap.container()
+    settings = container.settings
     if not opik_tracing.opik_enabled():
         raise click.ClickException(
             "Prompt monitoring reads the /rag traces from Opik: set OPIK_API_KEY (Comet) or OPIK_URL_OVERRIDE "
             "(self-hosted server) for the API and this job."
         )
-    llm_judge = bootstrap.build_evaluation_judge(settings) if judge else None
+    llm_judge = container.evaluation_judge() if judge else None
     if judge and llm_judge is None:
         click.echo("No judge configured (EVALUATION_JUDGE_BASE_URL): comparing existing scores, tokens and latency.")
     report = monitor_traces(
@@ -63,7 +64,7 @@ def main(sample: int | None, judge: bool, fail_on_drift: bool, output: Path) -> 
     if report.drifted:
         from llm_engineering.application.operations.alerts import Alert
 
-        bootstrap.build_alerter(settings).post(
+        container.alerter().post(
             Alert(
                 status="failed",
                 pipeline="prompt_monitoring",

@@ -267,9 +267,9 @@ def main(
     crawled_author = etl_author(configs["run_etl"]) if "run_etl" in configs else None
     local_llm_checked = False
     if export_settings:
-        from llm_engineering.infrastructure.zenml_secrets import export_settings_to_zenml
+        from llm_engineering import bootstrap
 
-        click.echo(export_settings_to_zenml())
+        click.echo(bootstrap.export_settings_to_zenml())
     with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder, contextlib.ExitStack() as stack:
         for entry in chosen:
             config_path = configs[entry.flag]

@@ -40,9 +40,9 @@ def _settings() -> Settings:
 
 
 def _session(settings: Settings) -> Any:
-    from llm_engineering.infrastructure.aws.session import aws_session
+    from llm_engineering import bootstrap
 
-    return aws_session(settings)
+    return bootstrap.aws_session(settings)
 
 
 def _has_credentials(session: Any) -> bool:
@@ -52,15 +52,15 @@ def _has_credentials(session: Any) -> bool:
 
 
 def _deployer(settings: Settings, session: Any) -> SageMakerEndpointDeployer:
-    from llm_engineering.infrastructure.aws.deploy import endpoint_deployer_from_settings
+    from llm_engineering import bootstrap
 
-    return endpoint_deployer_from_settings(settings, session)
+    return bootstrap.build_endpoint_deployer(settings, session)
 
 
 def _iam(settings: Settings, session: Any, progress: Callable[[str], None]) -> SageMakerIam:
-    from llm_engineering.infrastructure.aws.roles import sagemaker_iam_from_settings
+    from llm_engineering import bootstrap
 
-    return sagemaker_iam_from_settings(settings, session, progress)
+    return bootstrap.build_sagemaker_iam(settings, session, progress)
 
 
 def _runtime(settings: Settings) -> Any:
@@ -151,7 +151,7 @@ def deploy_inference_endpoint(
 ) -> None:
     """Deploy the twin's LLM to the SageMaker endpoint SAGEMAKER_ENDPOINT_INFERENCE, or update it when it
     exists (a new model and endpoint config, then update_endpoint / update_inference_component)."""
-    from llm_engineering.infrastructure.aws.deploy import endpoint_spec_from_settings
+    from llm_engineering import bootstrap
 
     chosen = {
         "endpoint_type": endpoint_type,
@@ -162,7 +162,7 @@ def deploy_inference_endpoint(
     }
     with _project_errors():
         settings = _settings()
-        spec = endpoint_spec_from_settings(
+        spec = bootstrap.endpoint_spec(
             settings, autoscaling=autoscaling, **{key: value for key, value in chosen.items() if value is not None}
         )
         session = _session(settings)
@@ -189,11 +189,11 @@ def deploy_for_continuous_training() -> str:
     """Continuous training's deploy stage: (re)deploy the endpoint from the settings (HF_MODEL_ID: the twin
     pushed to the Hub by training) and say what was done; without AWS credentials it raises, so a CT run
     configured for SageMaker never reports a deployment that did not happen."""
+    from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import ImproperlyConfigured
-    from llm_engineering.infrastructure.aws.deploy import endpoint_spec_from_settings
 
     settings = _settings()
-    spec = endpoint_spec_from_settings(settings)
+    spec = bootstrap.endpoint_spec(settings)
     session = _session(settings)
     if not _has_credentials(session):
         raise ImproperlyConfigured(
@@ -258,12 +258,12 @@ def test_sagemaker_endpoint(prompt: str, max_new_tokens: int | None) -> None:
 def delete_inference_endpoint(wait: bool) -> None:
     """Delete the endpoint's autoscaling, inference components, the endpoint, and the endpoint configs and
     models the deployments created. What does not exist is said and skipped."""
-    from llm_engineering.infrastructure.aws.deploy import endpoint_spec_from_settings
+    from llm_engineering import bootstrap
 
     with _project_errors():
         settings = _settings()
         session = _credentialed_session(settings, "delete the endpoint")
-        spec = endpoint_spec_from_settings(settings)
+        spec = bootstrap.endpoint_spec(settings)
         _deployer(settings, session).delete(spec, wait=wait, progress=click.echo)
     click.echo("Done: check the SageMaker console (Inference > Endpoints) if in doubt.")
 

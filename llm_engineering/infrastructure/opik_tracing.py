@@ -1,5 +1,8 @@
 """Prompt monitoring with Opik `@track`, as optional as the book allows: a no-op (with one log line) unless
 Opik is configured through OPIK_API_KEY (Comet-hosted) or OPIK_URL_OVERRIDE (self-hosted server).
+
+The composition root hands the server URL and project name in (`configure_tracing`, from settings); until it
+does, they are read from the environment (OPIK_URL_OVERRIDE, OPIK_PROJECT_NAME).
 """
 
 from __future__ import annotations
@@ -15,23 +18,39 @@ from loguru import logger
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
+DEFAULT_PROJECT_NAME = "twin"
+
 _state: dict[str, bool] = {}
 _clients: dict[str, Any] = {}
+_config: dict[str, str | None] = {}
+
+
+def configure_tracing(url_override: str | None, project_name: str) -> None:
+    """Where traces go: a self-hosted server's URL (None: Comet-hosted with OPIK_API_KEY, or off) and the
+    project. A change takes effect at the next call: the enabled/disabled decision is taken again."""
+    config = {"url_override": url_override or None, "project_name": project_name}
+    if config != _config:
+        _state.clear()
+        _clients.clear()
+        _config.clear()
+        _config.update(config)
+
+
+def _url_override() -> str | None:
+    return _config["url_override"] if _config else os.environ.get("OPIK_URL_OVERRIDE") or None
 
 
 def opik_enabled() -> bool:
     """True when Opik is configured and importable; decided once per process, logged once."""
     if "enabled" not in _state:
-        from llm_engineering.settings import get_settings
-
-        settings = get_settings()
-        configured = bool(os.environ.get("OPIK_API_KEY") or settings.OPIK_URL_OVERRIDE)
+        url_override = _url_override()
+        configured = bool(os.environ.get("OPIK_API_KEY") or url_override)
         enabled = False
         if configured:
             # The opik package reads its own environment variables; settings may come from .env instead.
-            if settings.OPIK_URL_OVERRIDE:
-                os.environ.setdefault("OPIK_URL_OVERRIDE", settings.OPIK_URL_OVERRIDE)
-            os.environ.setdefault("OPIK_PROJECT_NAME", settings.OPIK_PROJECT_NAME)
+            if url_override:
+                os.environ.setdefault("OPIK_URL_OVERRIDE", url_override)
+            os.environ.setdefault("OPIK_PROJECT_NAME", project_name())
             try:
                 import opik  # noqa: F401
 
@@ -88,9 +107,8 @@ def annotate_trace(
 
 def project_name() -> str:
     """The Opik project traces go to (OPIK_PROJECT_NAME)."""
-    from llm_engineering.settings import get_settings
-
-    return get_settings().OPIK_PROJECT_NAME
+    configured = _config.get("project_name")
+    return configured or os.environ.get("OPIK_PROJECT_NAME") or DEFAULT_PROJECT_NAME
 
 
 def opik_client() -> Any:
@@ -142,9 +160,11 @@ def flush() -> None:
 
 
 def reset_tracing_state() -> None:
-    """Forget the enabled/disabled decision and the clients, ours and the one `opik.track` keeps (tests)."""
+    """Forget the configuration, the enabled/disabled decision and the clients, ours and the one `opik.track`
+    keeps (tests)."""
     _state.clear()
     _clients.clear()
+    _config.clear()
     if "opik" in sys.modules:  # never import opik just to reset it
         from opik.api_objects.opik_client import reset_global_client
 

@@ -1,39 +1,33 @@
-"""Keep the settings in a ZenML secret so remote stacks (e.g. SageMaker) get the same configuration."""
+"""ZenML secrets holding the settings, so remote stacks (e.g. SageMaker) get the same configuration. The
+composition root turns settings into the values and back (`bootstrap.builders.operations`)."""
 
 from __future__ import annotations
 
-from llm_engineering.settings import Settings, get_settings, load_settings
+from collections.abc import Mapping
 
 SECRET_NAME = "settings"
 
 
-def export_settings_to_zenml(settings: Settings | None = None) -> str:
-    """Create or replace the ZenML secret `settings` with every non-empty setting as a string."""
+def put_secret(values: Mapping[str, str], name: str = SECRET_NAME) -> str:
+    """Create or replace the ZenML secret `name` with `values`; returns `created` or `updated`."""
     from zenml.client import Client
 
-    settings = settings or get_settings()
-    values = {
-        name: (value.get_secret_value() if hasattr(value, "get_secret_value") else str(value))
-        for name, value in settings.model_dump().items()
-        if value is not None
-    }
     client = Client()
     try:
-        client.get_secret(SECRET_NAME)
-        client.update_secret(SECRET_NAME, add_or_update_values=values)
-        action = "updated"
+        client.get_secret(name)
+        client.update_secret(name, add_or_update_values=dict(values))
+        return "updated"
     except KeyError:
-        client.create_secret(SECRET_NAME, values=values)
-        action = "created"
-    return f"ZenML secret {SECRET_NAME!r} {action} with {len(values)} settings."
+        client.create_secret(name, values=dict(values))
+        return "created"
 
 
-def load_settings_from_zenml() -> Settings:
-    """Settings from the ZenML secret `settings`, falling back to the environment / .env."""
+def read_secret(name: str = SECRET_NAME) -> dict[str, str] | None:
+    """The values of the ZenML secret `name`, or None when there is no ZenML server or no such secret."""
     try:
         from zenml.client import Client
 
-        secret = Client().get_secret(SECRET_NAME)
+        secret = Client().get_secret(name)
     except Exception:  # noqa: BLE001 - no ZenML server, no secret: the local environment is the source of truth
-        return get_settings()
-    return load_settings(**{key: value.get_secret_value() for key, value in secret.secret_values.items()})
+        return None
+    return {key: value.get_secret_value() for key, value in secret.secret_values.items()}

@@ -28,6 +28,7 @@ def crawl_links(
     from llm_engineering.domain.crawling import CrawlStatus
 
     container = bootstrap.container()
+    container.bind_stores()  # crawlers save the documents through them
     settings = container.settings
     dispatcher = container.crawler_dispatcher(crawler_routes)
     context = container.crawler_context()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from loguru import logger
 from zenml import log_metadata, step
 
 from llm_engineering.model.evaluation.generation import GenerationRun
@@ -22,40 +21,20 @@ def generate_model_answers(
 ) -> Annotated[GenerationRun, "model_answers"]:
     """`model` is {name, source} (see `model_evaluation.resolve_model`); `sampling` a `SamplingConfig`."""
     from llm_engineering import bootstrap
-    from llm_engineering.model.evaluation.generation import SamplingConfig, generate_answers
-    from llm_engineering.model.evaluation.model_evaluation import ModelUnderTest, resolve_model
+    from llm_engineering.model.evaluation.answering import answer_samples
+    from llm_engineering.model.evaluation.generation import SamplingConfig
+    from llm_engineering.model.evaluation.model_evaluation import ModelUnderTest
 
-    settings = bootstrap.container().settings
-    resolved = resolve_model(
-        ModelUnderTest.model_validate(model),
-        bootstrap.build_model_registry(settings),
-        bootstrap.training_base_model_dir(settings),
-    )
-    llm = None
-    if resolved.endpoint_model_id is not None or resolved.model_dir is None:
-        llm = bootstrap.build_llm_client(
-            settings.model_copy(update={"LLM_MODEL_ID": resolved.endpoint_model_id or settings.LLM_MODEL_ID})
-        )
-        backend = "openai"
-    run = generate_answers(
+    container = bootstrap.container()
+    answered = answer_samples(
         [sample.instruction for sample in samples.samples],
-        model=resolved.model_dir or llm.model_id,  # type: ignore[union-attr]
+        ModelUnderTest.model_validate(model),
+        SamplingConfig.model_validate(sampling),
+        registry=container.model_registry(),
+        base_model_dir=container.training_base_model_dir(),
+        endpoint_client=container.llm_client_for,  # the configured endpoint, for the model named
         backend=backend,  # type: ignore[arg-type]
-        sampling=SamplingConfig.model_validate(sampling),
-        llm=llm,
-        name=resolved.name,
         torch_threads=torch_threads,
     )
-    logger.info("{} ({}): {} answers, {} failed", resolved.name, resolved.description, len(run.answers), run.failures)
-    log_metadata(
-        metadata={
-            "model": resolved.name,
-            "source": resolved.description,
-            "backend": run.backend,
-            "answers": len(run.answers),
-            "failures": run.failures,
-            "seconds": round(run.seconds, 1),
-        },
-        infer_artifact=True,
-    )
-    return run
+    log_metadata(metadata=answered.metadata(), infer_artifact=True)
+    return answered.run

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from loguru import logger
 from zenml import log_metadata, step
 
 from llm_engineering.domain.datasets import DatasetSamples
@@ -23,45 +22,11 @@ def curate_dataset(
 
     Metadata: per curation step, samples kept and removed by reason; `num_samples` before and after.
     """
-    from dataclasses import replace
-
     from llm_engineering import bootstrap
-    from llm_engineering.application.datasets.curation import FilterConfig
-    from llm_engineering.application.datasets.judging import LLMQualityJudge
-    from llm_engineering.application.datasets.service import CurationOptions, curate_samples
+    from llm_engineering.application.datasets.sample_curation import curate_generated_samples, curation_options
 
-    # YAML gives lists; the filter's phrase sets are tuples (hashable, cached as regexes).
-    overrides = {key: tuple(value) if isinstance(value, list) else value for key, value in (filters or {}).items()}
-    options = CurationOptions(
-        filters=replace(FilterConfig.for_dataset(samples.dataset_type), **overrides),
-        near_duplicate_threshold=near_duplicate_threshold,
-        judge_min_score=judge_min_score,
-    )
-    judge = None
-    if use_judge:
-        teacher = bootstrap.container().teacher()
-        if teacher is None:
-            logger.warning("use_judge is set but no teacher is configured (DATASET_GENERATOR_BASE_URL); no judge.")
-        else:
-            judge = LLMQualityJudge(teacher)
-    kept, reports = curate_samples(samples.all(), options, judge)
-    category_of = {
-        sample.document_id: category
-        for category, dataset in samples.categories.items()
-        for sample in dataset.samples
-        if sample.document_id
-    }
-    curated = DatasetSamples.from_samples(samples.dataset_type, kept, category_of)
-    steps = {report.name: report.as_metadata() for report in reports}
-    logger.info("Curation kept {} of {} samples: {}.", len(kept), samples.num_samples, steps)
-    log_metadata(
-        metadata={
-            "num_samples_in": samples.num_samples,
-            "num_samples": len(kept),
-            "num_samples_per_category": curated.counts(),
-            "judge": judge is not None,
-            "steps": steps,
-        },
-        infer_artifact=True,
-    )
-    return curated
+    options = curation_options(samples, filters, near_duplicate_threshold, judge_min_score)
+    # The container is built only when the judge needs its teacher: curation alone needs none of it.
+    curated = curate_generated_samples(samples, options, use_judge, teacher=lambda: bootstrap.container().teacher())
+    log_metadata(metadata=curated.metadata, infer_artifact=True)
+    return curated.samples

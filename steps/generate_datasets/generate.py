@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from loguru import logger
 from zenml import log_metadata, step
 
 from llm_engineering.application.datasets.service import DatasetPrompts
@@ -19,53 +18,20 @@ def _generate(
     seed: int,
 ) -> DatasetSamples:
     from llm_engineering import bootstrap
-    from llm_engineering.application.datasets.generation import (
-        BackTranslationGenerator,
-        LLMBudget,
-        TeacherGenerator,
-    )
-    from llm_engineering.application.errors import LLMError
+    from llm_engineering.application.datasets.sample_generation import GenerationOptions, generate_samples
 
     container = bootstrap.container()
-    settings = container.settings
-    extracts = prompts.extracts()
-    if prompts.mode == "teacher":
-        teacher = container.teacher()
-        assert teacher is not None  # create_prompts resolved `teacher` only with one configured
-        generator = TeacherGenerator(
-            teacher,
-            prompts.dataset_type,
-            samples_per_extract=samples_per_extract,
-            max_workers=settings.DATASET_GENERATOR_MAX_WORKERS,
-            context_tokens=settings.DATASET_GENERATOR_CONTEXT_TOKENS,
-        )
-        samples, report = generator.generate(extracts)
-    else:
-        llm = container.llm()
-        try:
-            llm.ping()
-        except LLMError as error:
-            logger.warning("The local LLM is not reachable ({}); instructions will come from templates.", error)
-            llm = None
-        budget = LLMBudget(max_calls=max_llm_calls, max_seconds=llm_time_budget_s)
-        samples, report = BackTranslationGenerator(llm, prompts.dataset_type, budget=budget, seed=seed).generate(
-            extracts
-        )
-    categories = {record.id: record.category for record in prompts.documents}
-    result = DatasetSamples.from_samples(prompts.dataset_type, samples, categories)
-    logger.info(
-        "Generated {} {} samples from {} extracts ({} requests, failures: {}).",
-        report.samples,
-        prompts.dataset_type,
-        report.extracts,
-        report.requests,
-        dict(report.failures) or "none",
+    options = GenerationOptions(
+        max_workers=container.settings.DATASET_GENERATOR_MAX_WORKERS,
+        context_tokens=container.settings.DATASET_GENERATOR_CONTEXT_TOKENS,
+        samples_per_extract=samples_per_extract,
+        max_llm_calls=max_llm_calls,
+        llm_time_budget_s=llm_time_budget_s,
+        seed=seed,
     )
-    log_metadata(
-        metadata={**report.as_metadata(), "num_samples_per_category": result.counts()},
-        infer_artifact=True,
-    )
-    return result
+    generated = generate_samples(prompts, options, teacher=container.teacher, local_llm=container.llm)
+    log_metadata(metadata=generated.metadata(), infer_artifact=True)
+    return generated.samples
 
 
 @step

@@ -73,9 +73,9 @@ def _train(stage: str, config: Any, model_path: str, dataset: TrainTestSplit, pr
     from llm_engineering import bootstrap
     from llm_engineering.model.finetuning.runs import tracked_stage
 
-    settings = bootstrap.container().settings
-    output_dir = run_folder(settings.LOCAL_DATA_DIR) / stage
-    tracker = bootstrap.build_experiment_tracker(settings, f"{output_dir.parent.name}-{stage}") if track else None
+    container = bootstrap.container()
+    output_dir = run_folder(container.settings.LOCAL_DATA_DIR) / stage
+    tracker = container.experiment_tracker(f"{output_dir.parent.name}-{stage}") if track else None
     result = tracked_stage(stage, config, model_path, dataset, output_dir, tracker)  # type: ignore[arg-type]
     link_inputs_to_model("dataset")
     summary = result.to_dict() | {"profile": profile, "datasets": input_artifacts("dataset")}

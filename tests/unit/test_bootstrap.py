@@ -130,3 +130,34 @@ def test_building_the_container_opens_nothing(settings):
     container = bootstrap.Container(settings)
     container.warehouse(), container.vector_store(), container.llm()
     assert container.vector_store()._client is None  # type: ignore[attr-defined]
+
+
+def test_the_container_builds_the_operations_adapters_from_its_settings(settings):
+    container = bootstrap.Container(settings)
+    assert container.model_registry().root == settings.LOCAL_DATA_DIR / "registry"
+    assert container.evaluation_judge() is None  # EVALUATION_JUDGE_BASE_URL unset
+    spec = container.endpoint_spec(autoscaling=False)
+    assert (spec.region, spec.endpoint_name) == (settings.AWS_REGION, settings.SAGEMAKER_ENDPOINT_INFERENCE)
+
+
+def test_tracing_is_configured_from_the_container_settings(tmp_path):
+    from llm_engineering.infrastructure import opik_tracing
+
+    settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path, OPIK_PROJECT_NAME="twin-unit")
+    try:
+        tracer = bootstrap.Container(settings).tracer(tags=["rag"])
+        assert tracer.tags == ["rag"]
+        assert opik_tracing.project_name() == "twin-unit"
+    finally:
+        opik_tracing.reset_tracing_state()
+
+
+def test_settings_go_to_the_zenml_secret_as_strings(settings, monkeypatch):
+    from llm_engineering.infrastructure import zenml_secrets
+
+    stored = {}
+    monkeypatch.setattr(zenml_secrets, "put_secret", lambda values, name: stored.update(values) or "created")
+    message = bootstrap.export_settings_to_zenml(settings)
+    assert message == f"ZenML secret 'settings' created with {len(stored)} settings."
+    assert stored["LOCAL_DATA_DIR"] == str(settings.LOCAL_DATA_DIR)
+    assert all(isinstance(value, str) for value in stored.values())

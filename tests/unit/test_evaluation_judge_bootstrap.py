@@ -6,6 +6,7 @@ import pytest
 
 from llm_engineering import bootstrap
 from llm_engineering.application.evaluation.judge import LLMJudge
+from llm_engineering.bootstrap.builders import llm as llm_builders
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.settings import load_settings
 
@@ -60,7 +61,7 @@ def test_the_judges_own_model_key_and_timeout_win(tmp_path, monkeypatch):
         EVALUATION_JUDGE_TIMEOUT_S=30,
     )
     assert "judge-key" not in repr(settings)
-    monkeypatch.setattr(bootstrap, "get_settings", lambda: settings)  # the default is the process settings
+    monkeypatch.setattr(llm_builders, "get_settings", lambda: settings)  # the default is the process settings
     judge = bootstrap.build_evaluation_judge()
     assert judge is not None and judge.model_id == "judge-70b"
     assert judge.llm.api_key == "judge-key"  # type: ignore[attr-defined]

@@ -24,8 +24,6 @@ from llm_engineering.entrypoints.api.errors import DependencyUnavailable
 from llm_engineering.entrypoints.api.routes import feedback, health, rag
 from llm_engineering.entrypoints.api.validation_errors import validation_error_handler
 from llm_engineering.entrypoints.api.warm_up import WarmUp, WarmUpStatus, warm_up_stages
-from llm_engineering.infrastructure.opik_tracing import OpikTracer
-from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
 from llm_engineering.settings import Settings, get_settings
 from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
@@ -46,10 +44,10 @@ def create_app(
     `pipelines` (the project's catalogue, `pipelines/catalogue.py`) for the web UI to run its crawl jobs on."""
     settings = settings or (container.settings if container is not None else get_settings())
     opt_out_of_vendor_telemetry(settings)  # before Opik (tracing) or the embedder's libraries are imported
-    use_project_zenml_store(settings)  # the web UI runs pipelines: on this checkout's ZenML store
+    bootstrap.use_project_zenml_store(settings)  # the web UI runs pipelines: on this checkout's ZenML store
     bootstrap.use_embedding_threads(settings, "query")  # one query at a time: one thread encodes it
     container = container or bootstrap.Container(settings)
-    state = ServiceState(container, tracer=OpikTracer(tags=["rag"]))
+    state = ServiceState(container, tracer=container.tracer(tags=["rag"]))
     if warm_up_on_start:
         # Bounded as a request is: the warm-up never outlives a hung LLM by more.
         state.warm_up = WarmUp(warm_up_stages(state), timeout_s=container.settings.API_REQUEST_TIMEOUT_S)
@@ -87,5 +85,5 @@ def create_app(
         from llm_engineering.entrypoints.ui.pages import mount_pages
 
         install_ui_api(app, state, pipelines=pipelines)
-        mount_pages(app, container.settings)
+        mount_pages(app, container.settings, container.generation_parameters())
     return app

@@ -19,6 +19,7 @@ from llm_engineering.entrypoints.api.readiness import DependencyProbe, readiness
 from llm_engineering.entrypoints.api.warm_up import WarmUp
 
 if TYPE_CHECKING:
+    from llm_engineering.application.llm.client import GenerationParameters
     from llm_engineering.application.rag.answering import AnswerGenerator
     from llm_engineering.application.rag.retriever import ContextRetriever
     from llm_engineering.bootstrap import Container
@@ -55,6 +56,11 @@ def get_state(request: Request) -> ServiceState:
 
 def get_settings_dependency(state: Annotated[ServiceState, Depends(get_state)]) -> Settings:
     return state.container.settings
+
+
+def get_generation_parameters(state: Annotated[ServiceState, Depends(get_state)]) -> GenerationParameters:
+    """The answer-generation defaults (`*_INFERENCE` settings) a request's own fields override."""
+    return state.container.generation_parameters()
 
 
 def get_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], ContextRetriever]:

@@ -8,15 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 # Imported at run time, not under TYPE_CHECKING: FastAPI reads these annotations to resolve `Depends`.
-from llm_engineering import bootstrap
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.serving.served_model import ModelServing
 from llm_engineering.bootstrap import Container
-from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency, get_state
+from llm_engineering.entrypoints.api.dependencies import ServiceState, get_state
 from llm_engineering.entrypoints.ui.jobs import JobRunner
 from llm_engineering.model.registry import ModelRegistry
-from llm_engineering.settings import Settings
 
 # Where the evaluation pipeline writes its reports (`steps/evaluating/report.py`), from the working folder.
 EVALUATION_REPORTS_DIR = Path("output") / "evaluation"
@@ -39,8 +37,8 @@ def get_egress_policy(container: Annotated[Container, Depends(get_ui_container)]
     return container.egress_policy()
 
 
-def get_model_registry(settings: Annotated[Settings, Depends(get_settings_dependency)]) -> ModelRegistry:
-    return bootstrap.build_model_registry(settings)
+def get_model_registry(state: Annotated[ServiceState, Depends(get_state)]) -> ModelRegistry:
+    return state.container.model_registry()
 
 
 def get_model_serving(state: Annotated[ServiceState, Depends(get_state)]) -> ModelServing:

@@ -6,7 +6,7 @@ through unescaped could not run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from llm_engineering.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_engineering.application.llm.client import GenerationParameters
 
 UI_DIR = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(UI_DIR / "templates"))
@@ -28,12 +31,9 @@ PAGE_HEADERS = {
 }
 
 
-def pages_router(settings: Settings) -> APIRouter:
-    """The HTML pages; `settings` gives the form defaults and whether writes need a token."""
-    from llm_engineering.bootstrap import generation_parameters
-
+def pages_router(settings: Settings, defaults: GenerationParameters) -> APIRouter:
+    """The HTML pages; `settings` say whether writes need a token, `defaults` fill the chat form."""
     router = APIRouter(include_in_schema=False)
-    defaults = generation_parameters(settings)
 
     def render(request: Request, template: str, page: str, title: str, **context: Any) -> HTMLResponse:
         response = TEMPLATES.TemplateResponse(
@@ -75,7 +75,7 @@ def pages_router(settings: Settings) -> APIRouter:
     return router
 
 
-def mount_pages(app: FastAPI, settings: Settings) -> None:
-    """Serve the pages and their static files on `app`."""
+def mount_pages(app: FastAPI, settings: Settings, defaults: GenerationParameters) -> None:
+    """Serve the pages (the chat form filled with `defaults`) and their static files on `app`."""
     app.mount("/ui/static", StaticFiles(directory=str(UI_DIR / "static")), name="ui-static")
-    app.include_router(pages_router(settings))
+    app.include_router(pages_router(settings, defaults))

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from loguru import logger
@@ -28,9 +28,6 @@ from loguru import logger
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.aws.calls import PROJECT_TAG, all_pages, call_aws
 from llm_engineering.infrastructure.errors import AwsResourceError
-
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
 USER_POLICY_NAME = "llm-twin-sagemaker-deployment"
 # IAM's limit for a user's inline policies, counted without whitespace.
@@ -216,13 +213,3 @@ class SageMakerIam:
             return False
         pages = all_pages(self.iam, "list_access_keys", user_name, UserName=user_name)
         return saved.get("AccessKeyId") in {key["AccessKeyId"] for page in pages for key in page["AccessKeyMetadata"]}
-
-
-def sagemaker_iam_from_settings(
-    settings: Settings, session: Any = None, progress: Callable[[str], None] = logger.info
-) -> SageMakerIam:
-    """IAM on a boto3 `iam` client (signed with the settings' keys when set). Connects to nothing."""
-    from llm_engineering.infrastructure.aws.session import aws_partition, aws_session, client_config
-
-    session = session or aws_session(settings)
-    return SageMakerIam(session.client("iam", config=client_config()), aws_partition(settings.AWS_REGION), progress)

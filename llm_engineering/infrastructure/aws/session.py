@@ -1,4 +1,4 @@
-"""boto3 sessions for the AWS adapters, built from settings; nothing here calls AWS.
+"""boto3 sessions for the AWS adapters, from a region and optional keys; nothing here calls AWS.
 
 AWS_ACCESS_KEY / AWS_SECRET_KEY sign the calls when both are set; otherwise boto3's own chain decides
 (environment, shared config and profiles, an instance or task role).
@@ -6,28 +6,21 @@ AWS_ACCESS_KEY / AWS_SECRET_KEY sign the calls when both are set; otherwise boto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
-
-def aws_session(settings: Settings) -> Any:
-    """A boto3 Session for AWS_REGION, with the settings' keys when set. Connects to nothing."""
+def aws_session(region: str, access_key: str | None = None, secret_key: str | None = None) -> Any:
+    """A boto3 Session for `region`, signed with the keys when both are given. Connects to nothing."""
     import boto3
 
-    access_key = settings.AWS_ACCESS_KEY.get_secret_value() if settings.AWS_ACCESS_KEY else None
-    secret_key = settings.AWS_SECRET_KEY.get_secret_value() if settings.AWS_SECRET_KEY else None
     if bool(access_key) != bool(secret_key):
         raise ImproperlyConfigured("AWS_ACCESS_KEY and AWS_SECRET_KEY go together: set both or neither.")
     from botocore.exceptions import BotoCoreError
 
     try:
-        return boto3.session.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=settings.AWS_REGION
-        )
+        return boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
     except BotoCoreError as error:  # e.g. AWS_PROFILE names a profile that does not exist
         raise ImproperlyConfigured(f"The AWS configuration cannot be used: {error}") from error
 

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from loguru import logger
 
 from llm_engineering.application.errors import RequestCancelledError
+from llm_engineering.application.llm.client import GenerationParameters
 from llm_engineering.application.ports import Tracer
 from llm_engineering.application.rag.answering import (
     AnswerEvent,
@@ -23,10 +24,10 @@ from llm_engineering.application.rag.answering import (
 from llm_engineering.application.rag.citations import source_numbers
 from llm_engineering.application.rag.retriever import ContextRetriever, RetrievalResult
 from llm_engineering.application.rag.service import answer_query, stream_answer_query
-from llm_engineering.bootstrap import generation_parameters
 from llm_engineering.entrypoints.api.blocking import LLMSlots, run_blocking
 from llm_engineering.entrypoints.api.dependencies import (
     get_answer_generator,
+    get_generation_parameters,
     get_llm_slots,
     get_plain_retriever,
     get_retriever,
@@ -59,6 +60,7 @@ async def rag(
     body: RAGRequest,
     request: Request,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
+    defaults: Annotated[GenerationParameters, Depends(get_generation_parameters)],
     build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
     build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
     tracer: Annotated[Tracer, Depends(get_tracer)],
@@ -66,9 +68,7 @@ async def rag(
 ) -> RAGResponse:
     """Answer `query` from the author's writing; returns the answer, its sources and a trace."""
     check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
-    parameters = generation_parameters(settings).merged(
-        max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p
-    )
+    parameters = defaults.merged(max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p)
     k = body.k or settings.RAG_TOP_K
     n = body.expand_to_n_queries or settings.RAG_EXPAND_TO_N_QUERIES
     answer = await _run(
@@ -113,6 +113,7 @@ HTTP errors, as on `POST /rag`."""
 async def rag_stream(
     body: RAGRequest,
     settings: Annotated[Settings, Depends(get_settings_dependency)],
+    defaults: Annotated[GenerationParameters, Depends(get_generation_parameters)],
     build_retriever: Annotated[Callable[[], ContextRetriever], Depends(get_retriever)],
     build_generator: Annotated[Callable[[], AnswerGenerator], Depends(get_answer_generator)],
     tracer: Annotated[Tracer, Depends(get_tracer)],
@@ -120,9 +121,7 @@ async def rag_stream(
 ) -> StreamingResponse:
     """`POST /rag`'s answer as server-sent events, token by token (see the 200 response for the events)."""
     check_query_length(body, settings.RAG_MAX_QUERY_CHARS)
-    parameters = generation_parameters(settings).merged(
-        max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p
-    )
+    parameters = defaults.merged(max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=body.top_p)
     k = body.k or settings.RAG_TOP_K
     n = body.expand_to_n_queries or settings.RAG_EXPAND_TO_N_QUERIES
     events = pull_in_threads(

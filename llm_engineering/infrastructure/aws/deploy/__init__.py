@@ -7,16 +7,12 @@ optional autoscaling, deployed, updated and deleted over plain boto3 (`tools/sag
 - `cleanup.py`: deletion of everything deployments created.
 """
 
-from llm_engineering.infrastructure.aws.deploy.endpoint import (
-    SageMakerEndpointDeployer,
-    endpoint_deployer_from_settings,
-)
+from llm_engineering.infrastructure.aws.deploy.endpoint import SageMakerEndpointDeployer
 from llm_engineering.infrastructure.aws.deploy.plan import DeploymentPlan
 from llm_engineering.infrastructure.aws.deploy.spec import (
     AutoscalingSpec,
     EndpointSpec,
     EndpointType,
-    endpoint_spec_from_settings,
 )
 
 __all__ = [
@@ -25,6 +21,4 @@ __all__ = [
     "EndpointSpec",
     "EndpointType",
     "SageMakerEndpointDeployer",
-    "endpoint_deployer_from_settings",
-    "endpoint_spec_from_settings",
 ]

@@ -5,7 +5,7 @@ the `sagemaker` package is an optional extra. The boto3 calls it made are few an
 here directly: create_model, create_endpoint_config, create_endpoint (or update_endpoint), plus
 create_inference_component for inference-component endpoints and Application Auto Scaling when asked.
 
-Clients are injected (`endpoint_deployer_from_settings` builds them), so tests use botocore's Stubber.
+Clients are injected (`bootstrap.builders.aws.build_endpoint_deployer` builds them), so tests use botocore's Stubber.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from llm_engineering.infrastructure.errors import AwsResourceError
 
 if TYPE_CHECKING:
     from llm_engineering.infrastructure.aws.deploy.spec import EndpointSpec
-    from llm_engineering.settings import Settings
 
 Progress = Callable[[str], None]
 _BUSY_STATUSES = frozenset(
@@ -246,19 +245,3 @@ class SageMakerEndpointDeployer:
             progress=progress,
         )
         return cleanup.run(spec, wait=wait)
-
-
-def endpoint_deployer_from_settings(
-    settings: Settings, session: Any = None, **options: Any
-) -> SageMakerEndpointDeployer:
-    """A deployer on boto3 `sagemaker` and `application-autoscaling` clients for AWS_REGION (from `session`,
-    else one built from settings). Connects to nothing."""
-    from llm_engineering.infrastructure.aws.session import aws_session, client_config
-
-    session = session or aws_session(settings)
-    config = client_config()
-    return SageMakerEndpointDeployer(
-        session.client("sagemaker", config=config),
-        session.client("application-autoscaling", config=config),
-        **options,
-    )

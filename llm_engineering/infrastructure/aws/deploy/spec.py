@@ -1,6 +1,6 @@
 """What one SageMaker LLM endpoint should look like: container, model source, hardware, autoscaling.
 
-`EndpointSpec` is built from settings (`endpoint_spec_from_settings`) and checked by `problems()` before
+`EndpointSpec` is built from settings (`bootstrap.builders.aws.endpoint_spec`) and checked by `problems()` before
 anything reaches AWS. The serving container is the Hugging Face LLM DLC (TGI) by default, or the LMI
 container (DJL Serving with vLLM); both read their configuration from environment variables.
 """
@@ -12,14 +12,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.aws.calls import PROJECT_TAG
 from llm_engineering.infrastructure.aws.dlc_registries import DLC_ACCOUNTS
-
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
 TGI_REPOSITORY = "huggingface-pytorch-tgi-inference"
 LMI_REPOSITORY = "djl-inference"
@@ -246,49 +243,3 @@ class EndpointSpec:
                 f"SAGEMAKER_AUTOSCALING_MIN_COPIES ({self.autoscaling.min_capacity})."
             )
         return problems
-
-
-def autoscaling_from_settings(settings: Settings) -> AutoscalingSpec:
-    return AutoscalingSpec(
-        min_capacity=settings.SAGEMAKER_AUTOSCALING_MIN_COPIES,
-        max_capacity=settings.SAGEMAKER_AUTOSCALING_MAX_COPIES,
-        target_invocations=settings.SAGEMAKER_AUTOSCALING_TARGET_INVOCATIONS,
-        scale_in_cooldown_s=settings.SAGEMAKER_AUTOSCALING_SCALE_IN_COOLDOWN_S,
-        scale_out_cooldown_s=settings.SAGEMAKER_AUTOSCALING_SCALE_OUT_COOLDOWN_S,
-    )
-
-
-def endpoint_spec_from_settings(
-    settings: Settings, *, autoscaling: bool | None = None, **overrides: Any
-) -> EndpointSpec:
-    """The spec the settings describe; `autoscaling` (None = SAGEMAKER_AUTOSCALING) and `overrides` win."""
-    scaling = settings.SAGEMAKER_AUTOSCALING if autoscaling is None else autoscaling
-    token = settings.HUGGINGFACE_ACCESS_TOKEN.get_secret_value() if settings.HUGGINGFACE_ACCESS_TOKEN else None
-    fields: dict[str, Any] = {
-        "role_arn": settings.AWS_ARN_ROLE,
-        "region": settings.AWS_REGION,
-        "endpoint_name": settings.SAGEMAKER_ENDPOINT_INFERENCE,
-        "endpoint_config_name": settings.SAGEMAKER_ENDPOINT_CONFIG_INFERENCE,
-        "endpoint_type": EndpointType(settings.SAGEMAKER_ENDPOINT_TYPE),
-        "inference_component_name": settings.SAGEMAKER_INFERENCE_COMPONENT,
-        "container": settings.SAGEMAKER_CONTAINER,
-        "image_uri": settings.SAGEMAKER_INFERENCE_IMAGE_URI,
-        "tgi_image_tag": settings.SAGEMAKER_TGI_IMAGE_TAG,
-        "lmi_image_tag": settings.SAGEMAKER_LMI_IMAGE_TAG,
-        "model_id": settings.HF_MODEL_ID,
-        "instance_type": settings.GPU_INSTANCE_TYPE,
-        "instance_count": settings.SAGEMAKER_INSTANCE_COUNT,
-        "startup_timeout_s": settings.SAGEMAKER_STARTUP_TIMEOUT_S,
-        "num_gpus": settings.SM_NUM_GPUS,
-        "max_input_length": settings.MAX_INPUT_LENGTH,
-        "max_total_tokens": settings.MAX_TOTAL_TOKENS,
-        "max_batch_total_tokens": settings.MAX_BATCH_TOTAL_TOKENS,
-        "max_batch_prefill_tokens": settings.MAX_BATCH_PREFILL_TOKENS,
-        "quantize": settings.HF_MODEL_QUANTIZE,
-        "copies": settings.COPIES,
-        "gpus": settings.GPUS,
-        "cpus": settings.CPUS,
-        "autoscaling": autoscaling_from_settings(settings) if scaling else None,
-        "hf_token": token,
-    }
-    return EndpointSpec(**(fields | overrides))

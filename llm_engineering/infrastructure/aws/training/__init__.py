@@ -12,8 +12,8 @@ Hyperparameter values travel JSON-encoded, as the estimator sent them; the toolk
 - `spec.py`: `TrainingJobSpec`, what one job should be, its validation, and the `create_training_job` request;
 - `source.py`: the source archive the job downloads (the fine-tuning folder and the project modules it imports);
 - `launcher.py`: `SageMakerTrainingLauncher`, which uploads the archive, creates the job and polls it to its end;
-- `from_settings.py`: the spec, the job's environment and the launcher built from settings.
 
-boto3 clients are injected (`training_launcher_from_settings` builds them), so tests use botocore's
+The spec, the job's environment and the launcher are built from settings by the composition root
+(`llm_engineering.bootstrap.builders.aws`). boto3 clients are injected (`build_training_launcher` there builds them), so tests use botocore's
 Stubber and never reach AWS. Library errors come out as `SageMakerJobError` or `ImproperlyConfigured`.
 """

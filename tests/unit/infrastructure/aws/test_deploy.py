@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from llm_engineering.bootstrap.builders.aws import build_endpoint_deployer, endpoint_spec
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.aws.calls import masked
 from llm_engineering.infrastructure.aws.deploy import (
@@ -16,8 +17,6 @@ from llm_engineering.infrastructure.aws.deploy import (
     EndpointSpec,
     EndpointType,
     SageMakerEndpointDeployer,
-    endpoint_deployer_from_settings,
-    endpoint_spec_from_settings,
 )
 from llm_engineering.infrastructure.aws.deploy.plan import endpoint_config_name, model_name
 from llm_engineering.infrastructure.errors import AwsResourceError
@@ -283,14 +282,14 @@ def test_the_spec_comes_from_settings_and_flags_win():
         SAGEMAKER_AUTOSCALING_MAX_COPIES=4,
         COPIES=2,
     )
-    spec = endpoint_spec_from_settings(settings)
+    spec = endpoint_spec(settings)
     assert (spec.endpoint_type, spec.copies, spec.autoscaling, spec.hf_token) == (
         EndpointType.INFERENCE_COMPONENT_BASED,
         2,
         None,
         SECRET,
     )
-    scaled = endpoint_spec_from_settings(settings, autoscaling=True, container="lmi", model_data="")
+    scaled = endpoint_spec(settings, autoscaling=True, container="lmi", model_data="")
     assert scaled.autoscaling == AutoscalingSpec(max_capacity=4)
     assert (scaled.container, scaled.model_data) == ("lmi", None)
 
@@ -706,9 +705,9 @@ def test_delete_when_nothing_exists_says_so(stubs, said):
 # --- From settings ---------------------------------------------------------------------------------------------
 def test_the_deployer_factory_builds_regional_clients_without_calling_aws():
     settings = load_settings(AWS_REGION="us-east-1", AWS_ACCESS_KEY="AKIAFAKE", AWS_SECRET_KEY="fake-secret")
-    deployer = endpoint_deployer_from_settings(settings)
+    deployer = build_endpoint_deployer(settings)
     assert deployer.sagemaker.meta.service_model.service_name == "sagemaker"
     assert deployer.autoscaling.meta.service_model.service_name == "application-autoscaling"
     assert deployer.sagemaker.meta.region_name == deployer.autoscaling.meta.region_name == "us-east-1"
     with pytest.raises(ImproperlyConfigured, match="go together"):
-        endpoint_deployer_from_settings(load_settings(AWS_ACCESS_KEY="AKIAFAKE"))
+        build_endpoint_deployer(load_settings(AWS_ACCESS_KEY="AKIAFAKE"))

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from llm_engineering.bootstrap.builders.aws import build_sagemaker_iam
 from llm_engineering.infrastructure.aws.roles import (
     MAX_USER_POLICY_CHARS,
     USER_POLICY_NAME,
@@ -18,7 +19,6 @@ from llm_engineering.infrastructure.aws.roles import (
     compact_json,
     deployment_user_policy,
     execution_role_trust_policy,
-    sagemaker_iam_from_settings,
     write_private_json,
 )
 from llm_engineering.infrastructure.errors import AwsResourceError
@@ -250,6 +250,6 @@ def test_private_files_stay_private_even_over_a_readable_file(tmp_path):
 
 def test_the_factory_builds_an_iam_client_for_the_regions_partition():
     settings = load_settings(AWS_REGION="cn-north-1", AWS_ACCESS_KEY="AKIAFAKE", AWS_SECRET_KEY="fake-secret")
-    setup = sagemaker_iam_from_settings(settings)
+    setup = build_sagemaker_iam(settings)
     assert setup.iam.meta.service_model.service_name == "iam"
     assert setup.partition == "aws-cn"

@@ -1,0 +1,1 @@
+"""Settings -> one adapter each, by area; the container (`bootstrap.composition`) calls them."""
