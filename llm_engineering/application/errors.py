@@ -137,3 +137,15 @@ class UnknownPipelineError(LLMTwinError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else "unknown pipeline"
+
+
+# --- Pipeline runs ---------------------------------------------------------------------------------------
+class PipelineRunFailed(LLMTwinError):
+    """A pipeline run raised or ended in a state other than completed; carries what is known of the run."""
+
+    def __init__(self, pipeline: str, run_name: str, reason: str, dashboard_url: str | None = None):
+        super().__init__(f"{pipeline} run {run_name} failed: {reason}")
+        self.pipeline = pipeline
+        self.run_name = run_name
+        self.reason = reason
+        self.dashboard_url = dashboard_url

@@ -260,9 +260,9 @@ def install(
     if job_runner is None and pipelines is None:
         job_runner = JobRunner(NoPipelines())
     elif job_runner is None:
-        from llm_engineering.entrypoints.ui.pipeline_runs import ZenMLPipelineRunner
+        from llm_engineering.bootstrap.pipeline_runs import build_pipeline_runner
 
-        job_runner = JobRunner(ZenMLPipelineRunner(state.bound_container, pipelines))
+        job_runner = JobRunner(build_pipeline_runner(state.bound_container, pipelines))
     app.state.ui_jobs = job_runner
     app.include_router(router)
     fallback: Callable[..., Any] = app.exception_handlers.get(RequestValidationError) or (

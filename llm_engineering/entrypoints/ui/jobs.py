@@ -1,8 +1,9 @@
 """Background jobs of the web UI: a crawl runs `digital_data_etl` then `feature_engineering` for one author in
 a thread, one crawl at a time; the last jobs are kept in memory for `/ui/api/jobs`.
 
-The pipelines are run by an injected `PipelineRunner` (ZenML in `pipeline_runs.py`, on the pipeline catalogue
-the app factory was given; fakes in unit tests).
+The pipelines are run by an injected `PipelineRunner` (the port, in `application.operations.pipeline_runs`; on
+ZenML as `bootstrap.pipeline_runs` builds it from the pipeline catalogue the app factory was given; fakes in unit
+tests).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from loguru import logger
 
+from llm_engineering.application.operations.pipeline_runs import PipelineRunner, RunResult
 from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning, PipelineRunFailed
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -24,25 +26,6 @@ CRAWL = "crawl"
 # Run statuses that count as success (ZenML: `completed`, or `cached` when every step was).
 SUCCESSFUL_RUN_STATUSES = ("completed", "cached")
 MAX_KEPT_JOBS = 50
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How a pipeline run ended: ZenML's status (`completed`), its dashboard page, and a summary (e.g. the
-    crawl's tried/succeeded/failed counts) when the runner knows one."""
-
-    status: str
-    dashboard_url: str | None = None
-    summary: dict[str, Any] | None = None
-
-
-class PipelineRunner(Protocol):
-    """Runs pipeline `pipeline` with `parameters` as run `run_name`, returning when it ended.
-
-    Raises on a failed run (`PipelineRunFailed` when it knows the run's dashboard page).
-    """
-
-    def __call__(self, pipeline: str, parameters: Mapping[str, Any], run_name: str) -> RunResult: ...
 
 
 class NoPipelines:

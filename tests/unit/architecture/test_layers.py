@@ -63,8 +63,6 @@ PENDING_LAYER_IMPORTS: dict[str, tuple[str, ...]] = {
     "llm_engineering/infrastructure/local/warehouse.py": ("llm_engineering.settings",),
     "llm_engineering/infrastructure/zenml_home.py": ("llm_engineering.settings",),
     "llm_engineering/infrastructure/zenml_orphaned_runs.py": ("llm_engineering.settings",),
-    # The web UI's ZenML runner: the dashboard, run-owner records and run config still imported directly.
-    "llm_engineering/entrypoints/ui/pipeline_runs.py": ("llm_engineering.infrastructure",),
 }
 
 # The folders around the package (composition roots and ZenML wiring): they import the package, never the reverse.

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from llm_engineering import bootstrap
 from llm_engineering.bootstrap import Container
+from llm_engineering.bootstrap.pipeline_runs import config_with_parameters
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.entrypoints.api import create_app
@@ -26,7 +27,6 @@ from llm_engineering.entrypoints.ui.dependencies import (
 )
 from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning, PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import JobRunner, RunResult
-from llm_engineering.entrypoints.ui.pipeline_runs import config_with_parameters
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import load_settings
 from pipelines.catalogue import CATALOGUE
@@ -592,7 +592,7 @@ def test_each_pipeline_config_gets_the_jobs_parameters(tmp_path):
 
 
 def test_pipeline_steps_share_the_services_stores(tmp_path):
-    from llm_engineering.entrypoints.ui.pipeline_runs import share_stores_with_steps
+    from llm_engineering.bootstrap.pipeline_runs import share_stores_with_steps
     from tests.fixtures.memory_warehouse import MemoryWarehouse
 
     settings = load_settings(env_file=tmp_path / "none.env")
@@ -612,7 +612,7 @@ def test_pipeline_steps_share_the_services_stores(tmp_path):
 def test_run_summary_merges_the_metadata_it_finds():
     from types import SimpleNamespace
 
-    from llm_engineering.entrypoints.ui.pipeline_runs import run_summary
+    from llm_engineering.bootstrap.pipeline_runs import run_summary
 
     def artifact(**metadata):
         return SimpleNamespace(outputs={name: [SimpleNamespace(run_metadata=metadata)] for name in ("crawled_links",)})

@@ -12,12 +12,11 @@ import yaml
 
 from llm_engineering import bootstrap
 from llm_engineering.application.operations.pipeline_catalogue import CataloguedPipeline, PipelineCatalogue
-from llm_engineering.bootstrap import Container
+from llm_engineering.bootstrap import Container, pipeline_runs
+from llm_engineering.bootstrap.pipeline_runs import ZenMLPipelineRunner
 from llm_engineering.entrypoints.api import create_app
-from llm_engineering.entrypoints.ui import pipeline_runs
 from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
 from llm_engineering.entrypoints.ui.jobs import NoPipelines
-from llm_engineering.entrypoints.ui.pipeline_runs import ZenMLPipelineRunner
 from llm_engineering.settings import load_settings
 from tests.fixtures.memory_warehouse import MemoryWarehouse
 

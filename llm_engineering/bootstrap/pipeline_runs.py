@@ -1,6 +1,8 @@
-"""The UI's `PipelineRunner` on ZenML: a pipeline of the catalogue it is given (the project's, from
-`pipelines/catalogue.py`, handed to the app factory by `tools/ml_service.py`) run in this process, with the
-catalogued YAML config and the job's parameters written into a copy of it (as `tools.run` does), caching off.
+"""The web UI's `PipelineRunner` on ZenML, built in the composition root (`build_pipeline_runner`, called by
+`ui.api.install`; the UI keeps only the port, `application.operations.pipeline_runs`): a pipeline of the
+catalogue it is given (the project's, from `pipelines/catalogue.py`, handed to the app factory by
+`tools/ml_service.py`) run in this process, with the catalogued YAML config and the job's parameters written
+into a copy of it (as `tools.run` does), caching off.
 
 The steps take their stores from `bootstrap.container()`; before a run the process's container is made to
 share the service's warehouse and vector store, so an embedded Qdrant folder is never opened twice.
@@ -16,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from llm_engineering.entrypoints.ui.errors import PipelineRunFailed
-from llm_engineering.entrypoints.ui.jobs import RunResult
+from llm_engineering.application.errors import PipelineRunFailed
+from llm_engineering.application.operations.pipeline_runs import RunResult
 from llm_engineering.infrastructure.local.zenml_dashboard import ZenMLDashboard
 from llm_engineering.infrastructure.local.zenml_server import checkout_dashboard
 from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords, owned_run
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
     from llm_engineering.bootstrap import Container
 
 REMOTE_POLL_S = 5.0
+
+
+def build_pipeline_runner(container: Callable[[], Container], catalogue: PipelineCatalogue) -> ZenMLPipelineRunner:
+    """The runner of the web UI's jobs: the ZenML pipelines of `catalogue` on the stores of `container()`."""
+    return ZenMLPipelineRunner(container, catalogue)
 
 
 class ZenMLPipelineRunner:
