@@ -58,7 +58,7 @@ def fill_stores(corpus: Path, author: str) -> int:
 
     import_markdown_corpus(corpus, author)
     if EmbeddedArticleChunk.count() == 0:
-        from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+        from llm_engineering.bootstrap import use_project_zenml_store
         from pipelines.feature_engineering import feature_engineering
 
         use_project_zenml_store()  # the run goes to this checkout's ZenML store

@@ -75,7 +75,7 @@ def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
     import_warehouse(HANDBOOK_DIR / "warehouse")
     articles = ArticleDocument.count()
     if EmbeddedArticleChunk.count() == 0:
-        from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+        from llm_engineering.bootstrap import use_project_zenml_store
         from pipelines.feature_engineering import feature_engineering
 
         use_project_zenml_store(settings)  # the run goes to this checkout's ZenML store

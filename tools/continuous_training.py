@@ -34,7 +34,7 @@ from llm_engineering.application.operations.continuous_training import (
     evaluation_parameters,
     promote_candidate,
 )
-from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
+from llm_engineering.bootstrap import owned_run
 from pipelines.catalogue import CATALOGUE
 
 if TYPE_CHECKING:
@@ -357,7 +357,7 @@ def post_alert(report: ContinuousTrainingReport) -> None:
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=OUTPUT_DIR, show_default=True)
 def main(budget: str, data: str | None, deploy: bool, fail_on_reject: bool, config_path: Path, output: Path) -> None:
     """Run the continuous-training chain once and report what each stage did."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported

@@ -25,7 +25,7 @@ def book_dataset_paths(handbook_dir: Path) -> list[Path]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Dataset artifacts: import files as ZenML artifacts, print what the latest artifact holds."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 def main(model_spec: str, quantizations: str, force: bool, zenml: bool) -> None:
     """Write <version>/gguf/<name>-v<N>.<quantization>.gguf and <version>/gguf/Modelfile, and list them in the
     version's model card."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported

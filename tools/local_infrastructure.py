@@ -20,7 +20,7 @@ def _infrastructure() -> LocalInfrastructure:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Local infrastructure: Docker compose where an engine answers, otherwise the embedded nx-27017 server."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
@@ -65,7 +65,7 @@ def status() -> None:
 
 
 def _orphaned_runs() -> str:
-    from llm_engineering.infrastructure.zenml_orphaned_runs import mark_orphaned_runs
+    from llm_engineering.bootstrap import mark_orphaned_runs
 
     try:
         return mark_orphaned_runs().describe()

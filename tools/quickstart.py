@@ -52,7 +52,7 @@ def _done(started: float, message: str = "") -> None:
 @click.option("--keep-api", is_flag=True, help="Leave the API running (it then holds the embedded Qdrant folder).")
 def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> None:
     """Run the whole system once on this machine, offline, and answer one question through the REST API."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported
@@ -113,7 +113,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     _done(started, f"({imported.inserted} articles inserted, {imported.skipped_existing} already there)")
 
     started = _step(4, "Feature pipeline (ZenML): clean, chunk, embed -> Qdrant", "feature_pipeline")
-    from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
+    from llm_engineering.bootstrap import owned_run
     from pipelines.feature_engineering import feature_engineering
 
     run_name = f"quickstart_feature_engineering_{int(time.time())}"

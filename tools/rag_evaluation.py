@@ -122,7 +122,7 @@ def main(
     output: Path,
 ) -> None:
     """Print retrieval metrics of the configured retriever on the labelled queries and write the report."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported

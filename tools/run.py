@@ -167,7 +167,7 @@ def run_pipeline(entry: PipelineEntry, config_path: Path, no_cache: bool) -> Non
     pipeline = entry.catalogued.load()
     run_name = f"{entry.function}_run_{datetime.now():%Y_%m_%d_%H_%M_%S}"
     click.echo(f"Running {entry.function} with {config_path} as {run_name}")
-    from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run
+    from llm_engineering.bootstrap import owned_run
 
     with owned_run(run_name):  # marks runs left "running" by a killed process failed, then records this one
         pipeline.with_options(config_path=str(config_path), run_name=run_name, enable_cache=not no_cache)()
@@ -238,7 +238,7 @@ def main(
     together, features are built for the crawled author unless --authors says otherwise.
     Parameters come from the YAML configs in configs/; edit or copy them to change a run.
     """
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: before any vendor library is imported

@@ -27,7 +27,7 @@ import click
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def main(command: tuple[str, ...]) -> None:
     """Run COMMAND (e.g. `zenml stack list`) with ZENML_CONFIG_PATH on this checkout's store; exits as it does."""
-    from llm_engineering.infrastructure.zenml_home import use_project_zenml_store
+    from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
 
     opt_out_of_vendor_telemetry()  # first: the zenml CLI reads ZENML_ANALYTICS_OPT_IN too

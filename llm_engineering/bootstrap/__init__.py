@@ -58,6 +58,9 @@ from llm_engineering.bootstrap.builders.operations import (
     export_settings_to_zenml,
     load_settings_from_zenml,
     log_model_evaluation_to_opik,
+    mark_orphaned_runs,
+    owned_run,
+    run_owner_records,
     use_project_zenml_store,
 )
 from llm_engineering.bootstrap.builders.stores import (
@@ -111,9 +114,12 @@ __all__ = [
     "generation_parameters",
     "load_settings_from_zenml",
     "log_model_evaluation_to_opik",
+    "mark_orphaned_runs",
     "model_to_serve_locally",
     "override",
+    "owned_run",
     "reset",
+    "run_owner_records",
     "served_model",
     "served_model_file",
     "teacher_configured",

@@ -20,9 +20,9 @@ from loguru import logger
 
 from llm_engineering.application.errors import PipelineRunFailed
 from llm_engineering.application.operations.pipeline_runs import RunResult
+from llm_engineering.bootstrap.builders.operations import owned_run, run_owner_records
 from llm_engineering.infrastructure.local.zenml_dashboard import ZenMLDashboard
 from llm_engineering.infrastructure.local.zenml_server import checkout_dashboard
-from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords, owned_run
 from llm_engineering.infrastructure.zenml_run_config import config_with_parameters
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class ZenMLPipelineRunner:
             config_path = config_with_parameters(self.catalogue.config_path(pipeline), parameters, Path(folder))
             pipeline_function = catalogued.load()
             try:
-                with owned_run(run_name, RunOwnerRecords.from_settings(container.settings)):
+                with owned_run(run_name, run_owner_records(container.settings)):
                     run = pipeline_function.with_options(
                         config_path=str(config_path), run_name=run_name, enable_cache=False
                     )()

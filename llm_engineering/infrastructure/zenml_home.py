@@ -4,7 +4,7 @@ ZenML keeps its client config (the active stack, which store it talks to) and it
 database of runs, the artifact store) under one folder, by default per machine user (`~/.config/zenml`). Every
 checkout then shared one store: `latest` artifacts could come from another checkout's run, and
 `local-infrastructure-up` in one checkout pointed every checkout at its dashboard server, so stopping it broke
-pipelines running elsewhere. Entry points call `use_project_zenml_store()` before ZenML reads its config (its
+pipelines running elsewhere. Entry points call `bootstrap.use_project_zenml_store()` before ZenML reads its config (its
 first client or pipeline run; importing zenml reads nothing), so each checkout keeps its own runs, artifacts,
 stacks and local dashboard database.
 
@@ -22,12 +22,9 @@ import sys
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from loguru import logger
-
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
 CONFIG_PATH_VARIABLE = "ZENML_CONFIG_PATH"
 STORE_URL_VARIABLE = "ZENML_STORE_URL"
@@ -54,13 +51,14 @@ class ZenMLHome:
         return f"{self.path} (this checkout's store)"
 
 
-def project_zenml_path(settings: Settings) -> Path:
+def project_zenml_path(local_data_dir: Path) -> Path:
     """LOCAL_DATA_DIR/zenml, absolute (ZenML resolves it against the working directory of each process)."""
-    return (settings.LOCAL_DATA_DIR / FOLDER_NAME).expanduser().resolve()
+    return (Path(local_data_dir) / FOLDER_NAME).expanduser().resolve()
 
 
-def zenml_home(settings: Settings, environ: MutableMapping[str, str] | None = None) -> ZenMLHome:
-    """The ZenML home `use_project_zenml_store` chooses for `settings` and `environ`; reads, sets nothing."""
+def zenml_home(local_data_dir: Path, environ: MutableMapping[str, str] | None = None) -> ZenMLHome:
+    """The ZenML home `use_project_zenml_store` chooses for `local_data_dir` (LOCAL_DATA_DIR) and `environ`;
+    reads, sets nothing."""
     environ = os.environ if environ is None else environ
     configured = environ.get(CONFIG_PATH_VARIABLE)
     # A value this module set (in this process or a parent) is a default, not the user's choice.
@@ -69,26 +67,16 @@ def zenml_home(settings: Settings, environ: MutableMapping[str, str] | None = No
     store_url = environ.get(STORE_URL_VARIABLE)
     if store_url:
         return ZenMLHome(None, "server", store_url)
-    return ZenMLHome(project_zenml_path(settings), "project")
+    return ZenMLHome(project_zenml_path(local_data_dir), "project")
 
 
-def use_project_zenml_store(
-    settings: Settings | None = None, environ: MutableMapping[str, str] | None = None
-) -> ZenMLHome | None:
-    """Point ZenML at this checkout's store, LOCAL_DATA_DIR/zenml, unless the user chose one (ZENML_CONFIG_PATH)
-    or a server (ZENML_STORE_URL): sets ZENML_CONFIG_PATH in `environ` (default: this process's environment,
-    inherited by the processes it starts). Call it before ZenML reads its config. Returns the home in use; None
-    (nothing set) when the process settings do not load: the entry point reports them itself."""
+def use_project_zenml_store(local_data_dir: Path, environ: MutableMapping[str, str] | None = None) -> ZenMLHome:
+    """Point ZenML at this checkout's store, `local_data_dir`/zenml, unless the user chose one
+    (ZENML_CONFIG_PATH) or a server (ZENML_STORE_URL): sets ZENML_CONFIG_PATH in `environ` (default: this
+    process's environment, inherited by the processes it starts). Call it before ZenML reads its config (entry
+    points call `bootstrap.use_project_zenml_store()`, which reads LOCAL_DATA_DIR). Returns the home in use."""
     environ = os.environ if environ is None else environ
-    if settings is None:
-        from llm_engineering.domain.exceptions import ImproperlyConfigured
-        from llm_engineering.settings import get_settings
-
-        try:
-            settings = get_settings()
-        except ImproperlyConfigured:
-            return None
-    home = zenml_home(settings, environ)
+    home = zenml_home(local_data_dir, environ)
     if home.chosen_by != "project" or home.path is None:
         if home.chosen_by == "server" and environ.get(CONFIG_PATH_VARIABLE):
             environ.pop(CONFIG_PATH_VARIABLE)  # a parent's default: ZenML's own folder goes with a server

@@ -2,7 +2,8 @@
 
 ZenML's local orchestrator runs a pipeline inside the process that called it and records nothing about that
 process, so a run whose process was killed shows "running" forever. Every runner of this project (tools.run,
-continuous training, the quickstart, the web UI's job runner) starts its runs inside `owned_run(run_name)`:
+continuous training, the quickstart, the web UI's job runner) starts its runs inside `owned_run(run_name)`
+(`bootstrap.owned_run`, on the records under LOCAL_DATA_DIR):
 
 - first, unfinished runs whose recorded process is gone from this host are marked failed, with the reason;
 - then this process is recorded as the run's owner (ZenML store, host, pid, process start time) in a small
@@ -27,12 +28,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
-
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
 
 RECORDS_FOLDER = "zenml_runs"
 LOCAL_ORCHESTRATOR_FLAVOR = "local"
@@ -112,11 +110,9 @@ class RunOwnerRecords:
         self.folder = Path(folder)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> RunOwnerRecords:
-        """The records under LOCAL_DATA_DIR/zenml_runs (of `settings`, default the process settings)."""
-        from llm_engineering.settings import get_settings
-
-        return cls((settings or get_settings()).LOCAL_DATA_DIR / RECORDS_FOLDER)
+    def under(cls, local_data_dir: Path) -> RunOwnerRecords:
+        """The records under `local_data_dir`/zenml_runs (LOCAL_DATA_DIR: `bootstrap.run_owner_records()`)."""
+        return cls(Path(local_data_dir) / RECORDS_FOLDER)
 
     def path(self, run_name: str) -> Path:
         # Readable and safe as a file name; the hash keeps names that differ only in odd characters apart.
@@ -238,12 +234,11 @@ class OrphanReport:
         return text
 
 
-def mark_orphaned_runs(records: RunOwnerRecords | None = None, client: Any | None = None) -> OrphanReport:
+def mark_orphaned_runs(records: RunOwnerRecords, client: Any | None = None) -> OrphanReport:
     """Mark failed (steps and run, with the reason) every unfinished run of the local orchestrator whose owner
     process is gone from this host; forget records nobody needs any more. Only records of the client's ZenML
     store are read: the same LOCAL_DATA_DIR may serve several stores (tests, a second project). Returns what
     it did."""
-    records = records or RunOwnerRecords.from_settings()
     client = client or zenml_client()
     hostname = socket.gethostname()
     runs = unfinished_runs(client)
@@ -313,10 +308,9 @@ def zenml_client() -> Any:
 
 # --- For runners ---------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def owned_run(run_name: str, records: RunOwnerRecords | None = None) -> Iterator[OrphanReport | None]:
+def owned_run(run_name: str, records: RunOwnerRecords) -> Iterator[OrphanReport | None]:
     """Around the call of a pipeline run named `run_name`: first mark orphaned runs failed, then record this
     process as the run's owner until the call returns. Yields the cleanup's report (None if it failed)."""
-    records = records or RunOwnerRecords.from_settings()
     report, store = None, ""
     try:
         client = zenml_client()

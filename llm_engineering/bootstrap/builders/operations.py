@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from llm_engineering.settings import Settings, get_settings, load_settings
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from llm_engineering.application.operations.alerts import Alerter
     from llm_engineering.infrastructure.opik_tracing import OpikTracer
     from llm_engineering.infrastructure.zenml_home import ZenMLHome
+    from llm_engineering.infrastructure.zenml_orphaned_runs import OrphanReport, RunOwnerRecords
 
 
 def build_alerter(settings: Settings | None = None) -> Alerter:
@@ -51,12 +53,45 @@ def build_tracer(settings: Settings, tags: list[str] | None = None) -> OpikTrace
     return OpikTracer(tags=tags)
 
 
-def use_project_zenml_store(settings: Settings | None = None) -> ZenMLHome | None:
+def use_project_zenml_store(
+    settings: Settings | None = None, environ: MutableMapping[str, str] | None = None
+) -> ZenMLHome | None:
     """Point ZenML at this checkout's store, LOCAL_DATA_DIR/zenml, unless the user chose another (see
-    `infrastructure.zenml_home.use_project_zenml_store`); before ZenML reads its config."""
+    `infrastructure.zenml_home.use_project_zenml_store`); before ZenML reads its config. `settings` default to
+    the process settings; None (nothing set) when those do not load: the entry point reports them itself."""
+    from llm_engineering.domain.exceptions import ImproperlyConfigured
     from llm_engineering.infrastructure.zenml_home import use_project_zenml_store as use_store
 
-    return use_store(settings)
+    if settings is None:
+        try:
+            settings = get_settings()
+        except ImproperlyConfigured:
+            return None
+    return use_store(settings.LOCAL_DATA_DIR, environ)
+
+
+def run_owner_records(settings: Settings | None = None) -> RunOwnerRecords:
+    """The pipeline runs' owner records under LOCAL_DATA_DIR/zenml_runs (default: the process settings)."""
+    from llm_engineering.infrastructure.zenml_orphaned_runs import RunOwnerRecords
+
+    return RunOwnerRecords.under((settings or get_settings()).LOCAL_DATA_DIR)
+
+
+@contextmanager
+def owned_run(run_name: str, records: RunOwnerRecords | None = None) -> Iterator[OrphanReport | None]:
+    """`infrastructure.zenml_orphaned_runs.owned_run` on `records` (default: `run_owner_records()`): around
+    the call of a pipeline run, orphaned runs marked failed first, then this process recorded as its owner."""
+    from llm_engineering.infrastructure.zenml_orphaned_runs import owned_run as owned
+
+    with owned(run_name, records or run_owner_records()) as report:
+        yield report
+
+
+def mark_orphaned_runs(records: RunOwnerRecords | None = None, client: Any | None = None) -> OrphanReport:
+    """`infrastructure.zenml_orphaned_runs.mark_orphaned_runs` on `records` (default: `run_owner_records()`)."""
+    from llm_engineering.infrastructure.zenml_orphaned_runs import mark_orphaned_runs as mark
+
+    return mark(records or run_owner_records(), client)
 
 
 def export_settings_to_zenml(settings: Settings | None = None) -> str:

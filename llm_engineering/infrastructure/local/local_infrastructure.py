@@ -72,7 +72,7 @@ class LocalInfrastructure:
         self.settings = settings
         self.project_root = project_root or Path.cwd()
         self.run_dir = settings.LOCAL_DATA_DIR / "run"
-        self.zenml_home = zenml_home(settings)
+        self.zenml_home = zenml_home(settings.LOCAL_DATA_DIR)
         self._zenml_port = zenml_port
         self.state_file = self.run_dir / "infrastructure.json"
         self.nx_pid_file = self.run_dir / "nx-27017.pid"

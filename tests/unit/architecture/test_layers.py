@@ -61,8 +61,6 @@ PENDING_LAYER_IMPORTS: dict[str, tuple[str, ...]] = {
     "llm_engineering/infrastructure/local/local_infrastructure.py": ("llm_engineering.settings",),
     "llm_engineering/infrastructure/local/served_model_engine.py": ("llm_engineering.settings",),
     "llm_engineering/infrastructure/local/warehouse.py": ("llm_engineering.settings",),
-    "llm_engineering/infrastructure/zenml_home.py": ("llm_engineering.settings",),
-    "llm_engineering/infrastructure/zenml_orphaned_runs.py": ("llm_engineering.settings",),
 }
 
 # The folders around the package (composition roots and ZenML wiring): they import the package, never the reverse.

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
+from llm_engineering.bootstrap import use_project_zenml_store
 from llm_engineering.infrastructure import zenml_home as module
 from llm_engineering.infrastructure.zenml_home import (
     CONFIG_PATH_VARIABLE,
     DEFAULTED_VARIABLE,
     STORE_URL_VARIABLE,
-    use_project_zenml_store,
     zenml_home,
 )
 from llm_engineering.settings import load_settings
@@ -80,7 +80,7 @@ def test_a_default_inherited_from_another_checkout_is_not_a_user_choice(settings
     )
     # ...and with a server named, the parent's default goes: ZenML's own folder.
     environ[STORE_URL_VARIABLE] = "https://zenml.example.org"
-    assert zenml_home(settings, environ).chosen_by == "server"
+    assert zenml_home(settings.LOCAL_DATA_DIR, environ).chosen_by == "server"
     use_project_zenml_store(settings, environ)
     assert CONFIG_PATH_VARIABLE not in environ and DEFAULTED_VARIABLE not in environ
 
@@ -127,7 +127,15 @@ def _uses_zenml(path: Path) -> bool:
     # them chooses the store in create_app.
     source = path.read_text().replace("from pipelines.catalogue import", "")
     return any(
-        marker in source for marker in ("from zenml", "from pipelines", "zenml_orphaned_runs", "tools.zenml_env")
+        marker in source
+        for marker in (
+            "from zenml",
+            "from pipelines",
+            "zenml_orphaned_runs",
+            "owned_run",
+            "mark_orphaned_runs",
+            "tools.zenml_env",
+        )
     )
 
 
