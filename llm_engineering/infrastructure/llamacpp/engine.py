@@ -46,9 +46,7 @@ class EngineConfig:
 
     def thread_share(self) -> ThreadShare:
         """The threads the slots share; automatic threads also give way to other processes' load."""
-        if self.threads > 0:
-            return ThreadShare(self.threads)
-        return ThreadShare(physical_cores(), others_busy=OtherLoad().busy_cpus)
+        return ThreadShare(self.total_threads(), others_busy=None if self.threads > 0 else OtherLoad().busy_cpus)
 
 
 @dataclass(frozen=True)
