@@ -45,7 +45,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(mongo_uri: str) -> Iterator[object]:
-    """A MongoWarehouse on a fresh database, injected into the current container (bound to the documents)."""
+    """A MongoWarehouse on a fresh database, injected into the current container."""
     from llm_engineering import bootstrap
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
 
@@ -67,6 +67,14 @@ def warehouse(mongo_uri: str) -> Iterator[object]:
 
 
 @pytest.fixture
+def documents(warehouse: object) -> object:
+    """The `warehouse` fixture's documents: the repository the current container hands to use cases."""
+    from llm_engineering import bootstrap
+
+    return bootstrap.container().documents()
+
+
+@pytest.fixture
 def vector_store(tmp_path: Path) -> Iterator[object]:
     """Qdrant in embedded local mode on a temporary folder, injected into the current container."""
     from llm_engineering import bootstrap
@@ -79,6 +87,14 @@ def vector_store(tmp_path: Path) -> Iterator[object]:
     finally:
         bootstrap.reset()
         store.close()
+
+
+@pytest.fixture
+def vector_index(vector_store: object) -> object:
+    """The `vector_store` fixture's documents: the index the current container hands to use cases."""
+    from llm_engineering import bootstrap
+
+    return bootstrap.container().vector_index()
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 
 Entry points (tools, ZenML steps, the API, benches) ask the current `Container` for what they need:
 
-    container = bootstrap.container()          # built from get_settings() on first use, stores bound
+    container = bootstrap.container()          # built from get_settings() on first use
+    documents = container.documents()          # the warehouse's documents, passed to the use cases
     retriever = container.retriever()
     context = container.crawler_context()
 
 Tests inject their own adapters (`bootstrap.configure(settings, warehouse=fake)` or
 `bootstrap.override(vector_store=...)`). Re-configuring with other settings or adapters replaces the
-container and rebinds the domain's stores; it never silently keeps the old ones. Nothing connects,
+container; it never silently keeps the old ones. Stores reach use cases only as arguments (no binding). Nothing connects,
 loads a model or starts a browser until a collaborator is first used.
 """
 

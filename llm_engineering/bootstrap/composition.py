@@ -45,8 +45,8 @@ from llm_engineering.bootstrap.builders.stores import (
     build_vector_store,
     build_warehouse,
 )
-from llm_engineering.domain.base.nosql import bind_warehouse
-from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.base.nosql import DocumentRepository
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -120,10 +120,13 @@ class Container:
     def vector_store(self) -> VectorStore:
         return self._get("vector_store", lambda: build_vector_store(self.settings))
 
-    def bind_stores(self) -> None:
-        """Bind this container's warehouse and vector store to the domain's documents (no connection yet)."""
-        bind_warehouse(self.warehouse())
-        bind_vector_store(self.vector_store())
+    def documents(self) -> DocumentRepository:
+        """The warehouse's documents (users, articles, posts, repositories), read and written by class."""
+        return self._get("documents", lambda: DocumentRepository(self.warehouse()))
+
+    def vector_index(self) -> VectorIndex:
+        """The feature store's documents (cleaned documents, embedded chunks), read and written by class."""
+        return self._get("vector_index", lambda: VectorIndex(self.vector_store()))
 
     # --- Models and LLMs ---------------------------------------------------------------------------
     def embedder(self) -> Embedder:
@@ -159,7 +162,6 @@ class Container:
         training samples (`application/datasets/raft.py`)."""
         from llm_engineering.application.datasets.raft import retriever_passage_search
 
-        self.bind_stores()
         return retriever_passage_search(self.retriever(use_llm=False))
 
     def _build_retriever(self, use_llm: bool) -> ContextRetriever:
@@ -303,10 +305,10 @@ _current_lock = threading.Lock()
 
 def configure(settings: Settings | None = None, **adapters: Any) -> Container:
     """Make a container from `settings` (default: the process settings, `get_settings()`) and these
-    adapters, bind its stores and make it the process's current one.
+    adapters and make it the process's current one.
 
     Same settings and no adapters as the current container: the current one is kept (idempotent).
-    Anything else replaces it: the old container's own adapters are closed and the new stores bound.
+    Anything else replaces it: the old container's own adapters are closed.
     """
     global _current, _follows_process_settings
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
@@ -325,7 +327,6 @@ def configure(settings: Settings | None = None, **adapters: Any) -> Container:
         _current, _follows_process_settings = fresh, follows
     if current is not None:
         current.close()
-    fresh.bind_stores()
     _close_at_exit()
     return fresh
 
@@ -349,7 +350,7 @@ def container() -> Container:
 
 
 def override(**adapters: Any) -> Container:
-    """The current configuration with some adapters replaced (tests): a new container, its stores rebound."""
+    """The current configuration with some adapters replaced (tests): a new container."""
     current = _current
     if current is None:
         return configure(None, **adapters)
@@ -358,12 +359,10 @@ def override(**adapters: Any) -> Container:
 
 
 def reset() -> None:
-    """Close the current container's adapters and unbind the stores (tests, and processes handing the
+    """Close the current container's adapters and forget it (tests, and processes handing the
     embedded Qdrant folder to another process)."""
     global _current, _follows_process_settings
     with _current_lock:
         current, _current, _follows_process_settings = _current, None, True
     if current is not None:
         current.close()
-    bind_warehouse(None)
-    bind_vector_store(None)

@@ -1,4 +1,4 @@
-from llm_engineering.domain.base.nosql import NoSQLBaseDocument
-from llm_engineering.domain.base.vector import VectorBaseDocument
+from llm_engineering.domain.base.nosql import DocumentRepository, NoSQLBaseDocument
+from llm_engineering.domain.base.vector import VectorBaseDocument, VectorIndex
 
-__all__ = ["NoSQLBaseDocument", "VectorBaseDocument"]
+__all__ = ["DocumentRepository", "NoSQLBaseDocument", "VectorBaseDocument", "VectorIndex"]

@@ -1,7 +1,9 @@
-"""A small ODM: pydantic documents that persist themselves through a bound `DocumentWarehouse`.
+"""A small ODM: pydantic documents and the repository that stores them in a `DocumentWarehouse`.
 
-The warehouse is bound by a composition root (`llm_engineering.bootstrap`) or by tests;
-nothing connects at import time.
+A document knows its collection and its stored shape; `DocumentRepository` reads and writes documents of
+any class through the warehouse it is given. A composition root (`llm_engineering.bootstrap`) builds the
+repository and hands it to the use cases that need it; nothing is bound process-wide and nothing connects
+at import time.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import UUID4, BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,26 +21,6 @@ from llm_engineering.domain.exceptions import (
     ImproperlyConfigured,
     InvalidDocumentError,
 )
-
-_binding: dict[str, DocumentWarehouse] = {}
-
-
-def bind_warehouse(warehouse: DocumentWarehouse | None) -> None:
-    """Bind (or unbind, with None) the warehouse every NoSQL document uses."""
-    if warehouse is None:
-        _binding.pop("warehouse", None)
-    else:
-        _binding["warehouse"] = warehouse
-
-
-def bound_warehouse() -> DocumentWarehouse:
-    try:
-        return _binding["warehouse"]
-    except KeyError:
-        raise ImproperlyConfigured(
-            "No data warehouse is bound. Call llm_engineering.bootstrap.configure() "
-            "(or bind_warehouse(...) in tests) before using documents."
-        ) from None
 
 
 class NoSQLBaseDocument(BaseModel, ABC):
@@ -93,64 +75,65 @@ class NoSQLBaseDocument(BaseModel, ABC):
         """Fields with a unique index in the warehouse (from `Settings.unique`)."""
         return tuple(getattr(getattr(cls, "Settings", None), "unique", ()))
 
-    # --- Persistence -----------------------------------------------------------------------
-    @classmethod
-    def _warehouse(cls) -> DocumentWarehouse:
-        return bound_warehouse()
 
-    def save(self) -> Self:
-        """Insert this document; raise DuplicateDocumentError if its id or a unique field exists."""
-        self._warehouse().insert_one(self.get_collection_name(), self.to_mongo())
-        return self
+D = TypeVar("D", bound=NoSQLBaseDocument)
 
-    @classmethod
-    def get_or_create(cls, **filter_options: Any) -> Self:
-        """Return the first document matching the filters, creating it from them when none exists."""
-        found = cls.find(**filter_options)
+
+class DocumentRepository:
+    """The documents of a warehouse, by class: saves, finds, counts and deletes them."""
+
+    def __init__(self, warehouse: DocumentWarehouse):
+        self.warehouse = warehouse
+
+    def __repr__(self) -> str:
+        return f"DocumentRepository({type(self.warehouse).__name__})"
+
+    def save(self, document: D) -> D:
+        """Insert `document`; raise DuplicateDocumentError if its id or a unique field exists."""
+        self.warehouse.insert_one(document.get_collection_name(), document.to_mongo())
+        return document
+
+    def get_or_create(self, document_class: type[D], **filter_options: Any) -> D:
+        """The first document matching the filters, created from them when none exists."""
+        found = self.find(document_class, **filter_options)
         if found is not None:
             return found
         try:
-            return cls(**filter_options).save()
+            return self.save(document_class(**filter_options))
         except DuplicateDocumentError:
             # Another writer created it between our read and write.
-            found = cls.find(**filter_options)
+            found = self.find(document_class, **filter_options)
             if found is None:
                 raise
             return found
 
-    @classmethod
-    def bulk_insert(cls, documents: Iterable[Self]) -> InsertReport:
+    def bulk_insert(self, document_class: type[D], documents: Iterable[D]) -> InsertReport:
         """Insert documents, skipping those whose id already exists (so re-imports add nothing)."""
         records = [document.to_mongo() for document in documents]
         if not records:
             return InsertReport()
-        return cls._warehouse().insert_many(cls.get_collection_name(), records)
+        return self.warehouse.insert_many(document_class.get_collection_name(), records)
 
-    @classmethod
-    def find(cls, **filter_options: Any) -> Self | None:
-        record = cls._warehouse().find_one(cls.get_collection_name(), _to_filters(filter_options))
-        return cls.from_mongo(record) if record else None
+    def find(self, document_class: type[D], **filter_options: Any) -> D | None:
+        record = self.warehouse.find_one(document_class.get_collection_name(), _to_filters(filter_options))
+        return document_class.from_mongo(record) if record else None
 
-    @classmethod
-    def bulk_find(cls, limit: int | None = None, **filter_options: Any) -> list[Self]:
-        return list(cls.iter_find(limit=limit, **filter_options))
+    def bulk_find(self, document_class: type[D], limit: int | None = None, **filter_options: Any) -> list[D]:
+        return list(self.iter_find(document_class, limit=limit, **filter_options))
 
-    @classmethod
-    def iter_find(cls, limit: int | None = None, **filter_options: Any) -> Iterator[Self]:
-        records = cls._warehouse().find(cls.get_collection_name(), _to_filters(filter_options), limit=limit)
-        for record in records:
-            yield cls.from_mongo(record)
+    def iter_find(self, document_class: type[D], limit: int | None = None, **filter_options: Any) -> Iterator[D]:
+        collection = document_class.get_collection_name()
+        for record in self.warehouse.find(collection, _to_filters(filter_options), limit=limit):
+            yield document_class.from_mongo(record)
 
-    @classmethod
-    def count(cls, **filter_options: Any) -> int:
-        return cls._warehouse().count(cls.get_collection_name(), _to_filters(filter_options))
+    def count(self, document_class: type[D], **filter_options: Any) -> int:
+        return self.warehouse.count(document_class.get_collection_name(), _to_filters(filter_options))
 
-    @classmethod
-    def delete(cls, **filter_options: Any) -> int:
+    def delete(self, document_class: type[D], **filter_options: Any) -> int:
         """Delete matching documents; at least one filter is required."""
         if not filter_options:
             raise ValueError("delete() needs at least one filter; refusing to empty the collection.")
-        return cls._warehouse().delete_many(cls.get_collection_name(), _to_filters(filter_options))
+        return self.warehouse.delete_many(document_class.get_collection_name(), _to_filters(filter_options))
 
 
 def _to_filters(filter_options: dict[str, Any]) -> dict[str, Any]:

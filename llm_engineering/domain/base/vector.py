@@ -1,9 +1,10 @@
-"""A small OVM: pydantic models stored as points of a bound `VectorStore` (Qdrant in production).
+"""A small OVM: pydantic models stored as points of a `VectorStore` (Qdrant in production) by a `VectorIndex`.
 
 Every field except `id` and `embedding` becomes payload. Collections are created on demand:
 cosine distance with the embedding's dimension, or payload-only when `use_vector_index` is False.
 Classes with `use_sparse_index = True` also store a BM25 keyword vector of `sparse_text()` per point,
-for hybrid (dense + keyword) search.
+for hybrid (dense + keyword) search. A composition root (`llm_engineering.bootstrap`) builds the index and hands
+it to the use cases that need it; nothing is bound process-wide.
 """
 
 from __future__ import annotations
@@ -21,28 +22,8 @@ from llm_engineering.domain.exceptions import ImproperlyConfigured, InvalidDocum
 from llm_engineering.domain.sparse_text import SparseVector, document_vector
 from llm_engineering.domain.types import DataCategory
 
-_binding: dict[str, VectorStore] = {}
-
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V", bound="VectorBaseDocument")
-
-
-def bind_vector_store(store: VectorStore | None) -> None:
-    """Bind (or unbind, with None) the vector store every vector document uses."""
-    if store is None:
-        _binding.pop("store", None)
-    else:
-        _binding["store"] = store
-
-
-def bound_vector_store() -> VectorStore:
-    try:
-        return _binding["store"]
-    except KeyError:
-        raise ImproperlyConfigured(
-            "No vector store is bound. Call llm_engineering.bootstrap.configure() "
-            "(or bind_vector_store(...) in tests) before using vector documents."
-        ) from None
 
 
 class VectorBaseDocument(BaseModel, ABC):
@@ -118,140 +99,6 @@ class VectorBaseDocument(BaseModel, ABC):
         config = getattr(cls, "Config", None)
         return bool(getattr(config, "use_sparse_index", False))
 
-    # --- Persistence -----------------------------------------------------------------------
-    @classmethod
-    def _store(cls) -> VectorStore:
-        return bound_vector_store()
-
-    @classmethod
-    def create_collection(cls, vector_size: int | None = None) -> bool:
-        """Create this class's collection if missing; vector collections need `vector_size`."""
-        if cls.get_use_vector_index() and not vector_size:
-            raise ImproperlyConfigured(f"{cls.__name__} stores vectors: create_collection needs vector_size.")
-        size = vector_size if cls.get_use_vector_index() else None
-        return cls._store().ensure_collection(cls.get_collection_name(), size, sparse=cls.get_use_sparse_index())
-
-    @classmethod
-    def bulk_insert(cls, documents: Sequence[Self]) -> int:
-        """Upsert documents (same id overwrites), creating the collection on first use; return the count."""
-        if not documents:
-            return 0
-        points = [document.to_point() for document in documents]
-        vector_size: int | None = None
-        if cls.get_use_vector_index():
-            missing = [point.id for point in points if not point.vector]
-            if missing:
-                raise InvalidDocumentError(f"{cls.__name__}: {len(missing)} documents have no embedding: {missing[:3]}")
-            vector_size = len(points[0].vector or [])
-        store = cls._store()
-        store.ensure_collection(cls.get_collection_name(), vector_size, sparse=cls.get_use_sparse_index())
-        store.upsert(cls.get_collection_name(), points)
-        return len(points)
-
-    @classmethod
-    def bulk_find(
-        cls,
-        limit: int = 10,
-        offset: uuid.UUID | str | None = None,
-        with_vectors: bool = False,
-        **filters: Any,
-    ) -> tuple[list[Self], uuid.UUID | None]:
-        """One page of documents (no vector search) and the offset of the next page, or None at the end."""
-        store = cls._store()
-        if not store.collection_exists(cls.get_collection_name()):
-            return [], None
-        points, next_offset = store.scroll(
-            cls.get_collection_name(),
-            limit=limit,
-            offset=str(offset) if offset else None,
-            filters=_payload_filters(filters),
-            with_vectors=with_vectors,
-        )
-        return [cls.from_point(point) for point in points], uuid.UUID(next_offset) if next_offset else None
-
-    @classmethod
-    def find_all(cls, page_size: int = 256, with_vectors: bool = False, **filters: Any) -> list[Self]:
-        """Every document (matching the filters), paging through the collection."""
-        documents: list[Self] = []
-        offset: uuid.UUID | None = None
-        while True:
-            page, offset = cls.bulk_find(limit=page_size, offset=offset, with_vectors=with_vectors, **filters)
-            documents.extend(page)
-            if offset is None:
-                return documents
-
-    @classmethod
-    def collection_exists(cls) -> bool:
-        return cls._store().collection_exists(cls.get_collection_name())
-
-    @classmethod
-    def drop_collection(cls) -> None:
-        """Delete this class's collection and every point in it (no-op when it does not exist)."""
-        if cls.collection_exists():
-            cls._store().drop_collection(cls.get_collection_name())
-
-    @classmethod
-    def has_sparse_index(cls) -> bool:
-        """Whether this class's existing collection holds keyword vectors (False when it does not exist)."""
-        store = cls._store()
-        return store.collection_exists(cls.get_collection_name()) and store.has_sparse_index(cls.get_collection_name())
-
-    @classmethod
-    def search(cls, query_vector: Sequence[float], limit: int = 10, **filters: Any) -> list[Self]:
-        return [document for document, _ in cls.search_with_scores(query_vector, limit, **filters)]
-
-    @classmethod
-    def search_with_scores(
-        cls,
-        query_vector: Sequence[float],
-        limit: int = 10,
-        with_vectors: bool = False,
-        sparse_query: SparseVector | None = None,
-        candidates: int | None = None,
-        **filters: Any,
-    ) -> list[tuple[Self, float]]:
-        """Nearest documents by cosine similarity, best first, with their scores (and their vectors when
-        `with_vectors`, so callers re-scoring them need no second round trip).
-
-        With a non-empty `sparse_query` and a collection holding keyword vectors, the search is hybrid: the
-        `candidates` (default `limit`) best by each vector are fused by reciprocal rank, and the scores are
-        the fused ones. Otherwise it is dense only."""
-        store = cls._store()
-        if not store.collection_exists(cls.get_collection_name()):
-            return []
-        hybrid = bool(sparse_query) and store.has_sparse_index(cls.get_collection_name())
-        points = store.search(
-            cls.get_collection_name(),
-            list(query_vector),
-            limit=limit,
-            filters=_payload_filters(filters),
-            with_vectors=with_vectors,
-            sparse_query=sparse_query if hybrid else None,
-            candidates=candidates if hybrid else None,
-        )
-        return [(cls.from_point(point), float(point.score or 0.0)) for point in points]
-
-    @classmethod
-    def retrieve(cls, ids: Iterable[uuid.UUID | str], with_vectors: bool = False) -> list[Self]:
-        store = cls._store()
-        if not store.collection_exists(cls.get_collection_name()):
-            return []
-        points = store.retrieve(cls.get_collection_name(), [str(i) for i in ids], with_vectors=with_vectors)
-        return [cls.from_point(point) for point in points]
-
-    @classmethod
-    def delete(cls, ids: Iterable[uuid.UUID | str]) -> None:
-        id_list = [str(i) for i in ids]
-        if id_list and cls._store().collection_exists(cls.get_collection_name()):
-            cls._store().delete(cls.get_collection_name(), id_list)
-
-    @classmethod
-    def count(cls, **filters: Any) -> int:
-        store = cls._store()
-        if not store.collection_exists(cls.get_collection_name()):
-            return 0
-        return store.count(cls.get_collection_name(), _payload_filters(filters))
-
     # --- Grouping --------------------------------------------------------------------------
     @classmethod
     def group_by_class(cls, documents: Iterable[V]) -> dict[type[V], list[V]]:
@@ -273,6 +120,147 @@ class VectorBaseDocument(BaseModel, ABC):
             except ValueError:
                 continue
         raise ValueError(f"No vector document class owns the collection {collection_name!r}.")
+
+
+class VectorIndex:
+    """The documents of a vector store, by class: upserts, pages, searches, counts and deletes them."""
+
+    def __init__(self, store: VectorStore):
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"VectorIndex({type(self.store).__name__})"
+
+    def create_collection(self, document_class: type[V], vector_size: int | None = None) -> bool:
+        """Create this class's collection if missing; vector collections need `vector_size`."""
+        if document_class.get_use_vector_index() and not vector_size:
+            raise ImproperlyConfigured(
+                f"{document_class.__name__} stores vectors: create_collection needs vector_size."
+            )
+        size = vector_size if document_class.get_use_vector_index() else None
+        return self.store.ensure_collection(
+            document_class.get_collection_name(), size, sparse=document_class.get_use_sparse_index()
+        )
+
+    def bulk_insert(self, document_class: type[V], documents: Sequence[V]) -> int:
+        """Upsert documents (same id overwrites), creating the collection on first use; return the count."""
+        if not documents:
+            return 0
+        points = [document.to_point() for document in documents]
+        vector_size: int | None = None
+        if document_class.get_use_vector_index():
+            missing = [point.id for point in points if not point.vector]
+            if missing:
+                raise InvalidDocumentError(
+                    f"{document_class.__name__}: {len(missing)} documents have no embedding: {missing[:3]}"
+                )
+            vector_size = len(points[0].vector or [])
+        self.store.ensure_collection(
+            document_class.get_collection_name(), vector_size, sparse=document_class.get_use_sparse_index()
+        )
+        self.store.upsert(document_class.get_collection_name(), points)
+        return len(points)
+
+    def bulk_find(
+        self,
+        document_class: type[V],
+        limit: int = 10,
+        offset: uuid.UUID | str | None = None,
+        with_vectors: bool = False,
+        **filters: Any,
+    ) -> tuple[list[V], uuid.UUID | None]:
+        """One page of documents (no vector search) and the offset of the next page, or None at the end."""
+        if not self.store.collection_exists(document_class.get_collection_name()):
+            return [], None
+        points, next_offset = self.store.scroll(
+            document_class.get_collection_name(),
+            limit=limit,
+            offset=str(offset) if offset else None,
+            filters=_payload_filters(filters),
+            with_vectors=with_vectors,
+        )
+        return [document_class.from_point(point) for point in points], uuid.UUID(next_offset) if next_offset else None
+
+    def find_all(
+        self, document_class: type[V], page_size: int = 256, with_vectors: bool = False, **filters: Any
+    ) -> list[V]:
+        """Every document (matching the filters), paging through the collection."""
+        documents: list[V] = []
+        offset: uuid.UUID | None = None
+        while True:
+            page, offset = self.bulk_find(
+                document_class, limit=page_size, offset=offset, with_vectors=with_vectors, **filters
+            )
+            documents.extend(page)
+            if offset is None:
+                return documents
+
+    def collection_exists(self, document_class: type[V]) -> bool:
+        return self.store.collection_exists(document_class.get_collection_name())
+
+    def drop_collection(self, document_class: type[V]) -> None:
+        """Delete this class's collection and every point in it (no-op when it does not exist)."""
+        if self.collection_exists(document_class):
+            self.store.drop_collection(document_class.get_collection_name())
+
+    def has_sparse_index(self, document_class: type[V]) -> bool:
+        """Whether this class's existing collection holds keyword vectors (False when it does not exist)."""
+        return self.store.collection_exists(document_class.get_collection_name()) and self.store.has_sparse_index(
+            document_class.get_collection_name()
+        )
+
+    def search(
+        self, document_class: type[V], query_vector: Sequence[float], limit: int = 10, **filters: Any
+    ) -> list[V]:
+        return [document for document, _ in self.search_with_scores(document_class, query_vector, limit, **filters)]
+
+    def search_with_scores(
+        self,
+        document_class: type[V],
+        query_vector: Sequence[float],
+        limit: int = 10,
+        with_vectors: bool = False,
+        sparse_query: SparseVector | None = None,
+        candidates: int | None = None,
+        **filters: Any,
+    ) -> list[tuple[V, float]]:
+        """Nearest documents by cosine similarity, best first, with their scores (and their vectors when
+        `with_vectors`, so callers re-scoring them need no second round trip).
+
+        With a non-empty `sparse_query` and a collection holding keyword vectors, the search is hybrid: the
+        `candidates` (default `limit`) best by each vector are fused by reciprocal rank, and the scores are
+        the fused ones. Otherwise it is dense only."""
+        if not self.store.collection_exists(document_class.get_collection_name()):
+            return []
+        hybrid = bool(sparse_query) and self.store.has_sparse_index(document_class.get_collection_name())
+        points = self.store.search(
+            document_class.get_collection_name(),
+            list(query_vector),
+            limit=limit,
+            filters=_payload_filters(filters),
+            with_vectors=with_vectors,
+            sparse_query=sparse_query if hybrid else None,
+            candidates=candidates if hybrid else None,
+        )
+        return [(document_class.from_point(point), float(point.score or 0.0)) for point in points]
+
+    def retrieve(self, document_class: type[V], ids: Iterable[uuid.UUID | str], with_vectors: bool = False) -> list[V]:
+        if not self.store.collection_exists(document_class.get_collection_name()):
+            return []
+        points = self.store.retrieve(
+            document_class.get_collection_name(), [str(i) for i in ids], with_vectors=with_vectors
+        )
+        return [document_class.from_point(point) for point in points]
+
+    def delete(self, document_class: type[V], ids: Iterable[uuid.UUID | str]) -> None:
+        id_list = [str(i) for i in ids]
+        if id_list and self.store.collection_exists(document_class.get_collection_name()):
+            self.store.delete(document_class.get_collection_name(), id_list)
+
+    def count(self, document_class: type[V], **filters: Any) -> int:
+        if not self.store.collection_exists(document_class.get_collection_name()):
+            return 0
+        return self.store.count(document_class.get_collection_name(), _payload_filters(filters))
 
 
 def _group_by(documents: Iterable[V], selector: Callable[[V], K]) -> dict[K, list[V]]:
