@@ -50,7 +50,7 @@ def load_config(profile: str, sft_steps: int | None, dpo_steps: int | None) -> A
 
 def run(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     from llm_engineering import bootstrap
-    from llm_engineering.application.datasets.dataset_files import load_dataset_source
+    from llm_engineering.model.dataset_files import load_dataset_source
     from llm_engineering.model.finetuning.config import LOCAL_BASE_MODEL
     from llm_engineering.model.finetuning.runs import train_and_evaluate
     from llm_engineering.settings import get_settings

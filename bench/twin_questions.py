@@ -204,7 +204,7 @@ def run_model(target: Target, args: dict, questions: list, bench_dir: Path, mong
 def style_scorer():  # type: ignore[no-untyped-def]
     """The evaluation pipeline's style metrics against the author's texts of the book's instruct dataset."""
     from llm_engineering import bootstrap
-    from llm_engineering.application.datasets.dataset_files import load_book_dataset
+    from llm_engineering.model.dataset_files import load_book_dataset
     from llm_engineering.model.evaluation.model_evaluation import author_texts
     from llm_engineering.model.evaluation.style_scoring import ProfileStyleScorer
     from llm_engineering.settings import get_settings

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 
 def _infrastructure() -> LocalInfrastructure:
-    from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
+    from llm_engineering.bootstrap import build_local_infrastructure
     from llm_engineering.settings import get_settings
 
-    return LocalInfrastructure(get_settings())
+    return build_local_infrastructure(get_settings())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

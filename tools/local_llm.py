@@ -23,11 +23,11 @@ def _settings() -> Settings:
 
 
 def _server(settings: Settings, model_id: str | None = None) -> LocalLLMServer:
+    from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import local_llm_server
 
     try:
-        return local_llm_server(settings, model_id=model_id)
+        return bootstrap.build_local_llm_server(settings, model_id)
     except LLMTwinError as error:  # e.g. an LLM_MODEL_ID that cannot name a local folder
         raise click.ClickException(str(error)) from error
 
@@ -79,8 +79,8 @@ def up(timeout: float, model_spec: str | None, served_name: str | None, copy: bo
     """Start the server as a daemon (safe to run twice) with the served model (a chosen or production twin,
     else the base model: llama.cpp serves its GGUF, the transformers engine converts it once), or with --model
     another one. One server serves every model of LOCAL_DATA_DIR/models; a running one is not restarted."""
+    from llm_engineering.bootstrap import uses_local_llm
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import uses_local_llm
 
     settings = _settings()
     if model_spec is None:

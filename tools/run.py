@@ -290,15 +290,14 @@ def local_llm_for_offline_generation() -> Iterator[None]:
     stop it afterwards; a server that was already up is left alone."""
     from llm_engineering import bootstrap
     from llm_engineering.domain.exceptions import LLMTwinError
-    from llm_engineering.infrastructure.local.llm_server import local_llm_server, uses_local_llm
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
-    if bootstrap.teacher_configured(settings) or not uses_local_llm(settings):
+    if bootstrap.teacher_configured(settings) or not bootstrap.uses_local_llm(settings):
         yield
         return
     try:
-        server = local_llm_server(settings, model_id=bootstrap.model_to_serve_locally(settings).model_id)
+        server = bootstrap.build_local_llm_server(settings, bootstrap.model_to_serve_locally(settings).model_id)
     except LLMTwinError as error:
         click.echo(f"warning: the local LLM cannot serve its model ({error}); instructions will come from templates.")
         yield

@@ -38,6 +38,13 @@ from llm_engineering.bootstrap.builders.llm import (
     generation_parameters,
     teacher_configured,
 )
+from llm_engineering.bootstrap.builders.local import (
+    build_local_infrastructure,
+    build_local_llm_server,
+    local_engine_options,
+    local_services,
+    uses_local_llm,
+)
 from llm_engineering.bootstrap.builders.models import (
     LOCAL_BASE_MODEL_ID,
     TWIN_MODEL_NAME,
@@ -95,6 +102,8 @@ __all__ = [
     "build_experiment_tracker",
     "build_gguf_exporter",
     "build_llm_client",
+    "build_local_infrastructure",
+    "build_local_llm_server",
     "build_model_publisher",
     "build_model_registry",
     "build_model_serving",
@@ -114,6 +123,8 @@ __all__ = [
     "export_settings_to_zenml",
     "generation_parameters",
     "load_settings_from_zenml",
+    "local_engine_options",
+    "local_services",
     "log_model_evaluation_to_opik",
     "mark_orphaned_runs",
     "model_to_serve_locally",
@@ -129,4 +140,5 @@ __all__ = [
     "training_job_spec",
     "use_embedding_threads",
     "use_project_zenml_store",
+    "uses_local_llm",
 ]

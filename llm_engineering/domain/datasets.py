@@ -3,22 +3,19 @@ rejected), grouped per data category, split into train and test.
 
 Every sample carries its `Provenance`, so any row of a published dataset can be traced back to the
 author's text (document, character span) and to what wrote it (teacher model, back-translation,
-template, imported file). `to_huggingface()` gives the book's column layout (`instruction, output` and
-`prompt, chosen, rejected`); `datasets` is imported only inside the conversion methods.
+template, imported file). `model/hf_datasets.py` turns them into Hugging Face tables with the book's column
+layout (`instruction, output` and `prompt, chosen, rejected`); this module imports no driver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llm_engineering.domain.types import DataCategory
-
-if TYPE_CHECKING:
-    from datasets import Dataset, DatasetDict
 
 
 class DatasetType(StrEnum):
@@ -163,17 +160,6 @@ class CategoryDataset(BaseModel):
     def document_ids(self) -> set[str]:
         return {sample.document_id for sample in self.samples if sample.document_id}
 
-    def to_huggingface(self, with_provenance: bool = False) -> Dataset:
-        from datasets import Dataset
-
-        columns = list(sample_type(self.dataset_type).HF_COLUMNS)
-        rows = [sample.to_row(with_provenance) for sample in self.samples]
-        if not rows:
-            if with_provenance:
-                columns += list(Provenance().as_columns())
-            return Dataset.from_dict({column: [] for column in columns})
-        return Dataset.from_list(rows)
-
     @classmethod
     def from_rows(
         cls, dataset_type: DatasetType, category: DataCategory, rows: Iterable[Mapping[str, Any]]
@@ -228,26 +214,6 @@ class TrainTestSplit(BaseModel):
         train = {doc for dataset in self.train.values() for doc in dataset.document_ids}
         test = {doc for dataset in self.test.values() for doc in dataset.document_ids}
         return train & test
-
-    def to_huggingface(self, flatten: bool = True, with_provenance: bool = False) -> DatasetDict:
-        """`DatasetDict(train, test)`, categories concatenated (`flatten`) or as `train_<category>` splits."""
-        from datasets import DatasetDict, concatenate_datasets
-
-        parts: dict[str, Dataset] = {}
-        for name in ("train", "test"):
-            split = self.split(name)
-            if flatten:
-                datasets = [split[category].to_huggingface(with_provenance) for category in sorted(split)]
-                datasets = [dataset for dataset in datasets if len(dataset)] or [
-                    CategoryDataset(dataset_type=self.dataset_type, category=DataCategory.ARTICLES).to_huggingface(
-                        with_provenance
-                    )
-                ]
-                parts[name] = concatenate_datasets(datasets) if len(datasets) > 1 else datasets[0]
-            else:
-                for category in sorted(split):
-                    parts[f"{name}_{category}"] = split[category].to_huggingface(with_provenance)
-        return DatasetDict(parts)
 
     @classmethod
     def from_huggingface(

@@ -17,7 +17,7 @@ def export_dataset(
     """Write `output_dir/<artifact name>/{train,test}.jsonl` (+ parquet) and `dataset_info.json`; return the folder."""
     from pathlib import Path
 
-    from llm_engineering.application.datasets.dataset_files import export_split
+    from llm_engineering.model.dataset_files import export_split
 
     written = export_split(dataset, Path(output_dir), formats=tuple(formats or ("jsonl",)))
     folder = Path(output_dir) / dataset.artifact_name

@@ -38,7 +38,7 @@ def test_training_pipeline_registers_a_servable_twin(local_data_dir: Path, tmp_p
     from zenml import save_artifact
     from zenml.client import Client
 
-    from llm_engineering.application.datasets.dataset_files import export_split
+    from llm_engineering.model.dataset_files import export_split
     from llm_engineering.model.registry import ModelRegistry
     from pipelines.training import training
     from steps.materializers import TrainTestSplitMaterializer

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.datasets.dataset_files import (
+from llm_engineering.domain.datasets import DatasetType, GenerationMethod, InstructionSource
+from llm_engineering.domain.types import DataCategory
+from llm_engineering.model.dataset_files import (
     export_split,
     load_book_dataset,
     load_dataset_source,
     load_split_folder,
 )
-from llm_engineering.domain.datasets import DatasetType, GenerationMethod, InstructionSource
-from llm_engineering.domain.types import DataCategory
+from llm_engineering.model.hf_datasets import split_tables
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def test_book_dataset_loads_with_its_counts_and_type(book_dataset):
 
 def test_book_dataset_converts_to_the_books_hugging_face_layout(book_dataset):
     path, _, train, test, _, columns = book_dataset
-    dataset_dict = load_book_dataset(path).to_huggingface()
+    dataset_dict = split_tables(load_book_dataset(path))
 
     assert sorted(dataset_dict) == ["test", "train"]
     assert (dataset_dict["train"].num_rows, dataset_dict["test"].num_rows) == (train, test)

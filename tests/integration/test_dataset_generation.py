@@ -15,6 +15,7 @@ from llm_engineering.application.datasets.generation import (
 from llm_engineering.application.datasets.service import CurationOptions, curate_samples, split_dataset
 from llm_engineering.domain.datasets import DatasetSamples, DatasetType, GenerationMethod, InstructionSource
 from llm_engineering.domain.types import DataCategory
+from llm_engineering.model.hf_datasets import split_tables
 from tests.datasets_fixtures import demo_cleaned_articles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -125,6 +126,6 @@ def test_generated_samples_are_curated_and_split_without_sharing_a_document(clie
     assert split.num_samples("test") >= 1 and split.num_samples("train") >= 1
     assert split_report.documents["articles"]["test"] >= 1
     assert decontamination.kept == split.num_samples("train")
-    hf = split.to_huggingface()
+    hf = split_tables(split)
     assert hf["train"].column_names == ["instruction", "output"]
     assert hf["train"].num_rows + hf["test"].num_rows == split.num_samples("train") + split.num_samples("test")

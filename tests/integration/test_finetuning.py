@@ -167,7 +167,7 @@ def test_finetune_entry_point_trains_both_stages_and_writes_a_summary(tiny_model
 
     import yaml
 
-    from llm_engineering.application.datasets.dataset_files import export_split
+    from llm_engineering.model.dataset_files import export_split
     from llm_engineering.model.finetuning import finetune
 
     profile = tiny_config().model_dump(mode="json") | {"base_model": str(tiny_model)}

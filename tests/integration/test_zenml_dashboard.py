@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.bootstrap import build_local_infrastructure
 from llm_engineering.domain.exceptions import CrawlError
-from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
 from llm_engineering.infrastructure.local.processes import port_open, read_pid_file, stop_pid, wait_gone
 from llm_engineering.settings import load_settings
 from tests.conftest import PROJECT_ROOT, free_port
@@ -64,7 +64,7 @@ def test_runs_page_shows_a_pipeline_run_without_login_or_survey(tmp_path, monkey
     zenml_config = tmp_path / "zenml"
     monkeypatch.setenv("ZENML_CONFIG_PATH", str(zenml_config))  # the server's store and pid stay in tmp_path
     settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path / "local")
-    infrastructure = LocalInfrastructure(settings, project_root=PROJECT_ROOT, zenml_port=free_port())
+    infrastructure = build_local_infrastructure(settings, project_root=PROJECT_ROOT, zenml_port=free_port())
     dashboard = infrastructure.dashboard
     daemon_pid_file = zenml_config / "zen_server" / "daemon" / "service.pid"
     progress: list[str] = []

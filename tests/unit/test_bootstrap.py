@@ -1,12 +1,10 @@
-"""The composition root: what it builds from settings, what it injects, and how it rebinds."""
+"""The composition root: what it builds from settings, what it injects, and how it replaces a container."""
 
 from __future__ import annotations
 
 import pytest
 
 from llm_engineering import bootstrap
-from llm_engineering.domain.base.nosql import bound_warehouse
-from llm_engineering.domain.base.vector import bound_vector_store
 from llm_engineering.settings import load_settings
 from tests.unit.application.rag.fakes import BagOfWordsEmbedder, ScriptedLLM
 
@@ -38,21 +36,21 @@ def test_configure_is_idempotent_for_the_same_settings(settings):
     assert bootstrap.container() is first
 
 
-def test_new_settings_rebind_the_stores_and_close_what_the_old_container_built(settings, tmp_path):
+def test_new_settings_give_new_stores_and_close_what_the_old_container_built(settings, tmp_path):
     first = bootstrap.configure(settings)
     old_warehouse = first.warehouse()
     other = load_settings(env_file=tmp_path / "none.env", DATABASE_NAME="other", LOCAL_DATA_DIR=tmp_path / "b")
     second = bootstrap.configure(other)
     assert second is not first
-    assert bound_warehouse() is second.warehouse() is not old_warehouse
+    assert second.documents().warehouse is second.warehouse() is not old_warehouse
     assert second.warehouse().database_name == "other"  # type: ignore[attr-defined]
-    assert str(bound_vector_store().path).startswith(str(tmp_path / "b"))  # type: ignore[attr-defined]
+    assert str(second.vector_index().store.path).startswith(str(tmp_path / "b"))  # type: ignore[attr-defined]
 
 
-def test_injected_adapters_are_used_bound_and_never_closed(settings):
+def test_injected_adapters_are_used_and_never_closed(settings):
     warehouse, store = FakeStore("w"), FakeStore("v")
     container = bootstrap.configure(settings, warehouse=warehouse, vector_store=store)
-    assert bound_warehouse() is warehouse and bound_vector_store() is store
+    assert container.documents().warehouse is warehouse and container.vector_index().store is store
     assert container.injected == {"warehouse": warehouse, "vector_store": store}
     bootstrap.reset()
     assert not warehouse.closed and not store.closed

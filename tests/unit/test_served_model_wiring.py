@@ -46,7 +46,7 @@ def test_auto_is_the_default_and_means_the_served_model(tmp_path, value):
     assert settings.LLM_MODEL_ID == "auto" and settings.configured_llm_model_id is None
     assert bootstrap.served_model(settings).model_id == "gemma-3-270m-twin"
     # A local server built without a model preloads the base model, never a folder called "auto".
-    assert LocalLLMServer.from_settings(settings).served_model_id == "gemma-3-270m-twin"
+    assert LocalLLMServer.from_options(bootstrap.local_engine_options(settings)).served_model_id == "gemma-3-270m-twin"
 
 
 def test_the_client_asks_the_choice_recorded_by_another_process_on_its_next_request(tmp_path):
@@ -75,4 +75,4 @@ def test_an_explicit_llm_model_id_is_sent_as_it_is(tmp_path):
     llm.chat([ChatMessage("user", "Hi")])
     assert asked == ["gpt-4o-mini"] and llm.model_id == "gpt-4o-mini"
     assert bootstrap.served_model(settings).source == "LLM_MODEL_ID"
-    assert LocalLLMServer.from_settings(settings).served_model_id == "gpt-4o-mini"
+    assert LocalLLMServer.from_options(bootstrap.local_engine_options(settings)).served_model_id == "gpt-4o-mini"

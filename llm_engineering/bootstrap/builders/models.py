@@ -70,6 +70,7 @@ def build_model_serving(settings: Settings) -> ModelServing:
     registry checked for the engine LOCAL_LLM_ENGINE resolves to, and the local server on LOCAL_LLM_PORT.
     Touches nothing until used."""
     from llm_engineering.application.serving.served_model import ModelServing
+    from llm_engineering.bootstrap.builders.local import local_engine_options
     from llm_engineering.infrastructure.local.llm_server import resolve_engine
     from llm_engineering.infrastructure.local.served_model_engine import LocalServerEngine
     from llm_engineering.infrastructure.served_model_store import JsonServedModelStore
@@ -85,7 +86,7 @@ def build_model_serving(settings: Settings) -> ModelServing:
     return ModelServing(
         JsonServedModelStore(served_model_file(settings)),
         catalog,
-        LocalServerEngine(settings),
+        LocalServerEngine(local_engine_options(settings)),
         configured_model_id=settings.configured_llm_model_id,
         base_model_id=PACKAGED_MODEL_ID,
     )

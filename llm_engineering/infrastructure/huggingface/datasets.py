@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from llm_engineering.domain.datasets import DatasetType, TrainTestSplit
 from llm_engineering.infrastructure.errors import DatasetPublishError
 from llm_engineering.infrastructure.huggingface.write_token import require_write_token
+from llm_engineering.model.hf_datasets import split_tables
 
 
 @dataclass
@@ -23,7 +24,7 @@ class HuggingFaceDatasetPublisher:
         if not dataset_id or "/" not in dataset_id:
             raise DatasetPublishError(f"dataset_id must look like `user/name`, got {dataset_id!r}.")
         try:
-            split.to_huggingface(flatten=True).push_to_hub(dataset_id, token=self.token, private=self.private)
+            split_tables(split, flatten=True).push_to_hub(dataset_id, token=self.token, private=self.private)
         except Exception as error:
             raise DatasetPublishError(f"Pushing {dataset_id} to the Hugging Face Hub failed: {error}") from error
         return f"https://huggingface.co/datasets/{dataset_id}"

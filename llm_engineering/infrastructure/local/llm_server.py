@@ -12,7 +12,7 @@ one of two engines (LOCAL_LLM_ENGINE):
 The folder is `LOCAL_DATA_DIR/models/<LLM_MODEL_ID>`, converted once from the packaged GGUF by
 `llm_engineering.model.gguf_conversion`. The server runs with that folder's parent (the models folder) as
 working directory, so clients send `model=<folder name>` exactly as they would to vLLM or OpenAI. Unpinned
-(what `LocalLLMServer.from_settings` builds), one server answers for every folder there, the base model and
+(what `LocalLLMServer.from_options` builds), one server answers for every folder there, the base model and
 the trained twins that `model.registry.publish_for_serving` links in, loading each on its first request
 and keeping it loaded; pinned, it serves its own folder only and refuses other names.
 """
@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from llm_engineering.infrastructure.errors import LocalLLMError
@@ -48,10 +47,38 @@ from llm_engineering.model.gguf_conversion import (
     packaged_gguf,
 )
 
-if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
-
 LABEL = "local LLM"
+
+
+@dataclass(frozen=True)
+class LocalEngineOptions:
+    """How the project's local LLM server runs, built by the composition root from the LOCAL_LLM_*,
+    LOCAL_DATA_DIR, MAX_NEW_TOKENS_INFERENCE and LLM_MODEL_ID settings (`bootstrap.local_engine_options`).
+
+    `engine`: "llamacpp" or "transformers"; `default_model_id`: the folder preloaded when a caller names none.
+    """
+
+    engine: str
+    data_dir: Path
+    port: int
+    default_model_id: str = PACKAGED_MODEL_ID
+    context_size: int = 8192
+    parallel: int = 2
+    threads: int = 0
+    max_tokens: int = 256
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    def model_dir(self, model_id: str | None = None) -> Path:
+        """The folder of `model_id` (default `default_model_id`) under `models_dir`. Raises
+        ImproperlyConfigured for a model id that is not a plain folder name."""
+        return local_model_dir(self.models_dir, model_id or self.default_model_id)
 
 
 @dataclass(frozen=True)
@@ -74,24 +101,18 @@ class ServerStatus:
 ENGINE_NAMES = {"llamacpp": "llama.cpp", "transformers": "transformers serve"}
 
 
-def local_llm_server(settings: Settings, model_id: str | None = None) -> LocalLLMServer:
-    """The project's local server on LOCAL_LLM_PORT for the engine LOCAL_LLM_ENGINE names: `LlamaCppServer`,
+def local_llm_server(options: LocalEngineOptions, model_id: str | None = None) -> LocalLLMServer:
+    """The project's local server on `options.port` for the engine `options.engine` names: `LlamaCppServer`,
     or `LocalLLMServer` (`transformers serve`) when asked for or when llama-cpp-python cannot be imported
-    (`notice` then says so). Both serve every model of LOCAL_DATA_DIR/models and preload `model_id`
-    (default `default_model_id(settings)`); they share the pid file, so `down` stops whichever runs."""
-    engine, notice = resolve_engine(settings.LOCAL_LLM_ENGINE)
+    (`notice` then says so). Both serve every model of `options.models_dir` and preload `model_id` (default
+    `options.default_model_id`); they share the pid file, so `down` stops whichever runs."""
+    engine, notice = resolve_engine(options.engine)
     if engine == "llamacpp":
-        server: LocalLLMServer = LlamaCppServer.from_settings(settings, model_id=model_id)
+        server: LocalLLMServer = LlamaCppServer.from_options(options, model_id=model_id)
     else:
-        server = LocalLLMServer.from_settings(settings, model_id=model_id)
+        server = LocalLLMServer.from_options(options, model_id=model_id)
     server.notice = notice
     return server
-
-
-def default_model_id(settings: Settings) -> str:
-    """The model a server preloads when its caller names none: an explicit LLM_MODEL_ID, else the packaged
-    base model. Entry points pass the served model (`bootstrap.served_model`) instead."""
-    return settings.configured_llm_model_id or PACKAGED_MODEL_ID
 
 
 def resolve_engine(requested: str) -> tuple[str, str | None]:
@@ -139,12 +160,13 @@ class LocalLLMServer:
         self.log_file = run_dir / f"local-llm-{port}.log"
 
     @classmethod
-    def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LocalLLMServer:
-        """The project's local server on `LOCAL_LLM_PORT`, pid and log under `LOCAL_DATA_DIR/run`, serving the
-        folders of `LOCAL_DATA_DIR/models` and preloading `model_id` (default `default_model_id(settings)`).
+    def from_options(
+        cls, options: LocalEngineOptions, model_id: str | None = None, pinned: bool = False
+    ) -> LocalLLMServer:
+        """The project's local server on `options.port`, pid and log under `options.run_dir`, serving the
+        folders of `options.models_dir` and preloading `model_id` (default `options.default_model_id`).
         Raises ImproperlyConfigured for a model id that is not a plain folder name."""
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or default_model_id(settings))
-        return cls(model_dir, port=settings.LOCAL_LLM_PORT, run_dir=settings.LOCAL_DATA_DIR / "run", pinned=pinned)
+        return cls(options.model_dir(model_id), port=options.port, run_dir=options.run_dir, pinned=pinned)
 
     @property
     def served_model_id(self) -> str:
@@ -316,19 +338,20 @@ class LlamaCppServer(LocalLLMServer):
         self.gguf_path: Path | None = _gguf_in(self.model_dir)
 
     @classmethod
-    def from_settings(cls, settings: Settings, model_id: str | None = None, pinned: bool = False) -> LlamaCppServer:
-        """The project's llama.cpp server on LOCAL_LLM_PORT with the LOCAL_LLM_* engine settings, serving the
-        folders of LOCAL_DATA_DIR/models and preloading `model_id` (default `default_model_id(settings)`).
-        Raises ImproperlyConfigured for a model id that is not a plain folder name."""
-        model_dir = local_model_dir(settings.LOCAL_DATA_DIR / "models", model_id or default_model_id(settings))
+    def from_options(
+        cls, options: LocalEngineOptions, model_id: str | None = None, pinned: bool = False
+    ) -> LlamaCppServer:
+        """The project's llama.cpp server on `options.port` with the options' context, slots, threads and token
+        cap, serving the folders of `options.models_dir` and preloading `model_id` (default
+        `options.default_model_id`). Raises ImproperlyConfigured for a model id that is not a plain folder name."""
         return cls(
-            model_dir,
-            port=settings.LOCAL_LLM_PORT,
-            run_dir=settings.LOCAL_DATA_DIR / "run",
-            context_size=settings.LOCAL_LLM_CONTEXT_SIZE,
-            parallel=settings.LOCAL_LLM_PARALLEL,
-            threads=settings.LOCAL_LLM_THREADS,
-            max_tokens=settings.MAX_NEW_TOKENS_INFERENCE,
+            options.model_dir(model_id),
+            port=options.port,
+            run_dir=options.run_dir,
+            context_size=options.context_size,
+            parallel=options.parallel,
+            threads=options.threads,
+            max_tokens=options.max_tokens,
         )
 
     def prepare(self) -> str | None:
@@ -412,10 +435,7 @@ def _gguf_in(model_dir: Path) -> Path | None:
     return files[0] if files else None
 
 
-def uses_local_llm(settings: Settings) -> bool:
-    """True when the settings' LLM client talks to the local server: the OpenAI-compatible provider at a
-    loopback address on LOCAL_LLM_PORT. Reads no model id, so it is safe for any remote configuration."""
-    if settings.LLM_PROVIDER != "openai":
-        return False
-    target = urlparse(settings.LLM_BASE_URL)
-    return target.scheme == "http" and target.hostname in LOOPBACK_HOSTS and target.port == settings.LOCAL_LLM_PORT
+def is_local_server_url(base_url: str, port: int) -> bool:
+    """True when `base_url` is the local server's: plain HTTP at a loopback address on `port`."""
+    target = urlparse(base_url)
+    return target.scheme == "http" and target.hostname in LOOPBACK_HOSTS and target.port == port

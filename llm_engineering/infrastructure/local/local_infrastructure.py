@@ -14,7 +14,9 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
@@ -43,7 +45,9 @@ from llm_engineering.infrastructure.zenml_home import (
     machine_zenml_path,
     zenml_home,
 )
-from llm_engineering.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_engineering.infrastructure.local.llm_server import LocalEngineOptions
 
 UP_TOOL = "local-infrastructure-up"
 # Environment of the `zenml` commands run here: no usage analytics from the CLI nor from the server daemon
@@ -64,15 +68,33 @@ def describe_service(up: bool, kind: str | None = None, started_by: str | None =
     return "DOWN"
 
 
+@dataclass(frozen=True)
+class LocalServices:
+    """Where this checkout's services live, as the settings say (built by `bootstrap.local_services`).
+
+    `qdrant_local_path` is set for embedded Qdrant, `qdrant_server_url` for a server; `local_llm` holds the
+    local LLM server's options when LLM_BASE_URL is that server, else None.
+    """
+
+    data_dir: Path
+    database_host: str
+    database_name: str
+    warehouse_file: Path
+    llm_base_url: str
+    qdrant_local_path: Path | None = None
+    qdrant_server_url: str | None = None
+    local_llm: LocalEngineOptions | None = None
+
+
 class LocalInfrastructure:
     """The local warehouse and ZenML dashboard, started and stopped as one unit."""
 
-    def __init__(self, settings: Settings, project_root: Path | None = None, zenml_port: int | None = None):
+    def __init__(self, services: LocalServices, project_root: Path | None = None, zenml_port: int | None = None):
         """`zenml_port`: the dashboard's port (default: this checkout's, see `zenml_server.choose_port`)."""
-        self.settings = settings
+        self.services = services
         self.project_root = project_root or Path.cwd()
-        self.run_dir = settings.LOCAL_DATA_DIR / "run"
-        self.zenml_home = zenml_home(settings.LOCAL_DATA_DIR)
+        self.run_dir = services.data_dir / "run"
+        self.zenml_home = zenml_home(services.data_dir)
         self._zenml_port = zenml_port
         self.state_file = self.run_dir / "infrastructure.json"
         self.nx_pid_file = self.run_dir / "nx-27017.pid"
@@ -92,7 +114,7 @@ class LocalInfrastructure:
 
     # --- Warehouse -------------------------------------------------------------------------
     def start_warehouse(self, prefer_docker: bool = True) -> str:
-        endpoint = warehouse_endpoint(self.settings)
+        endpoint = warehouse_endpoint(self.services.database_host)
         state = self._read_state()
         if not endpoint.is_local:
             return f"warehouse: DATABASE_HOST points at {endpoint.host}:{endpoint.port}; nothing to start locally"
@@ -104,7 +126,7 @@ class LocalInfrastructure:
             self._write_state(state)
             started = wait_for_port(endpoint.host, endpoint.port, timeout_s=60)
             return f"warehouse: docker compose up -d ({'ready' if started else 'not answering yet'})"
-        data_file = self.settings.warehouse_local_file
+        data_file = self.services.warehouse_file
         data_file.parent.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -283,19 +305,19 @@ class LocalInfrastructure:
     def status(self) -> list[str]:
         """One line per service: where it is, `UP`/`DOWN`, and what started it (see `describe_service`)."""
         state = self._read_state()
-        endpoint = warehouse_endpoint(self.settings)
+        endpoint = warehouse_endpoint(self.services.database_host)
         warehouse = state.get("warehouse") or {}
         kind = {"docker": "docker compose"}.get(warehouse.get("kind"), warehouse.get("kind"))
         lines = [
             (
-                f"warehouse   {self.settings.DATABASE_HOST.split('@')[-1]}  db={self.settings.DATABASE_NAME}  "
+                f"warehouse   {self.services.database_host.split('@')[-1]}  db={self.services.database_name}  "
                 + describe_service(port_open(endpoint.host, endpoint.port), kind, UP_TOOL if kind else None)
             ),
         ]
-        if self.settings.qdrant_mode == "local":
-            lines.append(f"vector DB   embedded Qdrant in {self.settings.qdrant_local_path} (opened by each process)")
+        if self.services.qdrant_local_path is not None:
+            lines.append(f"vector DB   embedded Qdrant in {self.services.qdrant_local_path} (opened by each process)")
         else:
-            url = self.settings.qdrant_server_url or ""
+            url = self.services.qdrant_server_url or ""
             # `docker compose up` starts Qdrant beside MongoDB, on the loopback port the compose file publishes.
             ours = warehouse.get("kind") == "docker" and urlparse(url).hostname in LOOPBACK_HOSTS
             up = http_ok(url + "/readyz", timeout_s=1.0)
@@ -304,7 +326,7 @@ class LocalInfrastructure:
                 + describe_service(up, "docker compose" if ours else None, UP_TOOL if ours else None)
             )
         lines.append(self._zenml_status(state))
-        llm_url = self.settings.LLM_BASE_URL
+        llm_url = self.services.llm_base_url
         llm_ours = self._local_llm_running()
         lines.append(
             f"llm         {llm_url}  "
@@ -342,16 +364,17 @@ class LocalInfrastructure:
     def _local_llm_engine(self) -> str:
         from llm_engineering.infrastructure.local.llm_server import ENGINE_NAMES, resolve_engine
 
-        return ENGINE_NAMES[resolve_engine(self.settings.LOCAL_LLM_ENGINE)[0]]
+        options = self.services.local_llm
+        return ENGINE_NAMES[resolve_engine(options.engine)[0]] if options else "remote"
 
     def _local_llm_running(self) -> bool:
         """True when LLM_BASE_URL is the local server and the pid `local-llm-up` recorded is alive."""
-        from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, uses_local_llm
+        from llm_engineering.infrastructure.local.llm_server import LocalLLMServer
 
-        if not uses_local_llm(self.settings):
+        if self.services.local_llm is None:
             return False
         try:
-            pid = read_pid_file(LocalLLMServer.from_settings(self.settings).pid_file)  # every engine's pid file
+            pid = read_pid_file(LocalLLMServer.from_options(self.services.local_llm).pid_file)  # every engine's
         except ImproperlyConfigured:
             return False
         return pid is not None and pid_alive(pid)

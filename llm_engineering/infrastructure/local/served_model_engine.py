@@ -16,7 +16,7 @@ from llm_engineering.application.errors import ServingEngineError
 from llm_engineering.domain.exceptions import LLMTwinError
 
 if TYPE_CHECKING:
-    from llm_engineering.settings import Settings
+    from llm_engineering.infrastructure.local.llm_server import LocalEngineOptions
 
 # Seconds a running server may take to load a model (an export from Hugging Face weights takes ~1 min on 2 cores).
 LOAD_TIMEOUT_S = 600.0
@@ -25,15 +25,15 @@ LOAD_TIMEOUT_S = 600.0
 class LocalServerEngine:
     """The project's local server (LOCAL_LLM_ENGINE, LOCAL_LLM_PORT, LOCAL_DATA_DIR/models)."""
 
-    def __init__(self, settings: Settings, timeout_s: float = LOAD_TIMEOUT_S):
-        self.settings = settings
+    def __init__(self, options: LocalEngineOptions, timeout_s: float = LOAD_TIMEOUT_S):
+        self.options = options
         self.timeout_s = timeout_s
 
     def load(self, model_id: str) -> str | None:
         from llm_engineering.infrastructure.local.llm_server import local_llm_server
 
         try:
-            server = local_llm_server(self.settings, model_id=model_id)
+            server = local_llm_server(self.options, model_id=model_id)
             status = server.status()
             if not status.healthy:
                 return None
@@ -41,6 +41,6 @@ class LocalServerEngine:
             loaded = server.ensure_model(model_id, timeout_s=self.timeout_s)
         except LLMTwinError as error:
             raise ServingEngineError(
-                f"The local LLM server on port {self.settings.LOCAL_LLM_PORT} could not load {model_id!r}: {error}"
+                f"The local LLM server on port {self.options.port} could not load {model_id!r}: {error}"
             ) from error
         return " ".join(line for line in (prepared, loaded) if line)

@@ -22,7 +22,6 @@ from llm_engineering.infrastructure.local.processes import (
     venv_executable,
     wait_for_port,
 )
-from llm_engineering.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,9 @@ class Endpoint:
         return self.host in LOOPBACK_HOSTS
 
 
-def warehouse_endpoint(settings: Settings) -> Endpoint:
-    """The first host and port of DATABASE_HOST (27017 when it names none)."""
-    parsed = urlparse(settings.DATABASE_HOST)
+def warehouse_endpoint(database_host: str) -> Endpoint:
+    """The first host and port of a MongoDB URI such as DATABASE_HOST (27017 when it names none)."""
+    parsed = urlparse(database_host)
     host = (parsed.hostname or "127.0.0.1").split(",")[0]
     return Endpoint(host=host, port=parsed.port or 27017)
 

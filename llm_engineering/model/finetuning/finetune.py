@@ -57,7 +57,7 @@ def load_split(source: str, dataset_type: str) -> Any:
         loaded = load_dataset(source.removeprefix(HUB_PREFIX))
         splits = {name: rows for name, rows in loaded.items() if name in ("train", "test")}
         return TrainTestSplit.from_huggingface(DatasetType(dataset_type), splits)
-    from llm_engineering.application.datasets.dataset_files import load_dataset_source
+    from llm_engineering.model.dataset_files import load_dataset_source
 
     return load_dataset_source(source)
 

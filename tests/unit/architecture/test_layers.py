@@ -43,26 +43,6 @@ DRIVERS = (
     "uvicorn",
 )
 
-# Driver imports their room forbids that are still to move out to infrastructure: file -> the drivers it may
-# still import. The list only shrinks: an entry whose import has gone fails `test_pending_driver_imports_are_real`.
-PENDING_DRIVER_IMPORTS: dict[str, tuple[str, ...]] = {
-    # `CategoryDataset.to_huggingface()` / `TrainTestSplit.to_huggingface()`: the Hub column layout.
-    "llm_engineering/domain/datasets.py": ("datasets",),
-    # The parquet export of a dataset artifact and its reader.
-    "llm_engineering/application/datasets/dataset_files.py": ("datasets", "pyarrow"),
-}
-
-# Project imports the layer rules forbid that are still to move behind the composition root: file -> the
-# forbidden modules it may still import. The list only shrinks: `test_pending_layer_imports_are_real` fails on an
-# entry whose import has gone.
-PENDING_LAYER_IMPORTS: dict[str, tuple[str, ...]] = {
-    # Settings read by adapters: still to take plain values from `bootstrap` builders.
-    "llm_engineering/infrastructure/local/llm_server.py": ("llm_engineering.settings",),
-    "llm_engineering/infrastructure/local/local_infrastructure.py": ("llm_engineering.settings",),
-    "llm_engineering/infrastructure/local/served_model_engine.py": ("llm_engineering.settings",),
-    "llm_engineering/infrastructure/local/warehouse.py": ("llm_engineering.settings",),
-}
-
 # The folders around the package (composition roots and ZenML wiring): they import the package, never the reverse.
 OUTER_FOLDERS = ("pipelines", "steps", "tools")
 MODULE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+(:[A-Za-z_]\w*)?")
@@ -133,11 +113,8 @@ def offenders(room: str, forbidden: tuple[str, ...]) -> list[str]:
     files = [target] if target.is_file() else sorted(target.rglob("*.py"))
     found = []
     for path in files:
-        file = path.relative_to(PROJECT_ROOT).as_posix()
-        pending = PENDING_DRIVER_IMPORTS.get(file, ()) + PENDING_LAYER_IMPORTS.get(file, ())
         for line, module in imported_modules(path):
-            hit = next((name for name in forbidden if matches(module, name)), None)
-            if hit is not None and hit not in pending:
+            if any(matches(module, name) for name in forbidden):
                 found.append(f"{path.relative_to(PROJECT_ROOT)}:{line} imports {module}")
     return sorted(set(found))
 
@@ -145,24 +122,6 @@ def offenders(room: str, forbidden: tuple[str, ...]) -> list[str]:
 @pytest.mark.parametrize("room", sorted(RULES))
 def test_imports_point_inwards_only(room):
     assert offenders(room, RULES[room]) == []
-
-
-def test_pending_driver_imports_are_real():
-    """Each pending exception still names a driver its file imports: once the import moves, the entry goes."""
-    stale = []
-    for file, drivers in PENDING_DRIVER_IMPORTS.items():
-        imported = [module for _, module in imported_modules(PROJECT_ROOT / file)]
-        stale += [f"{file}: {driver}" for driver in drivers if not any(matches(m, driver) for m in imported)]
-    assert stale == []
-
-
-def test_pending_layer_imports_are_real():
-    """Each pending layer exception still names a module its file imports: once the import moves, the entry goes."""
-    stale = []
-    for file, forbidden in PENDING_LAYER_IMPORTS.items():
-        imported = [module for _, module in imported_modules(PROJECT_ROOT / file)]
-        stale += [f"{file}: {name}" for name in forbidden if not any(matches(m, name) for m in imported)]
-    assert stale == []
 
 
 def test_nothing_below_the_entry_points_imports_them():

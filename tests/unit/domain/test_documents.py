@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from llm_engineering.domain.base.nosql import NoSQLBaseDocument, bound_warehouse
+from llm_engineering.domain.base.nosql import NoSQLBaseDocument
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import ImproperlyConfigured, InvalidDocumentError
 from llm_engineering.domain.names import split_user_full_name
@@ -78,9 +78,21 @@ def test_missing_settings_class_is_improperly_configured():
         Orphan.get_collection_name()
 
 
-def test_unbound_warehouse_says_how_to_bind():
-    with pytest.raises(ImproperlyConfigured, match=r"bootstrap\.configure"):
-        bound_warehouse()
+def test_documents_hold_no_store_the_repositories_do():
+    """Persistence lives in `DocumentRepository` / `VectorIndex`, given their store; documents cannot reach one."""
+    from llm_engineering.domain.base import nosql, vector
+    from llm_engineering.domain.documents import ArticleDocument
+    from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
+
+    for name in ("save", "find", "bulk_insert", "bulk_find", "count", "delete"):
+        assert not hasattr(ArticleDocument, name) and not hasattr(EmbeddedArticleChunk, name)
+    module_state = [
+        name
+        for module in (nosql, vector)
+        for name, value in vars(module).items()
+        if not name.startswith("__") and isinstance(value, dict | list | set)
+    ]
+    assert module_state == []  # no process-wide binding of a store
 
 
 def test_user_full_name_and_split():

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import llm_engineering.settings as settings_module
+from llm_engineering.bootstrap import local_engine_options
 from llm_engineering.infrastructure.local.llm_server import LocalLLMServer, ServerStatus
 from llm_engineering.infrastructure.local.processes import free_port
 from llm_engineering.model.registry import ModelRegistry
@@ -150,19 +151,19 @@ def test_the_project_server_serves_the_whole_models_folder(tmp_path):
     """Unpinned, `transformers serve` loads any folder of its working directory (the models folder) by the
     request's model name: the base model and every published twin share one server."""
     settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="base")
-    server = LocalLLMServer.from_settings(settings)
+    server = LocalLLMServer.from_options(local_engine_options(settings))
     command = server.command()
     assert not server.pinned
     assert command[1] == "serve" and "base" not in command and "--model-timeout=-1" in command
     assert server.model_dir == tmp_path.resolve() / "models" / "base"
 
-    twin = LocalLLMServer.from_settings(settings, model_id="twin-v1")
+    twin = LocalLLMServer.from_options(local_engine_options(settings), model_id="twin-v1")
     assert twin.served_model_id == "twin-v1" and twin.pid_file == server.pid_file  # the same daemon
 
     target = model_folder(tmp_path / "registry" / "merged")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "twin-v1").symlink_to(target, target_is_directory=True)
-    linked = LocalLLMServer.from_settings(settings, model_id="twin-v1")
+    linked = LocalLLMServer.from_options(local_engine_options(settings), model_id="twin-v1")
     assert linked.model_dir.name == "twin-v1" and linked.model_dir.parent == (tmp_path / "models").resolve()
 
 

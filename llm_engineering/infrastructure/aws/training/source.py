@@ -63,7 +63,7 @@ def package_source(source_dir: Path, extra_files: Mapping[str, Path] | None = No
 def finetuning_support_files() -> dict[str, Path]:
     """What `finetune.py` imports besides its own folder, packed beside it in the job's archive: the
     `llm_engineering` package's domain and model layers, the application modules the model layer uses (the
-    dataset file loader, the evaluation judge and its LLM port, the served-model ports), and the training config (as
+    evaluation judge and its LLM port, the served-model ports), and the training config (as
     `training.yaml`). Their own imports stay inside these modules (checked by the layer tests)."""
     package = FINETUNING_SOURCE_DIR.parents[1]
     application = package / "application"
@@ -75,7 +75,6 @@ def finetuning_support_files() -> dict[str, Path]:
         application / "deadline.py",  # the LLM retry policy honours request deadlines
         application / "progress.py",  # training logs its steps and time left with it
     ]
-    modules += [application / "datasets" / name for name in ("__init__.py", "dataset_files.py")]
     # The question set's loader and the answer figures share the guard's word measures.
     modules += [application / "rag" / name for name in ("__init__.py", "answer_quality.py")]
     # The model layer's serving catalogue implements the served-model use case's ports.

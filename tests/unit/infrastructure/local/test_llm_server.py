@@ -7,6 +7,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from llm_engineering.bootstrap import local_engine_options, uses_local_llm
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.domain.prompts import (
     INSTRUCTION_CHAT_TEMPLATE,
@@ -22,7 +23,6 @@ from llm_engineering.infrastructure.local.llm_server import (
     LlamaCppServer,
     LocalLLMServer,
     local_llm_server,
-    uses_local_llm,
 )
 from llm_engineering.settings import load_settings
 
@@ -85,15 +85,17 @@ def test_server_command_pins_the_folder_name_and_status_without_a_server(tmp_pat
     assert Path(command[0]).name == "transformers"
 
 
-def test_from_settings_maps_the_model_id_to_a_folder_port_and_run_dir(tmp_path):
+def test_from_options_maps_the_model_id_to_a_folder_port_and_run_dir(tmp_path):
     settings = load_settings(LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="twin-model", LOCAL_LLM_PORT=8123)
-    server = LocalLLMServer.from_settings(settings)
+    server = LocalLLMServer.from_options(local_engine_options(settings))
     assert server.model_dir == (tmp_path / "models" / "twin-model").resolve()
     assert server.port == 8123
     assert server.url == "http://127.0.0.1:8123/v1"
     assert server.pid_file.parent == tmp_path / "run"
     with pytest.raises(ImproperlyConfigured):
-        LocalLLMServer.from_settings(load_settings(LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="org/model"))
+        LocalLLMServer.from_options(
+            local_engine_options(load_settings(LOCAL_DATA_DIR=tmp_path, LLM_MODEL_ID="org/model"))
+        )
 
 
 @pytest.mark.parametrize(
@@ -118,25 +120,25 @@ def _engine_settings(tmp_path, **overrides):
 
 def test_llamacpp_is_the_default_engine_when_llama_cpp_imports(tmp_path, monkeypatch):
     monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: None)
-    server = local_llm_server(_engine_settings(tmp_path))
+    server = local_llm_server(local_engine_options(_engine_settings(tmp_path)))
     assert isinstance(server, LlamaCppServer) and server.notice is None
     assert server.label == "local LLM (llama.cpp)"
 
 
 def test_without_llama_cpp_the_transformers_engine_runs_and_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: "ModuleNotFoundError: No module named 'llama_cpp'")
-    server = local_llm_server(_engine_settings(tmp_path))
+    server = local_llm_server(local_engine_options(_engine_settings(tmp_path)))
     assert type(server) is LocalLLMServer and server.engine == "transformers"
     assert "No module named 'llama_cpp'" in server.notice
     assert "LOCAL_LLM_ENGINE=transformers" in server.notice and "scripts/setup.sh" in server.notice
-    chosen = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    chosen = local_llm_server(local_engine_options(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers")))
     assert type(chosen) is LocalLLMServer and chosen.notice is None  # asked for: no message
 
 
 def test_both_engines_share_the_pid_file_so_down_stops_either(tmp_path, monkeypatch):
     monkeypatch.setattr(llm_server, "llama_cpp_problem", lambda: None)
-    llama = local_llm_server(_engine_settings(tmp_path))
-    hf = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    llama = local_llm_server(local_engine_options(_engine_settings(tmp_path)))
+    hf = local_llm_server(local_engine_options(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers")))
     assert llama.pid_file == hf.pid_file and llama.log_file == hf.log_file and llama.url == hf.url
 
 
@@ -147,7 +149,7 @@ def test_llamacpp_command_serves_the_packaged_gguf_without_converting(tmp_path, 
     settings = _engine_settings(
         tmp_path, LOCAL_LLM_CONTEXT_SIZE=4096, LOCAL_LLM_PARALLEL=3, LOCAL_LLM_THREADS=2, MAX_NEW_TOKENS_INFERENCE=77
     )
-    server = LlamaCppServer.from_settings(settings)
+    server = LlamaCppServer.from_options(local_engine_options(settings))
     assert server.prepare() is None and server.gguf_path == packaged
     command = server.command()
     assert command[1:3] == ["-m", "llm_engineering.infrastructure.llamacpp.server"]
@@ -174,7 +176,7 @@ def test_llamacpp_serves_a_gguf_in_the_model_folder_and_exports_a_hugging_face_t
     models = tmp_path / "models"
     (models / "twin-gguf").mkdir(parents=True)
     (models / "twin-gguf" / "twin-q8_0.gguf").write_bytes(b"GGUF")
-    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-gguf")
+    server = LlamaCppServer.from_options(local_engine_options(_engine_settings(tmp_path)), model_id="twin-gguf")
     server.prepare()
     assert server.gguf_path == models.resolve() / "twin-gguf" / "twin-q8_0.gguf"
 
@@ -189,20 +191,22 @@ def test_llamacpp_serves_a_gguf_in_the_model_folder_and_exports_a_hugging_face_t
     merged.mkdir(parents=True)
     (merged / "config.json").write_text("{}")
     (models / "twin-hf").symlink_to(merged, target_is_directory=True)  # published by the registry
-    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf")
+    server = LlamaCppServer.from_options(local_engine_options(_engine_settings(tmp_path)), model_id="twin-hf")
     assert "exported 'twin-hf'" in server.prepare()
     target = models.resolve() / "gguf" / "twin-hf.gguf"
     assert exports == [("twin-hf", packaged, target)] and server.gguf_path == target
-    again = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf")
+    again = LlamaCppServer.from_options(local_engine_options(_engine_settings(tmp_path)), model_id="twin-hf")
     assert again.prepare() is None and again.gguf_path == target
     with pytest.raises(LocalLLMError, match="No GGUF file"):
-        LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-hf").start(timeout_s=1)
+        LlamaCppServer.from_options(local_engine_options(_engine_settings(tmp_path)), model_id="twin-hf").start(
+            timeout_s=1
+        )
 
 
 def test_the_transformers_engine_prepares_by_converting_once(tmp_path, monkeypatch):
     converted = []
     monkeypatch.setattr(llm_server, "convert_gguf_model", lambda model_dir: converted.append(model_dir))
-    server = local_llm_server(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers"))
+    server = local_llm_server(local_engine_options(_engine_settings(tmp_path, LOCAL_LLM_ENGINE="transformers")))
     assert server.prepare() is None and converted == [server.model_dir]
 
 
@@ -237,7 +241,7 @@ def test_llamacpp_serves_the_registered_q8_0_export_of_a_published_twin(tmp_path
     (models / "gguf" / "twin-v1.gguf.json").write_text("{}")
     (models / "twin-v1").symlink_to(merged, target_is_directory=True)
 
-    server = LlamaCppServer.from_settings(_engine_settings(tmp_path), model_id="twin-v1")
+    server = LlamaCppServer.from_options(local_engine_options(_engine_settings(tmp_path)), model_id="twin-v1")
     assert "registered export" in server.prepare()
     assert server.gguf_path == q8
     link = models / "gguf" / "twin-v1.gguf"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.bootstrap import build_local_infrastructure
 from llm_engineering.infrastructure.local import local_infrastructure
 from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure, describe_service
 from llm_engineering.infrastructure.local.zenml_dashboard import DashboardSetup
@@ -30,7 +31,7 @@ def infrastructure(tmp_path) -> LocalInfrastructure:
         LOCAL_LLM_PORT=8001,
         LOCAL_LLM_ENGINE="transformers",
     )
-    return LocalInfrastructure(settings, project_root=tmp_path, zenml_port=8299)
+    return build_local_infrastructure(settings, project_root=tmp_path, zenml_port=8299)
 
 
 def _answering(monkeypatch, ports: set[int] = frozenset(), urls: tuple[str, ...] = ()) -> None:

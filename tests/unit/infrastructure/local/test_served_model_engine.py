@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llm_engineering.application.errors import ServingEngineError
+from llm_engineering.bootstrap import local_engine_options
 from llm_engineering.infrastructure.errors import LocalLLMError
 from llm_engineering.infrastructure.local import llm_server
 from llm_engineering.infrastructure.local.llm_server import ServerStatus
@@ -43,7 +44,7 @@ def engine(tmp_path, monkeypatch):
 
     monkeypatch.setattr(llm_server, "local_llm_server", fake_server)
     settings = load_settings(env_file=tmp_path / "none.env", LOCAL_DATA_DIR=tmp_path, LOCAL_LLM_PORT=18555)
-    return LocalServerEngine(settings, timeout_s=5), built
+    return LocalServerEngine(local_engine_options(settings), timeout_s=5), built
 
 
 def test_no_running_server_is_nothing_to_load(engine):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.bootstrap import build_local_infrastructure
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.local import local_infrastructure
-from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
 from llm_engineering.infrastructure.local.zenml_dashboard import DashboardSetup
 from llm_engineering.infrastructure.local.zenml_server import (
     checkout_dashboard,
@@ -100,7 +100,7 @@ def fake_zenml(tmp_path, monkeypatch):
 def test_up_serves_this_checkouts_store_on_its_own_port(checkout, fake_zenml):
     calls, busy = fake_zenml
     busy.add(8237)  # another checkout's dashboard
-    infrastructure = LocalInfrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
+    infrastructure = build_local_infrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
     store = checkout.LOCAL_DATA_DIR.resolve() / "zenml"
     progress: list[str] = []
 
@@ -125,7 +125,7 @@ def test_up_serves_this_checkouts_store_on_its_own_port(checkout, fake_zenml):
 
 def test_down_stops_this_checkouts_server_even_when_started_by_hand(checkout, fake_zenml):
     calls, _ = fake_zenml
-    infrastructure = LocalInfrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
+    infrastructure = build_local_infrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
     store = checkout.LOCAL_DATA_DIR.resolve() / "zenml"
     _daemon(store, 8240, os.getpid())  # `zenml login --local` run by hand on this checkout's store
 
@@ -137,7 +137,7 @@ def test_down_stops_this_checkouts_server_even_when_started_by_hand(checkout, fa
 def test_a_dashboard_of_the_machine_wide_store_from_an_earlier_up_is_left_to_down(checkout, fake_zenml, monkeypatch):
     calls, busy = fake_zenml
     busy.add(8237)
-    infrastructure = LocalInfrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
+    infrastructure = build_local_infrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
     infrastructure.run_dir.mkdir(parents=True)
     infrastructure.state_file.write_text(json.dumps({"zenml": {"port": 8237}}))  # before stores were per checkout
 
@@ -159,7 +159,7 @@ def test_a_dashboard_of_the_machine_wide_store_from_an_earlier_up_is_left_to_dow
 def test_a_user_config_path_is_served_as_it_is(checkout, fake_zenml, tmp_path, monkeypatch):
     calls, _ = fake_zenml
     monkeypatch.setenv(CONFIG_PATH_VARIABLE, str(tmp_path / "mine"))
-    infrastructure = LocalInfrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
+    infrastructure = build_local_infrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
 
     infrastructure.start_zenml()
 
@@ -169,7 +169,7 @@ def test_a_user_config_path_is_served_as_it_is(checkout, fake_zenml, tmp_path, m
 def test_with_a_zenml_server_there_is_no_local_one_to_start(checkout, fake_zenml, monkeypatch):
     calls, _ = fake_zenml
     monkeypatch.setenv(STORE_URL_VARIABLE, "https://zenml.example.org")
-    infrastructure = LocalInfrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
+    infrastructure = build_local_infrastructure(checkout, project_root=checkout.LOCAL_DATA_DIR.parent)
 
     assert infrastructure.start_zenml() == (
         "zenml: ZENML_STORE_URL points ZenML at https://zenml.example.org; no local server to start"

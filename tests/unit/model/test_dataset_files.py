@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.datasets.dataset_files import (
+from llm_engineering.model.dataset_files import (
     export_columns,
     export_split,
     load_book_dataset,
