@@ -18,8 +18,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from llm_engineering.domain.base.nosql import DocumentRepository
+    from llm_engineering.domain.base.vector import VectorIndex
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = PROJECT_ROOT / "data" / "demo" / "articles"
@@ -52,12 +57,14 @@ class CountingLLM:
         return self.inner.complete(prompt, parameters)
 
 
-def fill_stores(corpus: Path, author: str) -> int:
+def fill_stores(documents: DocumentRepository, index: VectorIndex, corpus: Path, author: str) -> int:
+    """Import `corpus` into `documents` and, when `index` holds no article chunk yet, run the feature pipeline;
+    returns the article chunks in `index`."""
     from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 
-    import_markdown_corpus(corpus, author)
-    if EmbeddedArticleChunk.count() == 0:
+    import_markdown_corpus(documents, corpus, author)
+    if index.count(EmbeddedArticleChunk) == 0:
         from llm_engineering.bootstrap import use_project_zenml_store
         from pipelines.feature_engineering import feature_engineering
 
@@ -66,7 +73,7 @@ def fill_stores(corpus: Path, author: str) -> int:
         feature_engineering.with_options(run_name=f"bench_answers_features_{int(time.time())}")(
             author_full_names=[author]
         )
-    return EmbeddedArticleChunk.count()
+    return index.count(EmbeddedArticleChunk)
 
 
 def run(questions: list[str], k: int, show_answers: bool) -> list[dict]:
@@ -139,11 +146,11 @@ def main(k: int, show_answers: bool, corpus: Path, author: str) -> None:
     bench_dir = (get_settings().LOCAL_DATA_DIR / "bench-answers").resolve()
     with embedded_warehouse(bench_dir / "warehouse") as uri:
         settings = load_settings(DATABASE_HOST=uri, DATABASE_NAME="answers", QDRANT_LOCAL_PATH=bench_dir / "qdrant")
-        bootstrap.configure(settings)
+        container = bootstrap.configure(settings)
         bootstrap.use_embedding_threads(settings, "query")  # in-process RAG, as the API runs it
         try:
-            chunks = fill_stores(corpus, author)
-            llm = bootstrap.container().llm()
+            chunks = fill_stores(container.documents(), container.vector_index(), corpus, author)
+            llm = container.llm()
             click.echo(f"corpus: {corpus.name} -> {chunks} chunks; LLM: {llm.model_id} at {llm.endpoint}")
             rows = run(QUESTIONS, k, show_answers)
         finally:

@@ -96,7 +96,7 @@ def run_mode(
     context = container.crawler_context()
     dispatcher = container.crawler_dispatcher({r"^http://127\.0\.0\.1": crawler})
     try:
-        user = UserDocument.get_or_create(first_name="Bench", last_name="Author")
+        user = container.documents().get_or_create(UserDocument, first_name="Bench", last_name="Author")
         started = time.perf_counter()
         report = crawl_links(user, links, dispatcher, context, workers, per_domain, browsers, show_progress=False)
         seconds = time.perf_counter() - started

@@ -116,9 +116,10 @@ def main() -> None:
         )
         container = bootstrap.configure(settings)
         try:
-            import_warehouse(HANDBOOK_WAREHOUSE)
-            load_documents(clean_documents(query_warehouse(None).documents).documents)
-            documents, found = query_cleaned_documents(None, CLEANED_CLASSES.values())
+            index = container.vector_index()
+            import_warehouse(container.documents(), HANDBOOK_WAREHOUSE)
+            load_documents(index, clean_documents(query_warehouse(container.documents(), None).documents).documents)
+            documents, found = query_cleaned_documents(index, None, CLEANED_CLASSES.values())
             results["documents"] = found["num_documents"]
             results["offline_instruction"] = generate(
                 container, documents, DatasetType.INSTRUCTION, "offline", None, args.llm_calls

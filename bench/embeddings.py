@@ -159,13 +159,13 @@ def hybrid_retrieval(backends: tuple[str, ...], cache_dir: Path) -> dict[str, di
             )
             container = bootstrap.configure(settings)
             try:
-                import_warehouse(HANDBOOK_WAREHOUSE)
+                import_warehouse(container.documents(), HANDBOOK_WAREHOUSE)
                 embedder = container.embedder()
-                cleaned = clean_documents(query_warehouse().documents).documents
-                chunks, _ = chunk_documents(cleaned, embedder, incremental=False)
+                cleaned = clean_documents(query_warehouse(container.documents()).documents).documents
+                chunks, _ = chunk_documents(None, cleaned, embedder, incremental=False)
                 embedded, _ = embed_chunks(chunks, embedder)
-                load_documents(cleaned)
-                load_documents(embedded)
+                load_documents(container.vector_index(), cleaned)
+                load_documents(container.vector_index(), embedded)
                 queries = hand_written_queries(HELD_OUT_QUERIES) + title_queries()
                 search, _ = retriever_search(10, "hybrid", None, None)
                 evaluation = evaluate_retrieval(search, queries, k=5, mrr_k=10)

@@ -76,8 +76,9 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
         container = bootstrap.configure(settings)
         bootstrap.use_embedding_threads(settings, "batch")  # as the pipeline's embedding step
         embedder = container.embedder()
+        documents, index = container.documents(), container.vector_index()
         try:
-            timed(setup, "import warehouse", lambda: import_warehouse(HANDBOOK_WAREHOUSE))
+            timed(setup, "import warehouse", lambda: import_warehouse(documents, HANDBOOK_WAREHOUSE))
             timed(setup, "load model", lambda: embedder.embed(["warm-up"]))
 
             # The floor: a bare encode of exactly the texts the pipeline embeds (chunked up front here, the
@@ -85,10 +86,12 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
             # drifts, and the mean of the two is the reference.
             # The backend's own encode loop: sentence-transformers' `model.encode`, or OpenVINO's `embed_array`.
             model = getattr(embedder, "model", None)
-            probe = query_warehouse(AUTHORS)
+            probe = query_warehouse(documents, AUTHORS)
             texts = [
                 text_to_embed(chunk)
-                for chunk in chunk_documents(clean_documents(probe.documents).documents, embedder, incremental=False)[0]
+                for chunk in chunk_documents(
+                    None, clean_documents(probe.documents).documents, embedder, incremental=False
+                )[0]
             ]
 
             def bare_encode() -> Any:
@@ -97,18 +100,20 @@ def run(batch_size: int | None, device: str | None) -> dict[str, Any]:
                 return model.encode(texts, batch_size=batch, normalize_embeddings=True)
 
             timed(setup, "bare encode before", bare_encode)
-            snapshot = timed(stages, "query", lambda: query_warehouse(AUTHORS))
+            snapshot = timed(stages, "query", lambda: query_warehouse(documents, AUTHORS))
             cleaned = timed(stages, "clean", lambda: clean_documents(snapshot.documents)).documents
-            chunks, _ = timed(stages, "chunk", lambda: chunk_documents(cleaned, embedder, incremental=False))
+            chunks, _ = timed(stages, "chunk", lambda: chunk_documents(None, cleaned, embedder, incremental=False))
             embedded, failed = timed(stages, "embed", lambda: embed_chunks(chunks, embedder, batch_size=batch))
-            timed(stages, "load", lambda: (load_documents(cleaned), load_documents(embedded)))
+            timed(stages, "load", lambda: (load_documents(index, cleaned), load_documents(index, embedded)))
             timed(setup, "bare encode after", bare_encode)
             assert texts == [text_to_embed(chunk) for chunk in chunks]
 
             # Incremental re-run: every document is unchanged, so nothing is chunked, embedded or loaded.
-            again = timed(rerun, "query", lambda: query_warehouse(AUTHORS))
+            again = timed(rerun, "query", lambda: query_warehouse(documents, AUTHORS))
             again_cleaned = timed(rerun, "clean", lambda: clean_documents(again.documents)).documents
-            skipped = timed(rerun, "plan+chunk", lambda: chunk_documents(again_cleaned, embedder, incremental=True))
+            skipped = timed(
+                rerun, "plan+chunk", lambda: chunk_documents(index, again_cleaned, embedder, incremental=True)
+            )
         finally:
             bootstrap.reset()
     return {

@@ -75,7 +75,7 @@ def measure(handbook: Path) -> dict[str, Any]:
         before = clean_documents(raw).documents
     after = clean_documents(raw).documents
     for name, documents in (("cleaned, chrome rules off", before), ("cleaned, chrome rules on", after)):
-        chunks, _ = chunk_documents(documents, embedder, incremental=False)
+        chunks, _ = chunk_documents(None, documents, embedder, incremental=False)
         figures[name] = {
             "documents": count_markers(document.content for document in documents),
             "chunks": count_markers(chunk.content for chunk in chunks),

@@ -71,20 +71,21 @@ def build_stores(bench_dir: Path, mongo_uri: str) -> tuple[int, int]:
     from llm_engineering.settings import load_settings
 
     settings = load_settings(DATABASE_HOST=mongo_uri, DATABASE_NAME="bench", QDRANT_LOCAL_PATH=bench_dir / "qdrant")
-    bootstrap.configure(settings)
-    import_warehouse(HANDBOOK_DIR / "warehouse")
-    articles = ArticleDocument.count()
-    if EmbeddedArticleChunk.count() == 0:
+    container = bootstrap.configure(settings)
+    documents, index = container.documents(), container.vector_index()
+    import_warehouse(documents, HANDBOOK_DIR / "warehouse")
+    articles = documents.count(ArticleDocument)
+    if index.count(EmbeddedArticleChunk) == 0:
         from llm_engineering.bootstrap import use_project_zenml_store
         from pipelines.feature_engineering import feature_engineering
 
         use_project_zenml_store(settings)  # the run goes to this checkout's ZenML store
-        authors = [user.full_name for user in UserDocument.bulk_find()]
+        authors = [user.full_name for user in documents.bulk_find(UserDocument)]
         click.echo(f"Running the feature pipeline for {authors} (first run only)...")
         feature_engineering.with_options(run_name=f"bench_feature_engineering_{int(time.time())}")(
             author_full_names=authors
         )
-    return articles, EmbeddedArticleChunk.count()
+    return articles, index.count(EmbeddedArticleChunk)
 
 
 def measure_quality_and_retrieval(queries: list[str]) -> dict:
@@ -97,7 +98,7 @@ def measure_quality_and_retrieval(queries: list[str]) -> dict:
     retriever.search("warm-up", k=3, expand_to_n_queries=1)
 
     hits, reciprocal_ranks = 0, []
-    for article in ArticleDocument.bulk_find():
+    for article in container.documents().bulk_find(ArticleDocument):
         title = (article.content.get("Title") or "").strip()
         if not title:
             continue

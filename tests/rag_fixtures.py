@@ -1,5 +1,5 @@
-"""Helpers for RAG integration and e2e tests: load the demo corpus into the bound stores, and run the API
-in a real uvicorn process."""
+"""Helpers for RAG integration and e2e tests: load the demo corpus into the stores, and run the API in a real
+uvicorn process."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ RESPONSE_CEILING_S = Settings.model_fields["API_REQUEST_TIMEOUT_S"].default + 60
 SERVER_TEST_TIMEOUT_S = int(API_STARTUP_TIMEOUT_S + WARM_UP_TIMEOUT_S + 2 * RESPONSE_CEILING_S)
 
 
-def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
-    """Load the demo articles into the bound warehouse and embed their paragraphs into the bound vector store.
+def index_demo_corpus(documents, index, embedder) -> int:  # type: ignore[no-untyped-def]
+    """Load the demo articles into the warehouse's `documents` and embed their paragraphs into the vector `index`.
 
     A paragraph-per-chunk index built here, independent of the feature pipeline, so retrieval tests
     exercise only retrieval. Returns the number of chunks.
@@ -36,9 +36,9 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
     from llm_engineering.domain.documents import ArticleDocument
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 
-    import_markdown_corpus(DEMO_DIR, DEMO_AUTHOR)
+    import_markdown_corpus(documents, DEMO_DIR, DEMO_AUTHOR)
     chunks: list[EmbeddedArticleChunk] = []
-    for article in ArticleDocument.bulk_find(author_full_name=DEMO_AUTHOR):
+    for article in documents.bulk_find(ArticleDocument, author_full_name=DEMO_AUTHOR):
         paragraphs = [p.strip() for p in article.content["Content"].split("\n\n") if p.strip()]
         vectors = embedder.embed(paragraphs)
         chunks += [
@@ -54,29 +54,26 @@ def index_demo_corpus(embedder) -> int:  # type: ignore[no-untyped-def]
             )
             for paragraph, vector in zip(paragraphs, vectors, strict=True)
         ]
-    EmbeddedArticleChunk.bulk_insert(chunks)
+    index.bulk_insert(EmbeddedArticleChunk, chunks)
     return len(chunks)
 
 
 def index_demo_corpus_into(mongo_uri: str, database: str, qdrant_path: Path) -> int:
     """The demo corpus into warehouse database `database` and the Qdrant folder `qdrant_path`, both released
     afterwards (an API process must be the only one holding the folder). Returns the number of chunks."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
-    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.domain.base.nosql import DocumentRepository
+    from llm_engineering.domain.base.vector import VectorIndex
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
     from llm_engineering.infrastructure.embeddings import SentenceTransformerEmbedder
 
     warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
     store = QdrantVectorStore(path=qdrant_path)
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
     try:
-        return index_demo_corpus(SentenceTransformerEmbedder())
+        return index_demo_corpus(DocumentRepository(warehouse), VectorIndex(store), SentenceTransformerEmbedder())
     finally:
-        bind_vector_store(None)
-        bind_warehouse(None)
         store.close()
+        warehouse.close()
         warehouse.close()
 
 

@@ -271,11 +271,11 @@ def _import_handbook() -> str:
     from llm_engineering.application.warehouse.backup import import_warehouse
     from tools.data_warehouse import handbook_backup_dir, missing_handbook_message
 
-    settings = bootstrap.container().settings
-    found = handbook_backup_dir(settings.HANDBOOK_DATA_DIR)
+    container = bootstrap.container()
+    found = handbook_backup_dir(container.settings.HANDBOOK_DATA_DIR)
     if found is None:
-        raise RuntimeError(missing_handbook_message(settings.HANDBOOK_DATA_DIR))
-    imported = import_warehouse(found)
+        raise RuntimeError(missing_handbook_message(container.settings.HANDBOOK_DATA_DIR))
+    imported = import_warehouse(container.documents(), found)
     inserted = sum(item.inserted for item in imported.classes)
     existing = sum(item.skipped_existing for item in imported.classes)
     return f"handbook corpus: {inserted} new documents, {existing} already stored"

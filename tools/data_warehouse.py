@@ -106,15 +106,15 @@ def main(export_raw_data: bool, import_raw_data: bool, import_handbook: bool, da
     from llm_engineering.domain.exceptions import LLMTwinError
 
     print_summary_only()
-    bootstrap.container().bind_stores()  # export/import go through the documents' classmethods
+    documents = bootstrap.container().documents()
     try:
         if export_raw_data:
-            counts = export_warehouse(data_dir)
+            counts = export_warehouse(documents, data_dir)
             for name, count in counts.items():
                 click.echo(f"{name:<26} {count:>6} records")
             click.echo(f"Exported to {data_dir}")
         else:
-            report = import_warehouse(data_dir)
+            report = import_warehouse(documents, data_dir)
             for item in report.classes:
                 click.echo(
                     f"{item.file:<26} {item.records:>6} records  {item.inserted:>6} new  "

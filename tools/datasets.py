@@ -46,8 +46,8 @@ def import_artifacts(sources: tuple[Path, ...]) -> None:
     training pipeline can run on it; the dashboard shows its counts and a preview."""
     from zenml import save_artifact
 
-    from llm_engineering.model.dataset_files import load_dataset_source
     from llm_engineering.application.errors import DatasetFileError
+    from llm_engineering.model.dataset_files import load_dataset_source
     from llm_engineering.settings import get_settings
     from steps.materializers import TrainTestSplitMaterializer
 

@@ -68,8 +68,6 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     from llm_engineering.application.warehouse.markdown_import import import_markdown_corpus
     from llm_engineering.domain.exceptions import InvalidDocumentError, LLMTwinError
     from llm_engineering.infrastructure.local.api_server import start_api
-    from llm_engineering.infrastructure.local.llm_server import local_llm_server, uses_local_llm
-    from llm_engineering.infrastructure.local.local_infrastructure import LocalInfrastructure
     from llm_engineering.infrastructure.local.processes import stop_process
     from llm_engineering.settings import get_settings
     from tools.ml_service import print_answer
@@ -78,13 +76,15 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     total = time.perf_counter()
 
     started = _step(1, "Local infrastructure: the MongoDB-compatible warehouse", "warehouse")
-    click.echo("      " + LocalInfrastructure(settings, project_root=PROJECT_ROOT).start_warehouse(prefer_docker=False))
+    click.echo(
+        "      " + bootstrap.build_local_infrastructure(settings, PROJECT_ROOT).start_warehouse(prefer_docker=False)
+    )
     _done(started)
 
     server = None
-    if uses_local_llm(settings):
+    if bootstrap.uses_local_llm(settings):
         try:  # the served model: LLM_MODEL_ID, a chosen or production twin, else the packaged base model
-            server = local_llm_server(settings, model_id=bootstrap.model_to_serve_locally(settings).model_id)
+            server = bootstrap.build_local_llm_server(settings, bootstrap.model_to_serve_locally(settings).model_id)
         except LLMTwinError as error:
             raise click.ClickException(str(error)) from error
     started = _step(
@@ -105,9 +105,9 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
     _done(started)
 
     started = _step(3, f"Demo corpus: {corpus_dir} by {author} -> warehouse", "corpus")
-    bootstrap.configure(settings)
+    container = bootstrap.configure(settings)
     try:
-        imported = import_markdown_corpus(corpus_dir, author)
+        imported = import_markdown_corpus(container.documents(), corpus_dir, author)
     except (InvalidDocumentError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
     _done(started, f"({imported.inserted} articles inserted, {imported.skipped_existing} already there)")
@@ -121,7 +121,7 @@ def main(corpus_dir: Path, author: str, query: str, k: int, keep_api: bool) -> N
         feature_engineering.with_options(run_name=run_name)(author_full_names=[author])
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 
-    chunks = EmbeddedArticleChunk.count()
+    chunks = bootstrap.container().vector_index().count(EmbeddedArticleChunk)
     bootstrap.reset()  # hand the embedded Qdrant folder over to the API process
     _done(started, f"({chunks} embedded article chunks in the store)")
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from llm_engineering.domain.base.nosql import DocumentRepository
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = PROJECT_ROOT / "output" / "rag_evaluation"
@@ -38,14 +41,15 @@ def dataset_queries(source: str, split: str) -> list[Any]:
                 "or pass --dataset PATH."
             ) from error
     else:
-        from llm_engineering.application.datasets.dataset_files import load_dataset_source
+        from llm_engineering.model.dataset_files import load_dataset_source
 
         dataset = load_dataset_source(source)
     return labelled_queries(dataset, split)
 
 
-def hand_written_queries(path: Path) -> list[Any]:
-    """The cases of a YAML file ({query, links, category, query_type}), links resolved in the warehouse."""
+def hand_written_queries(documents: DocumentRepository, path: Path) -> list[Any]:
+    """The cases of a YAML file ({query, links, category, query_type}), links resolved in the warehouse's
+    `documents`."""
     import yaml
 
     from llm_engineering.application.evaluation.labelled_queries import queries_from_cases
@@ -53,7 +57,7 @@ def hand_written_queries(path: Path) -> list[Any]:
 
     def resolve_link(link: str) -> str | None:
         for document_class in (ArticleDocument, PostDocument, RepositoryDocument):
-            document = document_class.find(link=link)
+            document = documents.find(document_class, link=link)
             if document is not None:
                 return str(document.id)
         return None
@@ -67,13 +71,13 @@ def hand_written_queries(path: Path) -> list[Any]:
     return queries
 
 
-def title_queries() -> list[Any]:
-    """One query per article: its title, relevant = the article itself."""
+def title_queries(documents: DocumentRepository) -> list[Any]:
+    """One query per article of the warehouse's `documents`: its title, relevant = the article itself."""
     from llm_engineering.application.evaluation.labelled_queries import LabelledQuery
     from llm_engineering.domain.documents import ArticleDocument
 
     queries = []
-    for article in ArticleDocument.iter_find():
+    for article in documents.iter_find(ArticleDocument):
         title = str(article.content.get("Title") or "").strip()
         if title:
             queries.append(LabelledQuery(title, frozenset({str(article.id)}), "title", "articles"))
@@ -137,13 +141,13 @@ def main(
     bootstrap.use_embedding_threads(container.settings, "query")  # queries are encoded one at a time
     queries = dataset_queries(dataset, split) if dataset != "none" else []
     for path in query_files:
-        queries += hand_written_queries(path)
+        queries += hand_written_queries(container.documents(), path)
     if titles:
-        queries += title_queries()
+        queries += title_queries(container.documents())
     if not queries:
         raise click.ClickException("No labelled queries: give --dataset, --queries or --titles.")
     # A query labelled with a cross-posted copy's link is answered by the one copy the store keeps.
-    queries = with_kept_copies(queries, folded_copy_ids())
+    queries = with_kept_copies(queries, folded_copy_ids(container.vector_index()))
     mode = search_mode or container.settings.RAG_SEARCH_MODE
     search, retriever = retriever_search(k, mode, support_weight, candidates)
     evaluation = evaluate_retrieval(search, queries, k=cutoff, mrr_k=10)

@@ -174,9 +174,12 @@ class Container:
         memory = build_probe_memory(self.settings, llm) if llm is not None and "llm" not in self._given else None
         timeout_s = self.settings.RAG_CAPABILITY_PROBE_TIMEOUT_S
         return ContextRetriever(
+            index=self.vector_index(),
             embedder=self.embedder(),
             reranker=self.reranker(),
-            self_query=SelfQuery(llm, mode=self.settings.RAG_SELF_QUERY, memory=memory, probe_timeout_s=timeout_s),
+            self_query=SelfQuery(
+                llm, self.documents(), mode=self.settings.RAG_SELF_QUERY, memory=memory, probe_timeout_s=timeout_s
+            ),
             query_expansion=QueryExpansion(
                 llm, mode=self.settings.RAG_QUERY_EXPANSION, memory=memory, probe_timeout_s=timeout_s
             ),
@@ -217,7 +220,8 @@ class Container:
         return self._get("serving_profiles", lambda: ServingProfiles(self.model_registry()))
 
     def crawler_context(self) -> CrawlerContext:
-        return build_crawler_context(self.settings)
+        """A new crawlers' context (fresh HTTP fetcher) saving into `documents()`; the caller closes its fetcher."""
+        return build_crawler_context(self.settings, self.documents())
 
     def egress_policy(self) -> EgressPolicy:
         return self._get("egress_policy", lambda: build_egress_policy(self.settings))

@@ -4,8 +4,9 @@ catalogue it is given (the project's, from `pipelines/catalogue.py`, handed to t
 `tools/ml_service.py`) run in this process, with the catalogued YAML config and the job's parameters written
 into a copy of it (as `tools.run` does), caching off.
 
-The steps take their stores from `bootstrap.container()`; before a run the process's container is made to
-share the service's warehouse and vector store, so an embedded Qdrant folder is never opened twice.
+The steps take their repositories (`documents()`, `vector_index()`) from `bootstrap.container()`; before a run
+the process's container is made to share the service's warehouse and vector store, so an embedded Qdrant
+folder is never opened twice.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class ZenMLPipelineRunner:
 
 def share_stores_with_steps(container: Container) -> None:
     """Make the process's current container (the one steps use) share `container`'s warehouse and vector
-    store, unless it already does."""
+    store, unless it already does: the steps' repositories are then built over the service's adapters."""
     from llm_engineering import bootstrap
 
     current = bootstrap.container()

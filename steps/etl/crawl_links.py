@@ -28,10 +28,9 @@ def crawl_links(
     from llm_engineering.domain.crawling import CrawlStatus
 
     container = bootstrap.container()
-    container.bind_stores()  # crawlers save the documents through them
     settings = container.settings
     dispatcher = container.crawler_dispatcher(crawler_routes)
-    context = container.crawler_context()
+    context = container.crawler_context()  # crawlers save into container.documents()
     try:
         report = crawl(
             user,

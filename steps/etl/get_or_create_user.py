@@ -16,10 +16,10 @@ def get_or_create_user(user_full_name: str) -> Annotated[UserDocument, "user"]:
     from llm_engineering import bootstrap
     from llm_engineering.domain.names import split_user_full_name
 
-    bootstrap.container().bind_stores()  # the documents' classmethods read and write through them
+    documents = bootstrap.container().documents()
     logger.info("Getting or creating user: {}", user_full_name)
     first_name, last_name = split_user_full_name(user_full_name)
-    user = UserDocument.get_or_create(first_name=first_name, last_name=last_name)
+    user = documents.get_or_create(UserDocument, first_name=first_name, last_name=last_name)
     log_metadata(
         metadata={
             "query": {"user_full_name": user_full_name},

@@ -18,8 +18,7 @@ def load_to_vector_db(documents: list, batch_size: int = 256) -> Annotated[dict[
     from llm_engineering import bootstrap
     from llm_engineering.application.preprocessing.feature_store import load_documents
 
-    bootstrap.container().bind_stores()  # the documents' classmethods read and write through them
-    report = load_documents(documents, batch_size=batch_size)
+    report = load_documents(bootstrap.container().vector_index(), documents, batch_size=batch_size)
     summary = {"successful": report.failed_batches == 0, "num_documents": len(documents), **report.as_metadata()}
     if report.failed_batches:
         logger.error("{} batches failed to load; see the step metadata.", report.failed_batches)

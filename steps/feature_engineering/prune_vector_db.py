@@ -18,8 +18,8 @@ def prune_vector_db(author_full_names: list[str] | None = None) -> Annotated[dic
     from llm_engineering import bootstrap
     from llm_engineering.application.preprocessing.feature_engineering import prune_deleted_features
 
-    bootstrap.container().bind_stores()  # the documents' classmethods read and write through them
-    report = prune_deleted_features(author_full_names)
+    container = bootstrap.container()
+    report = prune_deleted_features(container.documents(), container.vector_index(), author_full_names)
     logger.info("Pruned {} points of deleted documents.", report.total)
     summary = {"num_points_removed": report.total, **report.removed}
     log_metadata(metadata=summary, infer_artifact=True)

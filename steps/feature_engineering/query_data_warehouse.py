@@ -23,11 +23,10 @@ def query_data_warehouse(author_full_names: list[str] | None = None) -> Annotate
     from llm_engineering.application.preprocessing.feature_engineering import counts_by_category, query_warehouse
 
     container = bootstrap.container()
-    container.bind_stores()  # the documents' classmethods read through them
     # Fail before any work when the feature store cannot be opened (an embedded Qdrant folder another
     # process holds), not after reading the warehouse, cleaning and loading the embedding model.
     container.vector_store().ping()
-    snapshot = query_warehouse(author_full_names)
+    snapshot = query_warehouse(container.documents(), author_full_names)
     logger.info(
         "Read {} documents of {} authors ({} missing).",
         len(snapshot.documents),

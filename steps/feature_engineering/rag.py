@@ -24,7 +24,9 @@ def chunk_and_embed(cleaned_documents: list, incremental: bool = True) -> Annota
     batch_size = container.settings.EMBEDDING_BATCH_SIZE
     # Batch encoding takes every core, also when the pipeline runs inside the API (web UI jobs).
     with bootstrap.embedding_threads_for(container.settings, "batch"):
-        result = embed(cleaned_documents, embedder, incremental=incremental, batch_size=batch_size)
+        result = embed(
+            container.vector_index(), cleaned_documents, embedder, incremental=incremental, batch_size=batch_size
+        )
     logger.info(
         "Embedded {} chunks of {} documents; {} unchanged documents skipped, {} failed.",
         len(result.chunks),

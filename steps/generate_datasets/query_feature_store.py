@@ -20,8 +20,8 @@ def query_feature_store(author_full_names: list[str] | None = None) -> Annotated
     from llm_engineering.application.datasets.service import query_cleaned_documents
     from llm_engineering.application.preprocessing.feature_store import CLEANED_CLASSES
 
-    bootstrap.container().bind_stores()
-    documents, metadata = query_cleaned_documents(author_full_names, CLEANED_CLASSES.values())
+    index = bootstrap.container().vector_index()
+    documents, metadata = query_cleaned_documents(index, author_full_names, CLEANED_CLASSES.values())
     logger.info("Read {} cleaned documents of {}.", len(documents), ", ".join(metadata["authors"]))
     log_metadata(metadata=metadata, infer_artifact=True)
     return documents

@@ -19,9 +19,9 @@ def load_dataset_file(source: str, dataset_type: str) -> Annotated[TrainTestSpli
     """The dataset at `source`: the book's export, an `export_artifact_to_json` file, a folder written by the
     dataset pipeline, or `hf:<user/name>` on the Hugging Face Hub. Fails unless it holds `dataset_type`
     samples."""
-    from llm_engineering.model.dataset_files import load_dataset_source
     from llm_engineering.application.errors import DatasetFileError
     from llm_engineering.domain.datasets import DatasetType
+    from llm_engineering.model.dataset_files import load_dataset_source
 
     if source.startswith(HUB_PREFIX):
         from llm_engineering import bootstrap

@@ -45,7 +45,7 @@ def _crawl_metadata(run) -> dict:
 
 
 def test_digital_data_etl_crawls_records_failures_and_is_idempotent(
-    warehouse,
+    documents,
     vector_store,
     crawl_site,  # noqa: F811 - the fixture imported above
     git_repository,  # noqa: F811 - the fixture imported above
@@ -71,17 +71,17 @@ def test_digital_data_etl_crawls_records_failures_and_is_idempotent(
         user_full_name="Paul Iusztin", links=links, crawler_routes=routes
     )
 
-    user = UserDocument.find(first_name="Paul", last_name="Iusztin")
+    user = documents.find(UserDocument, first_name="Paul", last_name="Iusztin")
     assert user is not None
-    articles = {article.link: article for article in ArticleDocument.bulk_find(author_id=str(user.id))}
+    articles = {article.link: article for article in documents.bulk_find(ArticleDocument, author_id=str(user.id))}
     assert set(articles) == set(links[:3])
     medium = articles[crawl_site.url("/medium/article.html")]
     assert medium.platform == "medium" and medium.content["Title"] == "Streaming pipelines for LLM twins 🚀"
     assert "Sign in" not in medium.content["Content"]
     assert articles[crawl_site.url("/substack/post.html")].platform == site
-    repository = RepositoryDocument.find(link=git_repository.as_uri())
+    repository = documents.find(RepositoryDocument, link=git_repository.as_uri())
     assert repository.author_full_name == "Paul Iusztin" and "src/twin/app.py" in repository.content
-    assert PostDocument.count() == 0
+    assert documents.count(PostDocument) == 0
 
     user_metadata = dict(first.steps["get_or_create_user"].outputs["user"][0].run_metadata)
     assert user_metadata["query"] == {"user_full_name": "Paul Iusztin"}
@@ -121,5 +121,5 @@ def test_digital_data_etl_crawls_records_failures_and_is_idempotent(
 
     again = _crawl_metadata(second)["summary"]
     assert (again["succeeded"], again["skipped_already_crawled"], again["failed"]) == (0, 4, 5)
-    assert ArticleDocument.count() == 3 and RepositoryDocument.count() == 1
-    assert UserDocument.count() == 1
+    assert documents.count(ArticleDocument) == 3 and documents.count(RepositoryDocument) == 1
+    assert documents.count(UserDocument) == 1

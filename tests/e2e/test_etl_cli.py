@@ -18,7 +18,7 @@ def test_run_etl_cli_crawls_a_config_into_the_configured_warehouse(
     crawl_site,  # noqa: F811 - the fixture imported above
     tmp_path,
 ):
-    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.domain.base.nosql import DocumentRepository
     from llm_engineering.domain.documents import ArticleDocument, UserDocument
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
 
@@ -55,12 +55,11 @@ def test_run_etl_cli_crawls_a_config_into_the_configured_warehouse(
 
     assert "Crawled 3 links: 2 succeeded, 0 skipped (already crawled), 0 skipped (low content), 1 failed" in output
     warehouse = MongoWarehouse(mongo_uri, database)
-    bind_warehouse(warehouse)
+    documents = DocumentRepository(warehouse)
     try:
-        user = UserDocument.find(first_name="Jane Q", last_name="Public")
+        user = documents.find(UserDocument, first_name="Jane Q", last_name="Public")
         assert user is not None
-        assert ArticleDocument.count(author_id=str(user.id)) == 2
+        assert documents.count(ArticleDocument, author_id=str(user.id)) == 2
     finally:
-        bind_warehouse(None)
         warehouse.drop_database()
         warehouse.close()

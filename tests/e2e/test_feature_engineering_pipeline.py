@@ -15,10 +15,10 @@ def _step_metadata(run, step_name: str, artifact: str) -> dict:
     return dict(run.steps[step_name].outputs[artifact][0].run_metadata)
 
 
-def test_pipeline_loads_both_snapshots_then_rerun_embeds_nothing(warehouse, vector_store):
+def test_pipeline_loads_both_snapshots_then_rerun_embeds_nothing(documents, vector_index):
     from pipelines.feature_engineering import feature_engineering
 
-    seeded = seed_fixture_documents()
+    seeded = seed_fixture_documents(documents)
     names = ["Ada Lovelace", "Linus Torvalds", "Grace Hopper"]
 
     first = feature_engineering.with_options(enable_cache=False)(author_full_names=names)
@@ -33,10 +33,10 @@ def test_pipeline_loads_both_snapshots_then_rerun_embeds_nothing(warehouse, vect
     loaded = first.steps["load_embedded_chunks"].outputs["loaded"][0].load()
     assert loaded["successful"] and loaded["failed_batches"] == 0
 
-    counts = store_counts()
-    assert counts["cleaned_articles"] == 2 and CleanedPostDocument.count() == 1
+    counts = store_counts(vector_index)
+    assert counts["cleaned_articles"] == 2 and vector_index.count(CleanedPostDocument) == 1
     assert counts["embedded_articles"] == embed_meta["chunking"]["articles"]["num_chunks"]
-    assert EmbeddedRepositoryChunk.count(author_full_name="Ada Lovelace") >= 1
+    assert vector_index.count(EmbeddedRepositoryChunk, author_full_name="Ada Lovelace") >= 1
     # The embedded artifact round-trips through ZenML's artifact store as typed chunks.
     artifact = first.steps["chunk_and_embed"].outputs["embedded_documents"][0].load()
     assert {type(chunk).__name__ for chunk in artifact} == {
@@ -51,12 +51,15 @@ def test_pipeline_loads_both_snapshots_then_rerun_embeds_nothing(warehouse, vect
     assert again["num_documents_embedded"] == 0 and again["num_documents_skipped_unchanged"] == 4
     assert again["num_chunks"] == 0
     assert _step_metadata(second, "prune_vector_db", "pruned")["num_points_removed"] == 0
-    assert store_counts() == counts
-    assert CleanedArticleDocument.retrieve([seeded["article"].id])[0].link == "https://ada.example.org/llm-twin"
-    assert EmbeddedArticleChunk.count(document_id=str(seeded["article"].id)) >= 4
+    assert store_counts(vector_index) == counts
+    assert (
+        vector_index.retrieve(CleanedArticleDocument, [seeded["article"].id])[0].link
+        == "https://ada.example.org/llm-twin"
+    )
+    assert vector_index.count(EmbeddedArticleChunk, document_id=str(seeded["article"].id)) >= 4
 
 
-def test_new_author_in_no_config_is_embedded_by_a_run_with_no_author_list(warehouse, vector_store):
+def test_new_author_in_no_config_is_embedded_by_a_run_with_no_author_list(documents, vector_index):
     """A user crawls their own author, then runs the feature pipeline as shipped: nothing to edit."""
     from click.testing import CliRunner
     from zenml.client import Client
@@ -64,15 +67,17 @@ def test_new_author_in_no_config_is_embedded_by_a_run_with_no_author_list(wareho
     from llm_engineering.domain.documents import ArticleDocument, UserDocument
     from tools import run
 
-    seed_fixture_documents()
-    jane = UserDocument(first_name="Jane Q", last_name="Public").save()
-    ArticleDocument(
-        content={"Title": "My own notes", "Content": "I write about retrieval on my own notes. " * 30},
-        platform="janedoe.dev",
-        link="https://janedoe.dev/notes",
-        author_id=jane.id,
-        author_full_name=jane.full_name,
-    ).save()
+    seed_fixture_documents(documents)
+    jane = documents.save(UserDocument(first_name="Jane Q", last_name="Public"))
+    documents.save(
+        ArticleDocument(
+            content={"Title": "My own notes", "Content": "I write about retrieval on my own notes. " * 30},
+            platform="janedoe.dev",
+            link="https://janedoe.dev/notes",
+            author_id=jane.id,
+            author_full_name=jane.full_name,
+        )
+    )
 
     # What `poetry run poe run-feature-engineering-pipeline` runs, with the shipped configs/feature_engineering.yaml.
     result = CliRunner().invoke(run.main, ["--no-cache", "--run-feature-engineering"])
@@ -85,7 +90,7 @@ def test_new_author_in_no_config_is_embedded_by_a_run_with_no_author_list(wareho
     assert raw_meta["authors_from"] == "all authors"
     assert set(raw_meta["authors"]) == {"Ada Lovelace", "Jane Q Public", "Linus Torvalds"}
     assert raw_meta["articles"]["authors"]["Jane Q Public"] == 1
-    assert EmbeddedArticleChunk.count(author_full_name="Jane Q Public") >= 1
+    assert vector_index.count(EmbeddedArticleChunk, author_full_name="Jane Q Public") >= 1
 
     # --authors narrows a run to one author (the others are already embedded and untouched).
     result = CliRunner().invoke(run.main, ["--no-cache", "--run-feature-engineering", "--authors", "Jane Q Public"])

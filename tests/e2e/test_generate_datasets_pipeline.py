@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def feature_store(vector_store, llm_server, monkeypatch):
+def feature_store(vector_index, llm_server, monkeypatch):
     """The demo articles in `cleaned_articles`, and the tiny model as the LLM (not on LOCAL_LLM_PORT, so the
     CLI does not try to start the packaged model)."""
     from llm_engineering import bootstrap
@@ -29,7 +29,7 @@ def feature_store(vector_store, llm_server, monkeypatch):
     client = OpenAICompatibleClient(base_url=llm_server["base_url"], model_id=llm_server["model_id"], timeout_s=60)
     bootstrap.override(llm=client)
     documents = demo_cleaned_articles()
-    CleanedArticleDocument.bulk_insert(documents)
+    vector_index.bulk_insert(CleanedArticleDocument, documents)
     yield {str(document.id): document for document in documents}
     client.close()
 
@@ -68,7 +68,7 @@ def test_offline_instruct_dataset_artifact_holds_a_split_by_document(feature_sto
     for sample in dataset.samples("train") + dataset.samples("test"):
         assert sample.document_id in feature_store
     # The materializer's dashboard metadata and the export on disk agree with the artifact.
-    from llm_engineering.application.datasets.dataset_files import load_split_folder
+    from llm_engineering.model.dataset_files import load_split_folder
 
     assert load_split_folder(tmp_path / "datasets" / "instruct_datasets") == dataset
 
@@ -97,7 +97,9 @@ def test_offline_preference_dataset_pairs_the_author_with_the_local_model(featur
         start, end = sample.provenance.extract_start, sample.provenance.extract_end
         assert sample.chosen.split()[:5] == document.content[start:end].split()[:5]
         assert sample.rejected != sample.chosen
-    assert dataset.to_huggingface()["train"].column_names == ["prompt", "chosen", "rejected"]
+    from llm_engineering.model.hf_datasets import split_tables
+
+    assert split_tables(dataset)["train"].column_names == ["prompt", "chosen", "rejected"]
 
 
 def test_the_poe_task_runs_the_shipped_config(feature_store, tmp_path):

@@ -90,18 +90,16 @@ def project_environment(
 ) -> dict[str, str]:
     """Settings for the processes under test: a seeded warehouse database, a fresh Qdrant folder and ZenML
     store, the scripted LLM and Opik pointed at the stand-in backend; no opt-out variable anywhere."""
-    from llm_engineering.domain.base.nosql import bind_warehouse
+    from llm_engineering.domain.base.nosql import DocumentRepository
     from llm_engineering.infrastructure.db.mongo import MongoWarehouse
     from tests.integration.test_feature_pipeline import seed_fixture_documents
 
     root = tmp_path_factory.mktemp("no-telemetry")
     database = f"quiet_{uuid.uuid4().hex[:8]}"
     warehouse = MongoWarehouse(mongo_uri, database, unique_fields={"articles": ("link",)})
-    bind_warehouse(warehouse)
     try:
-        seed_fixture_documents()
+        seed_fixture_documents(DocumentRepository(warehouse))
     finally:
-        bind_warehouse(None)
         warehouse.close()
     return {
         "ENV_FILE": str(PROJECT_ROOT / "tests" / "no.env"),

@@ -12,7 +12,7 @@ def embedder():
 
 
 @pytest.fixture
-def demo_index(warehouse, vector_store, embedder):
+def demo_index(documents, vector_index, embedder):
     from tests.rag_fixtures import index_demo_corpus
 
-    return index_demo_corpus(embedder)
+    return index_demo_corpus(documents, vector_index, embedder)

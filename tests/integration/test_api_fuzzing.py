@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from llm_engineering.application.llm.client import ChatMessage, ChatStream, Gene
 from llm_engineering.application.ports import NoTracing
 from llm_engineering.application.rag.answering import AnswerGenerator
 from llm_engineering.bootstrap import Container
-from llm_engineering.domain.base.nosql import bind_warehouse
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.entrypoints.api import create_app
 from llm_engineering.entrypoints.api.dependencies import (
@@ -155,12 +155,11 @@ def run_inline(target: Callable[[], None], job_id: str) -> None:
 
 
 @pytest.fixture
-def warehouse() -> Iterator[PingableWarehouse]:
+def warehouse() -> PingableWarehouse:
     store = PingableWarehouse()
-    bind_warehouse(store)
-    UserDocument(first_name="Mara", last_name="Quillon").save()  # so /ui/api/authors lists someone
-    yield store
-    bind_warehouse(None)
+    # So /ui/api/authors lists someone.
+    DocumentRepository(store).save(UserDocument(first_name="Mara", last_name="Quillon"))
+    return store
 
 
 @pytest.fixture

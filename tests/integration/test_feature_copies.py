@@ -21,6 +21,8 @@ from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker
 from llm_engineering.application.rag.retriever import ContextRetriever
 from llm_engineering.application.rag.self_query import SelfQuery
+from llm_engineering.domain.base.nosql import DocumentRepository
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.cleaned_documents import CleanedArticleDocument
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
@@ -43,18 +45,20 @@ SECTIONS = [
 ]
 
 
-def seed() -> dict[str, ArticleDocument]:
+def seed(documents: DocumentRepository) -> dict[str, ArticleDocument]:
     """The full article on Medium, its abridged cross-post on Substack (with Substack chrome), another article."""
-    user = UserDocument(first_name="Paul", last_name="Iusztin").save()
+    user = documents.save(UserDocument(first_name="Paul", last_name="Iusztin"))
 
     def article(link: str, platform: str, content: str, title: str) -> ArticleDocument:
-        return ArticleDocument(
-            content={"Title": title, "Subtitle": None, "Content": content},
-            platform=platform,
-            link=link,
-            author_id=user.id,
-            author_full_name=user.full_name,
-        ).save()
+        return documents.save(
+            ArticleDocument(
+                content={"Title": title, "Subtitle": None, "Content": content},
+                platform=platform,
+                link=link,
+                author_id=user.id,
+                author_full_name=user.full_name,
+            )
+        )
 
     substack_chrome = "SubscribeSign in\n\nShare this post\n\nCopy link\n\nFacebook\n\nEmail\n\n"
     return {
@@ -74,24 +78,26 @@ def seed() -> dict[str, ArticleDocument]:
     }
 
 
-def build_store_as_before(embedder) -> None:
+def build_store_as_before(documents: DocumentRepository, index: VectorIndex, embedder) -> None:
     """What a run before copies were folded stored: every document cleaned and embedded on its own."""
-    cleaned = [CleaningDispatcher.dispatch(document) for document in query_warehouse(["Paul Iusztin"]).documents]
-    load_documents(cleaned)
-    load_documents(chunk_and_embed(cleaned, embedder, incremental=False).chunks)
+    raw = query_warehouse(documents, ["Paul Iusztin"]).documents
+    cleaned = [CleaningDispatcher.dispatch(document) for document in raw]
+    load_documents(index, cleaned)
+    load_documents(index, chunk_and_embed(index, cleaned, embedder, incremental=False).chunks)
 
 
-def run_features(embedder):
-    snapshot = query_warehouse(["Paul Iusztin"])
+def run_features(documents: DocumentRepository, index: VectorIndex, embedder):
+    snapshot = query_warehouse(documents, ["Paul Iusztin"])
     cleaned = clean_documents(snapshot.documents)
-    cleaned_load = load_documents(cleaned.documents)
-    result = chunk_and_embed(cleaned.documents, embedder)
-    load_documents(result.chunks)
+    cleaned_load = load_documents(index, cleaned.documents)
+    result = chunk_and_embed(index, cleaned.documents, embedder)
+    load_documents(index, result.chunks)
     return cleaned, cleaned_load, result
 
 
-def retrieved_texts(embedder, query: str) -> tuple[list[str], dict]:
+def retrieved_texts(index: VectorIndex, embedder, query: str) -> tuple[list[str], dict]:
     retriever = ContextRetriever(
+        index=index,
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
         self_query=SelfQuery(None),
@@ -101,30 +107,32 @@ def retrieved_texts(embedder, query: str) -> tuple[list[str], dict]:
     return [item.chunk.content for item in result.chunks], result.trace
 
 
-def test_copies_are_folded_in_the_store_and_a_rerun_changes_nothing(warehouse, vector_store, embedder):
-    documents = seed()
-    build_store_as_before(embedder)
-    substack_id, medium_id = str(documents["substack"].id), str(documents["medium"].id)
-    assert {str(c.document_id) for c in EmbeddedArticleChunk.find_all()} >= {substack_id, medium_id}
+def test_copies_are_folded_in_the_store_and_a_rerun_changes_nothing(documents, vector_index, embedder):
+    seeded = seed(documents)
+    build_store_as_before(documents, vector_index, embedder)
+    substack_id, medium_id = str(seeded["substack"].id), str(seeded["medium"].id)
+    assert {str(c.document_id) for c in vector_index.find_all(EmbeddedArticleChunk)} >= {substack_id, medium_id}
 
     # Before the run the store holds both copies, yet one search result never repeats the same text.
-    texts, trace = retrieved_texts(embedder, "How does a cross-encoder reranker order the candidate passages?")
+    texts, trace = retrieved_texts(
+        vector_index, embedder, "How does a cross-encoder reranker order the candidate passages?"
+    )
     assert trace["copies_dropped"] >= 1
     assert sum("cross-encoder reranker reads the question" in text for text in texts) == 1
 
-    cleaned, cleaned_load, _ = run_features(embedder)
+    cleaned, cleaned_load, _ = run_features(documents, vector_index, embedder)
     assert [group.as_dict()["folded"][0]["link"] for group in cleaned.duplicate_groups] == [SUBSTACK]
     assert cleaned_load.copies_removed["cleaned_articles"] == 1 and cleaned_load.copies_removed["embedded_articles"] > 0
-    stored = {str(document.id): document for document in CleanedArticleDocument.find_all()}
+    stored = {str(document.id): document for document in vector_index.find_all(CleanedArticleDocument)}
     assert substack_id not in stored and stored[medium_id].links == [MEDIUM, SUBSTACK]
-    assert substack_id not in {str(c.document_id) for c in EmbeddedArticleChunk.find_all()}
+    assert substack_id not in {str(c.document_id) for c in vector_index.find_all(EmbeddedArticleChunk)}
     # Either link finds the kept article: in the chunks' payload, in the feature store, for evaluations.
-    assert {str(c.document_id) for c in EmbeddedArticleChunk.find_all(links=SUBSTACK)} == {medium_id}
-    assert document_id_for_link(SUBSTACK) == document_id_for_link(MEDIUM) == medium_id
-    assert folded_copy_ids() == {substack_id: medium_id}
+    assert {str(c.document_id) for c in vector_index.find_all(EmbeddedArticleChunk, links=SUBSTACK)} == {medium_id}
+    assert document_id_for_link(vector_index, SUBSTACK) == document_id_for_link(vector_index, MEDIUM) == medium_id
+    assert folded_copy_ids(vector_index) == {substack_id: medium_id}
 
-    counts = (CleanedArticleDocument.count(), EmbeddedArticleChunk.count())
-    _, again_load, again = run_features(embedder)
+    counts = (vector_index.count(CleanedArticleDocument), vector_index.count(EmbeddedArticleChunk))
+    _, again_load, again = run_features(documents, vector_index, embedder)
     assert again.chunked == [] and len(again.skipped_unchanged) == 2
     assert set(again_load.copies_removed.values()) == {0}
-    assert (CleanedArticleDocument.count(), EmbeddedArticleChunk.count()) == counts
+    assert (vector_index.count(CleanedArticleDocument), vector_index.count(EmbeddedArticleChunk)) == counts

@@ -25,8 +25,8 @@ from llm_engineering.application.preprocessing.feature_store import load_documen
 from llm_engineering.application.preprocessing.operations.chunking import TextChunk, uncovered_text
 from llm_engineering.application.preprocessing.operations.page_chrome import chrome_markers
 from llm_engineering.application.warehouse.backup import import_warehouse
-from llm_engineering.domain.base.nosql import bind_warehouse
-from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.base.nosql import DocumentRepository
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.cleaned_documents import CleanedArticleDocument
 from llm_engineering.domain.documents import ArticleDocument
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
@@ -44,6 +44,8 @@ FOLDED_COPIES = 5
 
 @dataclass
 class Corpus:
+    documents: DocumentRepository
+    index: VectorIndex
     raw: list[ArticleDocument]
     cleaned: dict[str, CleanedArticleDocument]
     chunks: dict[str, list[EmbeddedArticleChunk]]
@@ -57,30 +59,29 @@ def corpus(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         pytest.skip(f"the book's warehouse backup is not beside the project ({warehouse_dir} is absent)")
     warehouse = MongoWarehouse(mongo_uri, f"handbook_{uuid.uuid4().hex[:8]}", timeout_s=WAREHOUSE_TIMEOUT_S)
     store = QdrantVectorStore(path=Path(tmp_path_factory.mktemp("handbook")) / "qdrant")
-    bind_warehouse(warehouse)
-    bind_vector_store(store)
+    documents, index = DocumentRepository(warehouse), VectorIndex(store)
     try:
-        import_warehouse(warehouse_dir)
+        import_warehouse(documents, warehouse_dir)
         embedder = SentenceTransformerEmbedder()
-        snapshot = query_warehouse(AUTHORS)
+        snapshot = query_warehouse(documents, AUTHORS)
         cleaned = clean_documents(snapshot.documents)
         assert cleaned.failures == []
-        load_documents(cleaned.documents)
-        result = chunk_and_embed(cleaned.documents, embedder)
-        report = load_documents(result.chunks)
+        load_documents(index, cleaned.documents)
+        result = chunk_and_embed(index, cleaned.documents, embedder)
+        report = load_documents(index, result.chunks)
         assert report.failed_batches == 0 and result.failed_documents == {}
         chunks: dict[str, list[EmbeddedArticleChunk]] = defaultdict(list)
         for chunk in result.chunks:
             chunks[str(chunk.document_id)].append(chunk)  # type: ignore[arg-type]
         yield Corpus(
+            index=index,
+            documents=documents,
             raw=[d for d in snapshot.documents if isinstance(d, ArticleDocument)],
             cleaned={str(d.id): d for d in cleaned.documents},  # type: ignore[misc]
             chunks=dict(chunks),
             embedder=embedder,
         )
     finally:
-        bind_warehouse(None)
-        bind_vector_store(None)
         store.close()
         warehouse.drop_database()
         warehouse.close()
@@ -100,7 +101,7 @@ def test_every_article_yields_chunks_within_the_limits(corpus):
             assert len(chunk.content) <= 2000, document_id
             # Counted again with the model's tokenizer on what it reads (title header + chunk): never truncated.
             assert corpus.embedder.count_tokens(text_to_embed(chunk)) == chunk.metadata["token_count"] <= limit
-    assert EmbeddedArticleChunk.count() == sum(len(chunks) for chunks in corpus.chunks.values())
+    assert corpus.index.count(EmbeddedArticleChunk) == sum(len(chunks) for chunks in corpus.chunks.values())
 
 
 def test_chunks_cover_all_of_each_cleaned_document(corpus):
@@ -128,7 +129,9 @@ def test_copies_are_folded_with_every_link_and_no_chunk_holds_chrome(corpus):
     # Either copy's link finds the kept article's chunks.
     for document_id, document in corpus.cleaned.items():
         for link in document.links[1:]:
-            assert {str(c.document_id) for c in EmbeddedArticleChunk.find_all(links=link)} == {document_id}
+            assert {str(c.document_id) for c in corpus.index.find_all(EmbeddedArticleChunk, links=link)} == {
+                document_id
+            }
 
 
 def title_share(corpus: Corpus, titles: list[str]) -> float:
@@ -136,7 +139,7 @@ def title_share(corpus: Corpus, titles: list[str]) -> float:
     vectors = corpus.embedder.embed(titles)
     found = []
     for article, vector in zip(corpus.raw, vectors, strict=True):
-        hits = EmbeddedArticleChunk.search(vector, limit=5)
+        hits = corpus.index.search(EmbeddedArticleChunk, vector, limit=5)
         # A folded copy's title must find the copy that was kept.
         found.append(kept_id(corpus, str(article.id)) in {str(hit.document_id) for hit in hits})
     return sum(found) / len(found)
@@ -154,11 +157,11 @@ def test_an_articles_title_finds_it_among_the_top_5(corpus):
 
 
 def test_rerun_over_the_corpus_embeds_nothing(corpus):
-    snapshot = query_warehouse(AUTHORS)
+    snapshot = query_warehouse(corpus.documents, AUTHORS)
     cleaned = clean_documents(snapshot.documents).documents
-    result = chunk_and_embed(cleaned, corpus.embedder)
+    result = chunk_and_embed(corpus.index, cleaned, corpus.embedder)
     assert result.chunked == [] and len(result.skipped_unchanged) == 76 - FOLDED_COPIES
     # Loading the same cleaned documents again removes nothing more and adds nothing.
-    before = EmbeddedArticleChunk.count()
-    report = load_documents(cleaned)
-    assert set(report.copies_removed.values()) == {0} and EmbeddedArticleChunk.count() == before
+    before = corpus.index.count(EmbeddedArticleChunk)
+    report = load_documents(corpus.index, cleaned)
+    assert set(report.copies_removed.values()) == {0} and corpus.index.count(EmbeddedArticleChunk) == before

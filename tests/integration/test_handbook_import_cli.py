@@ -14,7 +14,7 @@ from tools import data_warehouse
 pytestmark = pytest.mark.integration
 
 
-def test_handbook_is_imported_from_the_setting(tmp_path, monkeypatch, warehouse):
+def test_handbook_is_imported_from_the_setting(tmp_path, monkeypatch, documents):
     handbook = tmp_path / "handbook" / "warehouse"
     handbook.mkdir(parents=True)
     user = {"_id": "eff74089-0271-4319-8543-745c087f4f61", "first_name": "Maxime", "last_name": "Labonne"}
@@ -29,4 +29,4 @@ def test_handbook_is_imported_from_the_setting(tmp_path, monkeypatch, warehouse)
 
     assert result.exit_code == 0, result.output
     assert f"Imported 1 new documents from {handbook}" in result.output
-    assert UserDocument.find(first_name="Maxime", last_name="Labonne") is not None
+    assert documents.find(UserDocument, first_name="Maxime", last_name="Labonne") is not None

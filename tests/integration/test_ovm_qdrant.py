@@ -1,4 +1,4 @@
-"""The OVM against Qdrant in embedded local mode on a temporary folder."""
+"""The OVM (`VectorIndex`) against Qdrant in embedded local mode on a temporary folder."""
 
 import math
 import multiprocessing
@@ -30,48 +30,48 @@ def _chunk(content: str, vector: list[float], author=AUTHOR_A, name="Ada Lovelac
     )
 
 
-def test_vector_collection_is_created_on_demand_with_cosine_and_dimension(vector_store):
-    assert EmbeddedArticleChunk.count() == 0
-    assert EmbeddedArticleChunk.search([1.0, 0.0, 0.0]) == []
-    EmbeddedArticleChunk.bulk_insert([_chunk("x", [1.0, 0.0, 0.0])])
+def test_vector_collection_is_created_on_demand_with_cosine_and_dimension(vector_store, vector_index):
+    assert vector_index.count(EmbeddedArticleChunk) == 0
+    assert vector_index.search(EmbeddedArticleChunk, [1.0, 0.0, 0.0]) == []
+    vector_index.bulk_insert(EmbeddedArticleChunk, [_chunk("x", [1.0, 0.0, 0.0])])
     info = vector_store.client.get_collection("embedded_articles")
     assert info.config.params.vectors.size == 3
     assert info.config.params.vectors.distance.name == "COSINE"
 
 
-def test_cleaned_collection_has_no_vectors(vector_store):
+def test_cleaned_collection_has_no_vectors(vector_store, vector_index):
     doc = CleanedArticleDocument(
         content="text", platform="p", author_id=AUTHOR_A, author_full_name="A", link="https://a"
     )
-    assert CleanedArticleDocument.bulk_insert([doc]) == 1
+    assert vector_index.bulk_insert(CleanedArticleDocument, [doc]) == 1
     info = vector_store.client.get_collection("cleaned_articles")
     assert not info.config.params.vectors
-    assert CleanedArticleDocument.retrieve([doc.id])[0].model_dump() == doc.model_dump()
+    assert vector_index.retrieve(CleanedArticleDocument, [doc.id])[0].model_dump() == doc.model_dump()
 
 
-def test_upsert_is_idempotent_and_search_filters_by_payload(vector_store):
+def test_upsert_is_idempotent_and_search_filters_by_payload(vector_index):
     chunks = [
         _chunk("north", [1.0, 0.0, 0.0]),
         _chunk("east", [0.0, 1.0, 0.0]),
         _chunk("north-b", [0.9, 0.1, 0.0], author=AUTHOR_B, name="Bob"),
     ]
-    EmbeddedArticleChunk.bulk_insert(chunks)
-    EmbeddedArticleChunk.bulk_insert(chunks)
-    assert EmbeddedArticleChunk.count() == 3
-    hits = EmbeddedArticleChunk.search_with_scores([1.0, 0.0, 0.0], limit=2)
+    vector_index.bulk_insert(EmbeddedArticleChunk, chunks)
+    vector_index.bulk_insert(EmbeddedArticleChunk, chunks)
+    assert vector_index.count(EmbeddedArticleChunk) == 3
+    hits = vector_index.search_with_scores(EmbeddedArticleChunk, [1.0, 0.0, 0.0], limit=2)
     assert [doc.content for doc, _ in hits] == ["north", "north-b"]
     assert hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[0][1] > hits[1][1]
-    only_b = EmbeddedArticleChunk.search([1.0, 0.0, 0.0], limit=5, author_id=AUTHOR_B)
+    only_b = vector_index.search(EmbeddedArticleChunk, [1.0, 0.0, 0.0], limit=5, author_id=AUTHOR_B)
     assert [doc.content for doc in only_b] == ["north-b"]
-    assert EmbeddedArticleChunk.count(author_full_name=["Bob", "Nobody"]) == 1
+    assert vector_index.count(EmbeddedArticleChunk, author_full_name=["Bob", "Nobody"]) == 1
 
 
-def test_bulk_find_paginates_through_everything(vector_store):
+def test_bulk_find_paginates_through_everything(vector_index):
     chunks = [_chunk(f"c{i}", [float(i + 1), 1.0]) for i in range(25)]
-    EmbeddedArticleChunk.bulk_insert(chunks)
+    vector_index.bulk_insert(EmbeddedArticleChunk, chunks)
     seen, offset, pages = [], None, 0
     while True:
-        page, offset = EmbeddedArticleChunk.bulk_find(limit=10, offset=offset)
+        page, offset = vector_index.bulk_find(EmbeddedArticleChunk, limit=10, offset=offset)
         seen.extend(page)
         pages += 1
         if offset is None:
@@ -79,18 +79,19 @@ def test_bulk_find_paginates_through_everything(vector_store):
     assert pages == 3
     assert {c.id for c in seen} == {c.id for c in chunks}
     assert all(c.embedding is None for c in seen)  # vectors are not fetched when paging
-    with_vectors, _ = EmbeddedArticleChunk.bulk_find(limit=1, with_vectors=True)
+    with_vectors, _ = vector_index.bulk_find(EmbeddedArticleChunk, limit=1, with_vectors=True)
     assert len(with_vectors[0].embedding) == 2
-    assert len(EmbeddedArticleChunk.find_all(page_size=7)) == 25
+    assert len(vector_index.find_all(EmbeddedArticleChunk, page_size=7)) == 25
 
 
-def test_delete_and_missing_embedding(vector_store):
+def test_delete_and_missing_embedding(vector_index):
     chunks = [_chunk("a", [1.0, 0.0]), _chunk("b", [0.0, 1.0])]
-    EmbeddedArticleChunk.bulk_insert(chunks)
-    EmbeddedArticleChunk.delete([chunks[0].id])
-    assert [c.content for c in EmbeddedArticleChunk.find_all()] == ["b"]
+    vector_index.bulk_insert(EmbeddedArticleChunk, chunks)
+    vector_index.delete(EmbeddedArticleChunk, [chunks[0].id])
+    assert [c.content for c in vector_index.find_all(EmbeddedArticleChunk)] == ["b"]
     with pytest.raises(InvalidDocumentError, match="no embedding"):
-        EmbeddedPostChunk.bulk_insert(
+        vector_index.bulk_insert(
+            EmbeddedPostChunk,
             [
                 EmbeddedPostChunk(
                     content="p",
@@ -100,10 +101,10 @@ def test_delete_and_missing_embedding(vector_store):
                     author_id=AUTHOR_A,
                     author_full_name="A",
                 )
-            ]
+            ],
         )
     with pytest.raises(ImproperlyConfigured):
-        EmbeddedPostChunk.create_collection()
+        vector_index.create_collection(EmbeddedPostChunk)
 
 
 def _open_store(path: str, queue) -> None:
@@ -128,30 +129,41 @@ def test_second_process_on_the_same_folder_gets_a_clear_message(tmp_path):
     assert "QDRANT_URL" in result and "stop that process" in result
 
 
-def test_chunks_carry_a_keyword_index_and_hybrid_search_fuses_it(vector_store):
+def test_chunks_carry_a_keyword_index_and_hybrid_search_fuses_it(vector_store, vector_index):
     from llm_engineering.domain.sparse_text import query_vector
 
     # "east" and "gradient checkpointing" share no direction, only the query's words.
     chunks = [_chunk("north", [1.0, 0.0, 0.0]), _chunk("gradient checkpointing saves memory", [0.0, 1.0, 0.0])]
-    EmbeddedArticleChunk.bulk_insert(chunks)
+    vector_index.bulk_insert(EmbeddedArticleChunk, chunks)
     info = vector_store.client.get_collection("embedded_articles")
     assert info.config.params.sparse_vectors["bm25"].modifier.name == "IDF"
-    assert EmbeddedArticleChunk.has_sparse_index()
+    assert vector_index.has_sparse_index(EmbeddedArticleChunk)
     stored = vector_store.retrieve("embedded_articles", [str(chunks[1].id)], with_vectors=True)[0]
     assert stored.vector == pytest.approx([0.0, 1.0, 0.0]) and stored.sparse_vector
-    assert EmbeddedArticleChunk.retrieve([chunks[1].id], with_vectors=True)[0].embedding == pytest.approx([0, 1, 0])
+    assert vector_index.retrieve(EmbeddedArticleChunk, [chunks[1].id], with_vectors=True)[0].embedding == pytest.approx(
+        [0, 1, 0]
+    )
 
-    dense = EmbeddedArticleChunk.search_with_scores([1.0, 0.0, 0.0], limit=1)
-    hybrid = EmbeddedArticleChunk.search_with_scores(
-        [1.0, 0.0, 0.0], limit=2, sparse_query=query_vector("gradient checkpointing"), candidates=2
+    dense = vector_index.search_with_scores(EmbeddedArticleChunk, [1.0, 0.0, 0.0], limit=1)
+    hybrid = vector_index.search_with_scores(
+        EmbeddedArticleChunk,
+        [1.0, 0.0, 0.0],
+        limit=2,
+        sparse_query=query_vector("gradient checkpointing"),
+        candidates=2,
     )
     assert [doc.content for doc, _ in dense] == ["north"]
     assert {doc.content for doc, _ in hybrid} == {"north", "gradient checkpointing saves memory"}
     # Filters apply to both halves of a hybrid search.
-    assert EmbeddedArticleChunk.search([1.0, 0.0, 0.0], sparse_query=query_vector("memory"), author_id=AUTHOR_B) == []
+    assert (
+        vector_index.search(
+            EmbeddedArticleChunk, [1.0, 0.0, 0.0], sparse_query=query_vector("memory"), author_id=AUTHOR_B
+        )
+        == []
+    )
 
 
-def test_a_collection_from_before_hybrid_search_is_rebuilt_with_every_point(vector_store):
+def test_a_collection_from_before_hybrid_search_is_rebuilt_with_every_point(vector_store, vector_index):
     from llm_engineering.application.preprocessing.feature_store import add_keyword_indexes
     from llm_engineering.domain.exceptions import VectorStoreSchemaError
 
@@ -159,16 +171,16 @@ def test_a_collection_from_before_hybrid_search_is_rebuilt_with_every_point(vect
     # Unit vectors: a cosine collection stores vectors normalised.
     old = [_chunk(f"passage {i} on quantization", [math.cos(i / 5), math.sin(i / 5), 0.0]) for i in range(5)]
     vector_store.upsert("embedded_articles", [p.__class__(p.id, p.payload, p.vector) for p in map(_point, old)])
-    assert not EmbeddedArticleChunk.has_sparse_index()
+    assert not vector_index.has_sparse_index(EmbeddedArticleChunk)
     with pytest.raises(VectorStoreSchemaError, match="run-feature-engineering-pipeline"):
-        EmbeddedArticleChunk.bulk_insert(old[:1])
+        vector_index.bulk_insert(EmbeddedArticleChunk, old[:1])
 
-    assert add_keyword_indexes(batch_size=2) == {"embedded_articles": 5}
-    assert EmbeddedArticleChunk.has_sparse_index() and EmbeddedArticleChunk.count() == 5
-    rebuilt = {str(c.id): c for c in EmbeddedArticleChunk.find_all(with_vectors=True)}
+    assert add_keyword_indexes(vector_index, batch_size=2) == {"embedded_articles": 5}
+    assert vector_index.has_sparse_index(EmbeddedArticleChunk) and vector_index.count(EmbeddedArticleChunk) == 5
+    rebuilt = {str(c.id): c for c in vector_index.find_all(EmbeddedArticleChunk, with_vectors=True)}
     assert rebuilt.keys() == {str(c.id) for c in old}
     assert all(rebuilt[str(c.id)].embedding == pytest.approx(c.embedding) for c in old)
-    assert add_keyword_indexes() == {}  # idempotent
+    assert add_keyword_indexes(vector_index) == {}  # idempotent
 
 
 def _point(chunk: EmbeddedArticleChunk):

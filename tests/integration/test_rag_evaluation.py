@@ -21,13 +21,19 @@ pytestmark = pytest.mark.integration
 CASES = PROJECT_ROOT / "tests" / "fixtures" / "rag_queries" / "demo.yaml"
 
 
-def _resolve(link: str) -> str | None:
-    document = ArticleDocument.find(link=link)
-    return str(document.id) if document else None
+def _resolver(documents):
+    """Link -> id of the stored article (None when not stored)."""
+
+    def resolve(link: str) -> str | None:
+        document = documents.find(ArticleDocument, link=link)
+        return str(document.id) if document else None
+
+    return resolve
 
 
-def _evaluate(embedder, queries, mode):
+def _evaluate(index, embedder, queries, mode):
     retriever = ContextRetriever(
+        index=index,
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
         self_query=SelfQuery(None),
@@ -41,11 +47,11 @@ def _evaluate(embedder, queries, mode):
     return evaluate_retrieval(search, queries, k=3, mrr_k=10, progress=False)
 
 
-def test_every_hand_written_query_finds_its_article_with_hybrid_search(demo_index, embedder):
-    queries, skipped = queries_from_cases(yaml.safe_load(CASES.read_text()), _resolve)
+def test_every_hand_written_query_finds_its_article_with_hybrid_search(demo_index, documents, vector_index, embedder):
+    queries, skipped = queries_from_cases(yaml.safe_load(CASES.read_text()), _resolver(documents))
     assert len(queries) == 8 and skipped == []
-    evaluation = _evaluate(embedder, queries, "hybrid")
-    dense = _evaluate(embedder, queries, "dense")
+    evaluation = _evaluate(vector_index, embedder, queries, "hybrid")
+    dense = _evaluate(vector_index, embedder, queries, "dense")
     assert evaluation.overall["queries"] == dense.overall["queries"] == 8
     # Four distinct articles, each the obvious answer to its questions: all found in the top three.
     assert evaluation.overall["recall"] == 1.0 and evaluation.misses() == []
@@ -59,7 +65,7 @@ def test_every_hand_written_query_finds_its_article_with_hybrid_search(demo_inde
         assert result.hits and result.scores.recall in (0.0, 1.0)
 
 
-def test_unknown_links_are_skipped_and_reported(demo_index):
+def test_unknown_links_are_skipped_and_reported(demo_index, documents):
     cases = [
         {
             "query": "chunk size",
@@ -68,10 +74,10 @@ def test_unknown_links_are_skipped_and_reported(demo_index):
         },
         {"query": "something else", "links": ["https://elsewhere.example/x"], "category": "articles"},
     ]
-    queries, skipped = queries_from_cases(cases, _resolve)
+    queries, skipped = queries_from_cases(cases, _resolver(documents))
     assert [q.query for q in queries] == ["chunk size"] and skipped == ["something else"]
     with pytest.raises(ValueError, match="case 1"):
-        queries_from_cases([{"query": "no links", "category": "articles"}], _resolve)
+        queries_from_cases([{"query": "no links", "category": "articles"}], _resolver(documents))
 
 
 def test_the_cli_prints_and_writes_the_report(demo_index, tmp_path: Path):

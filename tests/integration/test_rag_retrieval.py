@@ -16,18 +16,19 @@ from tests.unit.application.rag.fakes import ScriptedLLM
 pytestmark = pytest.mark.integration
 
 
-def _retriever(embedder, llm):
+def _retriever(documents, index, embedder, llm):
     return ContextRetriever(
+        index=index,
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
-        self_query=SelfQuery(llm),
+        self_query=SelfQuery(llm, documents),
         query_expansion=QueryExpansion(llm),
     )
 
 
-def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_server):
+def test_retrieval_and_answer_with_a_real_llm_server(demo_index, documents, vector_index, embedder, llm_server):
     llm = OpenAICompatibleClient(llm_server["base_url"], llm_server["model_id"])
-    result = _retriever(embedder, llm).search_with_trace(
+    result = _retriever(documents, vector_index, embedder, llm).search_with_trace(
         "Why should a RAG system rerank passages with a cross-encoder before the prompt?", k=3
     )
     assert len(result.chunks) == 3
@@ -53,26 +54,26 @@ def test_retrieval_and_answer_with_a_real_llm_server(demo_index, embedder, llm_s
     assert answer.trace["generation"]["completion_tokens"] >= 1
 
 
-def test_self_query_filters_by_a_known_author_and_never_creates_users(demo_index, embedder):
-    other = UserDocument(first_name="Otto", last_name="Brandt").save()
-    users_before = UserDocument.count()
+def test_self_query_filters_by_a_known_author_and_never_creates_users(demo_index, documents, vector_index, embedder):
+    other = documents.save(UserDocument(first_name="Otto", last_name="Brandt"))
+    users_before = documents.count(UserDocument)
 
-    named = _retriever(embedder, ScriptedLLM(DEMO_AUTHOR, "none")).search_with_trace(
+    named = _retriever(documents, vector_index, embedder, ScriptedLLM(DEMO_AUTHOR, "none")).search_with_trace(
         f"I am {DEMO_AUTHOR}. Write about chunking.", k=3, expand_to_n_queries=1
     )
     assert named.trace["author_full_name"] == DEMO_AUTHOR
     assert {item.chunk.author_full_name for item in named.chunks} == {DEMO_AUTHOR}
 
-    stranger = _retriever(embedder, ScriptedLLM("Jane Roe")).search_with_trace(
+    stranger = _retriever(documents, vector_index, embedder, ScriptedLLM("Jane Roe")).search_with_trace(
         "I am Jane Roe. Write about chunking.", k=3, expand_to_n_queries=1
     )
     assert stranger.trace["self_query"]["status"] == "unknown_author"
     assert stranger.chunks  # no filter: the whole store is searched
 
-    nobody = _retriever(embedder, ScriptedLLM(other.full_name)).search_with_trace(
+    nobody = _retriever(documents, vector_index, embedder, ScriptedLLM(other.full_name)).search_with_trace(
         f"I am {other.full_name}. Write about chunking.", k=3, expand_to_n_queries=1
     )
     assert nobody.trace["author_full_name"] == "Otto Brandt"
     assert nobody.chunks == []  # Otto wrote nothing: the filter is applied, nothing leaks from Mara
-    assert UserDocument.count() == users_before
-    assert UserDocument.find(first_name="Jane", last_name="Roe") is None
+    assert documents.count(UserDocument) == users_before
+    assert documents.find(UserDocument, first_name="Jane", last_name="Roe") is None

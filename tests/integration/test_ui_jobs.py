@@ -30,8 +30,8 @@ def wait_for_job(client: TestClient, job_id: str, timeout_s: float = JOB_TIMEOUT
 
 
 def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
-    warehouse,
-    vector_store,
+    documents,
+    vector_index,
     crawl_site,  # noqa: F811 - the fixture imported above
     allow_private_networks,  # noqa: F811 - the fixture site is on 127.0.0.1
 ):
@@ -41,14 +41,16 @@ def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
     from pipelines.catalogue import CATALOGUE
 
     # The author already has one article: the job must add to it, not replace it.
-    ada = UserDocument(first_name="Ada", last_name="Lovelace").save()
-    ArticleDocument(
-        content={"Title": "Notes", "Content": "An earlier note on engines. " * 20},
-        platform="ada.example",
-        link="https://ada.example/notes",
-        author_id=ada.id,
-        author_full_name=ada.full_name,
-    ).save()
+    ada = documents.save(UserDocument(first_name="Ada", last_name="Lovelace"))
+    documents.save(
+        ArticleDocument(
+            content={"Title": "Notes", "Content": "An earlier note on engines. " * 20},
+            platform="ada.example",
+            link="https://ada.example/notes",
+            author_id=ada.id,
+            author_full_name=ada.full_name,
+        )
+    )
     # The process's container holds the fixtures' warehouse and vector store; the app and the pipelines'
     # steps share it.
     container = bootstrap.container()
@@ -80,7 +82,7 @@ def test_a_ui_crawl_job_runs_both_pipelines_and_adds_the_authors_documents(
 
     after = client.get("/ui/api/authors").json()["authors"]
     assert [(author["full_name"], author["counts"]["articles"]) for author in after] == [("Ada Lovelace", 3)]
-    documents = client.get(f"/ui/api/authors/{ada.id}/documents", params={"category": "articles"}).json()
-    assert {document["link"] for document in documents["documents"]} == {"https://ada.example/notes", *links}
-    assert EmbeddedArticleChunk.count(author_full_name="Ada Lovelace") >= 3
+    page = client.get(f"/ui/api/authors/{ada.id}/documents", params={"category": "articles"}).json()
+    assert {document["link"] for document in page["documents"]} == {"https://ada.example/notes", *links}
+    assert vector_index.count(EmbeddedArticleChunk, author_full_name="Ada Lovelace") >= 3
     assert [listed["id"] for listed in client.get("/ui/api/jobs").json()["jobs"]] == [job["id"]]

@@ -20,30 +20,30 @@ def _records(folder):
     return {path.name: sorted(json.loads(path.read_text()), key=lambda r: r["_id"]) for path in folder.glob("*.json")}
 
 
-def test_handbook_import_twice_then_round_trip(warehouse, handbook_warehouse_dir, tmp_path):
-    first = import_warehouse(handbook_warehouse_dir)
-    assert (UserDocument.count(), ArticleDocument.count()) == (2, 76)
+def test_handbook_import_twice_then_round_trip(warehouse, documents, handbook_warehouse_dir, tmp_path):
+    first = import_warehouse(documents, handbook_warehouse_dir)
+    assert (documents.count(UserDocument), documents.count(ArticleDocument)) == (2, 76)
     assert first.inserted == 78
 
-    second = import_warehouse(handbook_warehouse_dir)
+    second = import_warehouse(documents, handbook_warehouse_dir)
     assert second.inserted == 0 and second.skipped_existing == 78
-    assert (UserDocument.count(), ArticleDocument.count()) == (2, 76)
+    assert (documents.count(UserDocument), documents.count(ArticleDocument)) == (2, 76)
 
     exported = tmp_path / "export"
-    counts = export_warehouse(exported)
+    counts = export_warehouse(documents, exported)
     assert counts["ArticleDocument.json"] == 76 and counts["UserDocument.json"] == 2
     original = _records(handbook_warehouse_dir)
     assert _records(exported) == original
 
     # Into an empty database: everything comes back, equal record for record.
     warehouse.drop_database()
-    import_warehouse(exported)
+    import_warehouse(documents, exported)
     again = tmp_path / "again"
-    export_warehouse(again)
+    export_warehouse(documents, again)
     assert _records(again) == original
 
 
-def test_bad_records_are_reported_with_file_and_index_and_nothing_is_written(warehouse, tmp_path):
+def test_bad_records_are_reported_with_file_and_index_and_nothing_is_written(documents, tmp_path):
     good_user = {"_id": str(uuid.uuid4()), "first_name": "A", "last_name": "B"}
     (tmp_path / "UserDocument.json").write_text(json.dumps([good_user]))
     articles = [
@@ -67,17 +67,17 @@ def test_bad_records_are_reported_with_file_and_index_and_nothing_is_written(war
     ]
     (tmp_path / "ArticleDocument.json").write_text(json.dumps(articles))
     with pytest.raises(BackupValidationError) as info:
-        import_warehouse(tmp_path)
+        import_warehouse(documents, tmp_path)
     message = str(info.value)
     assert "ArticleDocument.json[1]" in message and "author_id" in message
     assert "ArticleDocument.json[2]" in message
-    assert UserDocument.count() == 0 and ArticleDocument.count() == 0
+    assert documents.count(UserDocument) == 0 and documents.count(ArticleDocument) == 0
 
 
-def test_broken_json_file_is_reported(warehouse, tmp_path):
+def test_broken_json_file_is_reported(documents, tmp_path):
     (tmp_path / "UserDocument.json").write_text("[{")
     with pytest.raises(BackupValidationError, match=r"UserDocument.json: not readable JSON"):
-        import_warehouse(tmp_path)
+        import_warehouse(documents, tmp_path)
 
 
 def test_cli_import_and_export(mongo_uri, handbook_warehouse_dir, tmp_path):

@@ -9,6 +9,7 @@ from typing import ClassVar
 from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.crawlers.ports import BrowserFactory, PageFetcher
 from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.crawling import CrawlErrorKind
 from llm_engineering.domain.documents import Document, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, DuplicateDocumentError, WarehouseOperationError
@@ -37,12 +38,14 @@ class LinkedInCredentials:
 class CrawlerContext:
     """Everything a crawler may use; built once per run by a composition root and shared by all workers.
 
+    `documents` is the warehouse the crawlers store into (and the crawl run looks known links up in).
     `fetcher` is shared (thread-safe); `browser_factory` is called by each browser crawler instance,
     so every worker owns at most one browser per browser crawler class. `egress` is the policy every link
     is checked against before a crawler starts (the fetcher and browser enforce it again per connection);
     None in unit tests of crawl logic that never connect.
     """
 
+    documents: DocumentRepository
     limits: CrawlLimits = field(default_factory=CrawlLimits)
     egress: EgressPolicy | None = None
     fetcher: PageFetcher | None = None
@@ -81,7 +84,7 @@ class BaseCrawler(ABC):
 
     def _save(self, document: Document) -> int:
         try:
-            document.save()
+            self.context.documents.save(document)
         except DuplicateDocumentError as error:
             raise AlreadyCrawledError(str(error)) from error
         except WarehouseOperationError as error:

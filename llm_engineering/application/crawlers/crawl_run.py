@@ -23,8 +23,9 @@ from llm_engineering.application.crawlers.base import BaseCrawler, CrawlerContex
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.errors import AlreadyCrawledError, LowContentError
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlOutcome, CrawlReport, CrawlStatus
-from llm_engineering.domain.documents import UserDocument
+from llm_engineering.domain.documents import Document, UserDocument
 from llm_engineering.domain.exceptions import CrawlError, WarehouseUnavailableError
 
 SUPPORTED_SCHEMES = ("http", "https", "file")
@@ -204,9 +205,9 @@ def _log_outcome(outcome: CrawlOutcome) -> None:
         )
 
 
-def known_links(jobs: Sequence[CrawlJob]) -> set[str]:
-    """Links of `jobs` whose document is already in the warehouse (one query per document class and batch)."""
-    by_model: dict[type, list[str]] = {}
+def known_links(jobs: Sequence[CrawlJob], documents: DocumentRepository) -> set[str]:
+    """Links of `jobs` whose document is already in `documents` (one query per document class and batch)."""
+    by_model: dict[type[Document], list[str]] = {}
     for job in jobs:
         if job.crawler_cls.skips_known_links:
             by_model.setdefault(job.crawler_cls.model, []).append(job.link)
@@ -214,7 +215,7 @@ def known_links(jobs: Sequence[CrawlJob]) -> set[str]:
     for model, links in by_model.items():
         for start in range(0, len(links), _KNOWN_LINKS_BATCH):
             batch = links[start : start + _KNOWN_LINKS_BATCH]
-            found.update(document.link for document in model.bulk_find(link=batch))  # type: ignore[attr-defined]
+            found.update(document.link for document in documents.bulk_find(model, link=batch))  # type: ignore[attr-defined]
     return found
 
 
@@ -289,7 +290,7 @@ def crawl_links(
     max_browsers: int = 2,
     show_progress: bool = True,
 ) -> CrawlReport:
-    """Crawl `links` for `user` into the bound warehouse and report what happened to each.
+    """Crawl `links` for `user` into the context's warehouse (`context.documents`) and report what happened to each.
 
     Invalid links, and links the context's egress policy refuses, fail without being fetched; links already
     stored are skipped (re-runs add nothing);
@@ -317,7 +318,7 @@ def crawl_links(
             continue
         jobs.append(CrawlJob(index, link, link_domain(link), dispatcher.crawler_class_for(link)))
 
-    stored = known_links(jobs)
+    stored = known_links(jobs, context.documents)
     to_crawl: list[CrawlJob] = []
     for job in jobs:
         if job.crawler_cls.skips_known_links and job.link in stored:

@@ -90,9 +90,9 @@ class CrawlerDispatcher:
                 return crawler_cls
         return CustomArticleCrawler  # the fallback: any plain HTML article page
 
-    def get_crawler(self, link: str, context: CrawlerContext | None = None) -> BaseCrawler:
-        """A new crawler instance for `link`."""
-        return self.crawler_class_for(link)(context or CrawlerContext())
+    def get_crawler(self, link: str, context: CrawlerContext) -> BaseCrawler:
+        """A new crawler instance for `link`, working in `context`."""
+        return self.crawler_class_for(link)(context)
 
 
 def crawler_class(crawler: type[BaseCrawler] | str) -> type[BaseCrawler]:

@@ -95,7 +95,7 @@ class LinkedInCrawler(BaseBrowserCrawler):
             for post in posts
         ]
         try:
-            report = PostDocument.bulk_insert(documents)
+            report = self.context.documents.bulk_insert(PostDocument, documents)
         except WarehouseOperationError as error:
             raise CrawlError(CrawlErrorKind.STORAGE_ERROR, f"the warehouse refused the posts: {error}") from error
         if not report.inserted:

@@ -1,6 +1,6 @@
 """The dataset-generation use case, stage by stage, as the `generate_datasets` pipeline runs it.
 
-    documents = query_cleaned_documents(authors)             # feature store (cleaned_* collections)
+    documents = query_cleaned_documents(index, authors)      # feature store (cleaned_* collections)
     prompts = create_prompts(documents, type, mode, ...)     # sentence-aligned extracts per category
     samples, report = generator.generate(prompts.extracts()) # teacher or offline (back-translation)
     kept, reports = curate_samples(samples, ...)             # filters, exact and near duplicates, judge
@@ -33,6 +33,7 @@ from llm_engineering.application.datasets.curation import (
 from llm_engineering.application.datasets.extracts import Extract, SourceDocument, extract_passages
 from llm_engineering.application.datasets.splitting import SplitReport, split_by_document
 from llm_engineering.application.errors import DatasetGenerationError
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.datasets import DatasetSample, DatasetType, TrainTestSplit
 from llm_engineering.domain.types import DataCategory
@@ -60,19 +61,20 @@ def resolve_mode(requested: str, teacher_configured: bool) -> GenerationMode:
 
 # --- Feature store ---------------------------------------------------------------------------------------
 def query_cleaned_documents(
-    author_full_names: Sequence[str] | None, classes: Iterable[type[CleanedDocument]]
+    index: VectorIndex, author_full_names: Sequence[str] | None, classes: Iterable[type[CleanedDocument]]
 ) -> tuple[list[CleanedDocument], dict[str, Any]]:
-    """The cleaned documents of the authors (all authors when None/empty), and counts per category/author.
+    """The cleaned documents of the authors (all authors when None/empty) in `index`, and counts per
+    category/author.
 
     Raises DatasetGenerationError when the feature store holds none: the feature pipeline must run first.
     """
     names = [name.strip() for name in author_full_names or () if name and name.strip()]
     documents: list[CleanedDocument] = []
     for document_class in classes:
-        if not document_class.collection_exists():
+        if not index.collection_exists(document_class):
             continue
         filters = {"author_full_name": names} if names else {}
-        documents += document_class.find_all(**filters)
+        documents += index.find_all(document_class, **filters)
     documents.sort(key=lambda document: (str(document.get_category()), str(document.id)))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for document in documents:

@@ -1,7 +1,8 @@
 """The feature pipeline's work, free of ZenML: query the warehouse, clean, chunk and embed.
 
 ZenML steps (steps/feature_engineering/) are thin wrappers over these functions; the bench and the
-tests call them directly too.
+tests call them directly too. Functions that read the warehouse take its `DocumentRepository` first
+(`documents`); those that read the feature store take its `VectorIndex` (`index`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from llm_engineering.application.preprocessing.feature_store import (
     stored_feature_hashes,
 )
 from llm_engineering.application.progress import ProgressMeter
+from llm_engineering.domain.base.nosql import DocumentRepository
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.chunks import Chunk
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.documents import RAW_DOCUMENT_CLASSES, Document, UserDocument
@@ -59,47 +62,49 @@ class WarehouseSnapshot:
     authors_from: str = GIVEN_AUTHORS
 
 
-def find_author(full_name: str) -> UserDocument | None:
+def find_author(documents: DocumentRepository, full_name: str) -> UserDocument | None:
     """The warehouse user with this full name, or None. Never creates a user (the book's code did)."""
     first_name, last_name = split_user_full_name(full_name)
-    return UserDocument.find(first_name=first_name, last_name=last_name)
+    return documents.find(UserDocument, first_name=first_name, last_name=last_name)
 
 
-def list_authors() -> dict[str, str]:
+def list_authors(documents: DocumentRepository) -> dict[str, str]:
     """Every user of the warehouse as full name -> user id, sorted by name.
 
     Two users with the same full name are both kept: the second one's key carries its id.
     """
     authors: dict[str, str] = {}
-    for user in sorted(UserDocument.bulk_find(), key=lambda user: (user.full_name, str(user.id))):
+    for user in sorted(documents.bulk_find(UserDocument), key=lambda user: (user.full_name, str(user.id))):
         key = user.full_name if user.full_name not in authors else f"{user.full_name} ({user.id})"
         authors[key] = str(user.id)
     return authors
 
 
-def fetch_author_documents(author_id: uuid.UUID | str) -> tuple[list[Document], list[str]]:
+def fetch_author_documents(
+    documents: DocumentRepository, author_id: uuid.UUID | str
+) -> tuple[list[Document], list[str]]:
     """All raw documents of one author, one collection per thread (the queries wait on I/O).
 
     Returns the documents and the names of collections whose query failed.
     """
 
     def fetch(document_class: type[Document]) -> list[Document]:
-        return list(document_class.bulk_find(author_id=str(author_id)))
+        return list(documents.bulk_find(document_class, author_id=str(author_id)))
 
-    documents: list[Document] = []
+    found: list[Document] = []
     failed: list[str] = []
     with ThreadPoolExecutor(max_workers=len(RAW_DOCUMENT_CLASSES)) as pool:
         futures = {cls.get_collection_name(): pool.submit(fetch, cls) for cls in RAW_DOCUMENT_CLASSES}
         for collection, future in futures.items():
             try:
-                documents.extend(future.result())
+                found.extend(future.result())
             except LLMTwinError as error:
                 logger.error("Reading {} of author {} failed: {}", collection, author_id, error)
                 failed.append(collection)
-    return documents, failed
+    return found, failed
 
 
-def query_warehouse(author_full_names: Sequence[str] | None = None) -> WarehouseSnapshot:
+def query_warehouse(documents: DocumentRepository, author_full_names: Sequence[str] | None = None) -> WarehouseSnapshot:
     """Every raw document of the named authors, or of every author in the warehouse when no name is given.
 
     `author_full_names` None, empty or only blank names means all authors (`authors_from == ALL_AUTHORS`).
@@ -112,7 +117,7 @@ def query_warehouse(author_full_names: Sequence[str] | None = None) -> Warehouse
     if names:
         for full_name in names:
             try:
-                author = find_author(full_name)
+                author = find_author(documents, full_name)
             except InvalidDocumentError:
                 author = None
             if author is None:
@@ -126,7 +131,7 @@ def query_warehouse(author_full_names: Sequence[str] | None = None) -> Warehouse
                 "(tools.run --run-etl) or import a backup (tools.data_warehouse --import-raw-data)."
             )
     else:
-        snapshot.authors = list_authors()
+        snapshot.authors = list_authors(documents)
         if not snapshot.authors:
             raise NoAuthorsFoundError(
                 "No author given and the data warehouse has no authors: crawl an author's links first "
@@ -139,25 +144,28 @@ def query_warehouse(author_full_names: Sequence[str] | None = None) -> Warehouse
             ", ".join(snapshot.authors),
         )
     for full_name, author_id in snapshot.authors.items():
-        documents, failed = fetch_author_documents(author_id)
-        snapshot.documents.extend(documents)
+        found, failed = fetch_author_documents(documents, author_id)
+        snapshot.documents.extend(found)
         snapshot.failed_queries.extend(f"{full_name}/{collection}" for collection in failed)
     return snapshot
 
 
-def prune_deleted_features(author_full_names: Sequence[str] | None = None) -> PruneReport:
-    """Remove features of the authors' documents (all authors when none is named) no longer in the warehouse.
+def prune_deleted_features(
+    documents: DocumentRepository, index: VectorIndex, author_full_names: Sequence[str] | None = None
+) -> PruneReport:
+    """Remove from `index` the features of the authors' documents (all authors when none is named) no longer
+    in the warehouse (`documents`).
 
     The warehouse is listed afresh; if any collection cannot be read, nothing is pruned (a failed read
     must not look like deleted documents).
     """
-    snapshot = query_warehouse(author_full_names)
+    snapshot = query_warehouse(documents, author_full_names)
     if snapshot.failed_queries:
         raise IncompleteWarehouseReadError(
             f"Not pruning: reading {', '.join(snapshot.failed_queries)} failed, so deleted documents cannot be told "
             "apart from unread ones. Run again once the warehouse answers."
         )
-    return prune_deleted_documents([document.id for document in snapshot.documents], snapshot.authors.values())
+    return prune_deleted_documents(index, [document.id for document in snapshot.documents], snapshot.authors.values())
 
 
 # --- Clean ------------------------------------------------------------------------------------------
@@ -241,18 +249,23 @@ _CHUNKING_PARAMETERS = ("chunker", "max_tokens", "chunk_size", "chunk_overlap", 
 
 
 def chunk_documents(
-    documents: Sequence[CleanedDocument], embedder: Embedder, incremental: bool = True
+    index: VectorIndex | None, documents: Sequence[CleanedDocument], embedder: Embedder, incremental: bool = True
 ) -> tuple[list[Chunk], list[str]]:
-    """Chunks of the documents that changed since their chunks were stored (all of them when not incremental).
+    """Chunks of the documents that changed since their chunks were stored in `index` (all of them when not
+    incremental; `index` may then be None, as nothing is read from it).
 
     Each chunk's metadata gets the `feature_hash` the next incremental run compares with.
     Returns the chunks and the ids of the documents skipped as unchanged.
     """
+    if incremental and index is None:
+        raise ValueError("an incremental run compares with the stored chunks: it needs the vector index")
     chunker = ChunkingDispatcher(embedder)
     stored: dict[str, str] = {}
-    if incremental and documents:
+    if incremental and index is not None and documents:
         stored = stored_feature_hashes(
-            {document.get_category() for document in documents}, {document.author_id for document in documents}
+            index,
+            {document.get_category() for document in documents},
+            {document.author_id for document in documents},
         )
     chunks: list[Chunk] = []
     skipped: list[str] = []
@@ -313,13 +326,15 @@ def embed_chunks(
 
 
 def chunk_and_embed(
+    index: VectorIndex | None,
     documents: Sequence[CleanedDocument],
     embedder: Embedder,
     incremental: bool = True,
     batch_size: int | None = None,
 ) -> EmbeddingResult:
-    """Chunk and embed the documents that changed (or all, when not incremental)."""
-    chunks, skipped = chunk_documents(documents, embedder, incremental=incremental)
+    """Chunk and embed the documents that changed since their chunks were stored in `index` (or all, when not
+    incremental; `index` may then be None)."""
+    chunks, skipped = chunk_documents(index, documents, embedder, incremental=incremental)
     embedded, failed = embed_chunks(chunks, embedder, batch_size=batch_size)
     embedded_ids = sorted({str(chunk.document_id) for chunk in embedded})
     return EmbeddingResult(

@@ -9,6 +9,9 @@
 - Pruning (explicit) removes cleaned documents and chunks of documents no longer in the warehouse.
 - Loading a cleaned document that copies of it were folded into (`duplicate_ids`) removes what earlier
   runs stored for those copies.
+
+Every function that reads or writes the store takes its `VectorIndex` first (`index`); a composition root
+(a ZenML step, a tool, a bench) hands it over.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from loguru import logger
 
-from llm_engineering.domain.base.vector import VectorBaseDocument
+from llm_engineering.domain.base.vector import VectorBaseDocument, VectorIndex
 from llm_engineering.domain.cleaned_documents import (
     CleanedArticleDocument,
     CleanedDocument,
@@ -68,16 +71,20 @@ def feature_hash(document: CleanedDocument, chunking_parameters: dict[str, Any],
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 
-def _scroll(document_class: type[VectorBaseDocument], **filters: Any) -> Iterable[VectorBaseDocument]:
+def _scroll(
+    index: VectorIndex, document_class: type[VectorBaseDocument], **filters: Any
+) -> Iterable[VectorBaseDocument]:
     offset: uuid.UUID | None = None
     while True:
-        page, offset = document_class.bulk_find(limit=SCROLL_PAGE, offset=offset, **filters)
+        page, offset = index.bulk_find(document_class, limit=SCROLL_PAGE, offset=offset, **filters)
         yield from page
         if offset is None:
             return
 
 
-def stored_feature_hashes(categories: Iterable[DataCategory], author_ids: Iterable[uuid.UUID | str]) -> dict[str, str]:
+def stored_feature_hashes(
+    index: VectorIndex, categories: Iterable[DataCategory], author_ids: Iterable[uuid.UUID | str]
+) -> dict[str, str]:
     """Document id -> feature hash, for documents whose stored chunks are complete and of one build."""
     authors = sorted({str(author) for author in author_ids})
     if not authors:
@@ -87,7 +94,7 @@ def stored_feature_hashes(categories: Iterable[DataCategory], author_ids: Iterab
         hashes: dict[str, set[str]] = defaultdict(set)
         counts: dict[str, int] = defaultdict(int)
         expected: dict[str, int] = {}
-        for chunk in _scroll(EMBEDDED_CLASSES[category], author_id=authors):
+        for chunk in _scroll(index, EMBEDDED_CLASSES[category], author_id=authors):
             document_id = str(chunk.document_id)  # type: ignore[attr-defined]
             metadata = chunk.metadata  # type: ignore[attr-defined]
             hashes[document_id].add(str(metadata.get("feature_hash")))
@@ -173,16 +180,20 @@ def _batches_of_whole_documents(documents: Sequence[VectorBaseDocument], size: i
     return batches
 
 
-def _remove_stale_chunks(chunk_class: type[EmbeddedChunk], batch: Sequence[VectorBaseDocument]) -> int:
+def _remove_stale_chunks(
+    index: VectorIndex, chunk_class: type[EmbeddedChunk], batch: Sequence[VectorBaseDocument]
+) -> int:
     """Delete stored chunks of the batch's documents that the batch does not contain."""
     document_ids = sorted({_document_key(chunk) for chunk in batch})
     keep = {str(chunk.id) for chunk in batch}
-    stale = [str(chunk.id) for chunk in _scroll(chunk_class, document_id=document_ids) if str(chunk.id) not in keep]
-    chunk_class.delete(stale)
+    stale = [
+        str(chunk.id) for chunk in _scroll(index, chunk_class, document_id=document_ids) if str(chunk.id) not in keep
+    ]
+    index.delete(chunk_class, stale)
     return len(stale)
 
 
-def add_keyword_indexes(batch_size: int = 256) -> dict[str, int]:
+def add_keyword_indexes(index: VectorIndex, batch_size: int = 256) -> dict[str, int]:
     """Rebuild chunk collections created before hybrid search so they hold keyword (BM25) vectors too.
 
     The points are read with their dense vectors, the collection is recreated with the sparse index and
@@ -192,20 +203,20 @@ def add_keyword_indexes(batch_size: int = 256) -> dict[str, int]:
     """
     rebuilt: dict[str, int] = {}
     for chunk_class in EMBEDDED_CLASSES.values():
-        if not chunk_class.collection_exists() or chunk_class.has_sparse_index():
+        if not index.collection_exists(chunk_class) or index.has_sparse_index(chunk_class):
             continue
-        points = chunk_class.find_all(page_size=SCROLL_PAGE, with_vectors=True)
+        points = index.find_all(chunk_class, page_size=SCROLL_PAGE, with_vectors=True)
         logger.warning(
             "Adding the keyword index to {}: rewriting its {} points", chunk_class.get_collection_name(), len(points)
         )
-        chunk_class.drop_collection()
+        index.drop_collection(chunk_class)
         for start in range(0, len(points), batch_size):
-            chunk_class.bulk_insert(points[start : start + batch_size])
+            index.bulk_insert(chunk_class, points[start : start + batch_size])
         rebuilt[chunk_class.get_collection_name()] = len(points)
     return rebuilt
 
 
-def remove_folded_copies(documents: Iterable[VectorBaseDocument]) -> dict[str, int]:
+def remove_folded_copies(index: VectorIndex, documents: Iterable[VectorBaseDocument]) -> dict[str, int]:
     """Delete the cleaned documents and chunks that earlier runs stored for documents now folded into one
     of `documents` (their `duplicate_ids`), so a store never serves two copies of one article.
 
@@ -218,10 +229,10 @@ def remove_folded_copies(documents: Iterable[VectorBaseDocument]) -> dict[str, i
     removed: dict[str, int] = {}
     for category, ids in folded.items():
         cleaned_class, chunk_class = CLEANED_CLASSES[category], EMBEDDED_CLASSES[category]
-        stored = [str(document.id) for document in cleaned_class.retrieve(sorted(ids))]
-        cleaned_class.delete(stored)
-        chunks = [str(chunk.id) for chunk in _scroll(chunk_class, document_id=sorted(ids))]
-        chunk_class.delete(chunks)
+        stored = [str(document.id) for document in index.retrieve(cleaned_class, sorted(ids))]
+        index.delete(cleaned_class, stored)
+        chunks = [str(chunk.id) for chunk in _scroll(index, chunk_class, document_id=sorted(ids))]
+        index.delete(chunk_class, chunks)
         removed[cleaned_class.get_collection_name()] = len(stored)
         removed[chunk_class.get_collection_name()] = len(chunks)
         if stored or chunks:
@@ -229,8 +240,8 @@ def remove_folded_copies(documents: Iterable[VectorBaseDocument]) -> dict[str, i
     return removed
 
 
-def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 256) -> LoadReport:
-    """Upsert cleaned documents or embedded chunks into their collections, batch by batch (chunk
+def load_documents(index: VectorIndex, documents: Sequence[VectorBaseDocument], batch_size: int = 256) -> LoadReport:
+    """Upsert cleaned documents or embedded chunks into their collections of `index`, batch by batch (chunk
     collections from before hybrid search get their keyword index first, see `add_keyword_indexes`).
     Loading cleaned documents also removes what was stored for the copies folded into them.
 
@@ -239,7 +250,7 @@ def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 25
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     report = LoadReport()
-    report.keyword_indexes_added = add_keyword_indexes(batch_size)
+    report.keyword_indexes_added = add_keyword_indexes(index, batch_size)
     for document_class, members in VectorBaseDocument.group_by_class(documents).items():
         load = report.collections.setdefault(
             document_class.get_collection_name(), CollectionLoad(document_class.get_collection_name())
@@ -248,35 +259,37 @@ def load_documents(documents: Sequence[VectorBaseDocument], batch_size: int = 25
         for batch in _batches_of_whole_documents(members, batch_size):
             load.batches += 1
             try:
-                load.points_written += document_class.bulk_insert(batch)
+                load.points_written += index.bulk_insert(document_class, batch)
                 if is_chunk:
-                    load.stale_points_removed += _remove_stale_chunks(document_class, batch)  # type: ignore[arg-type]
+                    load.stale_points_removed += _remove_stale_chunks(index, document_class, batch)  # type: ignore[arg-type]
             except LLMTwinError as error:
                 documents_in_batch = sorted({_document_key(document) for document in batch})
                 logger.error("Loading {} points into {} failed: {}", len(batch), load.collection, error)
                 load.failed_batches.append({"documents": documents_in_batch, "points": len(batch), "error": str(error)})
     try:
-        report.copies_removed = remove_folded_copies(documents)
+        report.copies_removed = remove_folded_copies(index, documents)
     except LLMTwinError as error:
         # The kept copies are stored; the stale ones go on the next run (retrieval drops repeats meanwhile).
         logger.error("Removing folded copies failed: {}", error)
     return report
 
 
-def folded_copy_ids(categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)) -> dict[str, str]:
+def folded_copy_ids(index: VectorIndex, categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)) -> dict[str, str]:
     """Warehouse id of each folded copy -> id of the stored document it was folded into (from the cleaned
     documents' `duplicate_ids`): what an evaluation labelled with either copy's link should look for."""
     kept: dict[str, str] = {}
     for category in categories:
-        for document in _scroll(CLEANED_CLASSES[category]):
+        for document in _scroll(index, CLEANED_CLASSES[category]):
             kept.update(dict.fromkeys(document.duplicate_ids, str(document.id)))  # type: ignore[attr-defined]
     return kept
 
 
-def document_id_for_link(link: str, categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)) -> str | None:
+def document_id_for_link(
+    index: VectorIndex, link: str, categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES)
+) -> str | None:
     """Id of the stored document known by `link` (its own or a folded copy's), or None."""
     for category in categories:
-        found, _ = CLEANED_CLASSES[category].bulk_find(limit=1, links=link)
+        found, _ = index.bulk_find(CLEANED_CLASSES[category], limit=1, links=link)
         if found:
             return str(found[0].id)
     return None
@@ -294,6 +307,7 @@ class PruneReport:
 
 
 def prune_deleted_documents(
+    index: VectorIndex,
     current_document_ids: Iterable[uuid.UUID | str],
     author_ids: Iterable[uuid.UUID | str],
     categories: Iterable[DataCategory] = tuple(CLEANED_CLASSES),
@@ -311,10 +325,10 @@ def prune_deleted_documents(
         for document_class in (CLEANED_CLASSES[category], EMBEDDED_CLASSES[category]):
             gone = [
                 str(point.id)
-                for point in _scroll(document_class, author_id=authors)
+                for point in _scroll(index, document_class, author_id=authors)
                 if _document_key(point) not in current
             ]
-            document_class.delete(gone)
+            index.delete(document_class, gone)
             report.removed[document_class.get_collection_name()] = len(gone)
             if gone:
                 logger.info(

@@ -28,6 +28,7 @@ from llm_engineering.application.rag.fusion import ScoredChunk, rank_by_document
 from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker, Reranker, rerank
 from llm_engineering.application.rag.self_query import SelfQuery
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.embedded_chunks import (
     EmbeddedArticleChunk,
     EmbeddedChunk,
@@ -94,10 +95,11 @@ def group_sources(chunks: Sequence[ScoredChunk]) -> list[Source]:
 
 
 class ContextRetriever:
-    """Retrieves the k passages of an author's writing most relevant to a query."""
+    """Retrieves the k passages of an author's writing most relevant to a query, from the feature store."""
 
     def __init__(
         self,
+        index: VectorIndex,
         embedder: Embedder,
         reranker: Reranker,
         self_query: SelfQuery,
@@ -109,12 +111,14 @@ class ContextRetriever:
         candidate_pool: int = CANDIDATE_POOL,
         document_support_weight: float | None = None,
     ):
-        """`document_support_weight` None keeps the reranker's chunk order; a number ranks documents by
-        their best chunk plus that weight times their other chunks (see `fusion.rank_by_document`)."""
+        """`index` is the feature store searched. `document_support_weight` None keeps the reranker's chunk
+        order; a number ranks documents by their best chunk plus that weight times their other chunks (see
+        `fusion.rank_by_document`)."""
         if search_mode not in ("hybrid", "dense"):
             raise ValueError(f"search_mode must be hybrid or dense, not {search_mode!r}")
         if hybrid_candidates < 1 or candidate_pool < 1:
             raise ValueError("hybrid_candidates and candidate_pool must be >= 1")
+        self.index = index
         self.embedder = embedder
         self.reranker = reranker
         self.self_query = self_query
@@ -124,7 +128,7 @@ class ContextRetriever:
         self.candidate_pool = candidate_pool
         self.document_support_weight = document_support_weight
         self.searched_classes = tuple(searched_classes)
-        self.collections = CollectionState(self.searched_classes, ttl_s=collections_ttl_s)
+        self.collections = CollectionState(index, self.searched_classes, ttl_s=collections_ttl_s)
 
     def probe_capabilities(self) -> dict[str, str]:
         """Decide now (e.g. at service start) whether self-query and expansion run; returns the reasons."""
@@ -259,20 +263,22 @@ class ContextRetriever:
             return [], searched, None, {}
         hybrid = self.search_mode == "hybrid"
         modes = {
-            cls.get_collection_name(): "hybrid" if hybrid and cls.has_sparse_index() else "dense" for cls in active
+            cls.get_collection_name(): "hybrid" if hybrid and self.index.has_sparse_index(cls) else "dense"
+            for cls in active
         }
         per_query = max(1, math.ceil(budget / len(queries)))
         vectors = self.embedder.embed([q.content for q in queries])
         keywords = [keyword_vector(q.content) if hybrid else None for q in queries]
-        tasks = [(index, cls) for index in range(len(vectors)) for cls in active]
+        tasks = [(number, cls) for number in range(len(vectors)) for cls in active]
 
         def search(task: tuple[int, type[EmbeddedChunk]]) -> list[tuple[EmbeddedChunk, float]]:
-            index, cls = task
-            return cls.search_with_scores(
-                vectors[index],
+            number, cls = task
+            return self.index.search_with_scores(
+                cls,
+                vectors[number],
                 limit=per_query,
                 with_vectors=True,
-                sparse_query=keywords[index],
+                sparse_query=keywords[number],
                 candidates=max(per_query, self.hybrid_candidates),
                 **filters,
             )
@@ -283,9 +289,9 @@ class ContextRetriever:
         except (VectorStoreOperationError, VectorStoreUnavailableError):
             self.collections.invalidate()  # e.g. a collection was dropped: read the list again next time
             raise
-        per_query_hits: dict[int, list[ScoredChunk]] = {index: [] for index in range(len(vectors))}
-        for (index, _), hits in zip(tasks, results, strict=True):
-            per_query_hits[index].extend(ScoredChunk(chunk, score) for chunk, score in hits)
+        per_query_hits: dict[int, list[ScoredChunk]] = {number: [] for number in range(len(vectors))}
+        for (number, _), hits in zip(tasks, results, strict=True):
+            per_query_hits[number].extend(ScoredChunk(chunk, score) for chunk, score in hits)
         rankings: list[list[ScoredChunk]] = []
         for hits in per_query_hits.values():
             best = sorted(hits, key=lambda item: item.score, reverse=True)[:per_query]
@@ -322,9 +328,10 @@ def _path(report: dict) -> str:
 
 
 class CollectionState:
-    """Which searched collections exist, read once and trusted for `ttl_s` (or until `invalidate()`)."""
+    """Which searched collections exist in `index`, read once and trusted for `ttl_s` (or until `invalidate()`)."""
 
-    def __init__(self, classes: Sequence[type[EmbeddedChunk]], ttl_s: float = COLLECTIONS_TTL_S):
+    def __init__(self, index: VectorIndex, classes: Sequence[type[EmbeddedChunk]], ttl_s: float = COLLECTIONS_TTL_S):
+        self.index = index
         self.classes = tuple(classes)
         self.ttl_s = ttl_s
         self._existing: tuple[type[EmbeddedChunk], ...] | None = None
@@ -335,7 +342,7 @@ class CollectionState:
         with self._lock:
             stale = self._existing is None or time.monotonic() - self._read_at > self.ttl_s
             if stale:
-                self._existing = tuple(cls for cls in self.classes if cls.collection_exists())
+                self._existing = tuple(cls for cls in self.classes if self.index.collection_exists(cls))
                 self._read_at = time.monotonic()
             return self._existing or ()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from loguru import logger
 
@@ -25,6 +26,7 @@ from llm_engineering.application.rag.capabilities import (
     ProbeResult,
     probe_id,
 )
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.exceptions import InvalidDocumentError
 from llm_engineering.domain.names import split_user_full_name
@@ -49,9 +51,9 @@ PROBE_CASES: tuple[tuple[str, tuple[str, str | None]], ...] = (
 _PROBE_PARAMETERS = GenerationParameters(max_new_tokens=8, temperature=0.0, top_p=1.0, stop=("\n", *STOP_SEQUENCES))
 
 
-def find_user_by_name(first_name: str, last_name: str) -> UserDocument | None:
+def find_user_by_name(documents: DocumentRepository, first_name: str, last_name: str) -> UserDocument | None:
     """The warehouse user with this name, or None; never creates one."""
-    return UserDocument.find(first_name=first_name, last_name=last_name)
+    return documents.find(UserDocument, first_name=first_name, last_name=last_name)
 
 
 def split_self_introduction(question: str) -> tuple[str, str] | None:
@@ -88,13 +90,19 @@ class SelfQuery:
     def __init__(
         self,
         llm: LLMClient | None,
-        find_user: UserLookup = find_user_by_name,
+        documents: DocumentRepository | None = None,
+        find_user: UserLookup | None = None,
         mode: CapabilityMode = "on",
         memory: ProbeMemory | None = None,
         probe_timeout_s: float = PROBE_TIMEOUT_S,
     ):
-        """`mode`, `memory` and `probe_timeout_s` set the capability probe (see `capabilities.Capability`)."""
+        """`documents` resolves the authors named (by id, and by name unless `find_user` is given); with
+        neither no author is known, so no query gets a filter (a capability probe needs none).
+        `mode`, `memory` and `probe_timeout_s` set the capability probe (see `capabilities.Capability`)."""
         self.llm = llm
+        self.documents = documents
+        if find_user is None and documents is not None:
+            find_user = partial(find_user_by_name, documents)
         self.find_user = find_user
         self.capability = Capability(
             "self-query",
@@ -169,12 +177,14 @@ class SelfQuery:
 
     def _lookup(self, kind: str, value: str) -> UserDocument | None:
         if kind == "id":
-            return UserDocument.find(id=value) if _is_uuid(value) else None
+            if self.documents is None or not _is_uuid(value):
+                return None
+            return self.documents.find(UserDocument, id=value)
         try:
             first_name, last_name = split_user_full_name(value)
         except InvalidDocumentError:
             return None
-        return self.find_user(first_name, last_name)
+        return self.find_user(first_name, last_name) if self.find_user is not None else None
 
     @staticmethod
     def _report(query: Query, status: str, **details: object) -> Query:

@@ -13,7 +13,7 @@ from pathlib import Path
 from loguru import logger
 
 from llm_engineering.application.errors import BackupValidationError
-from llm_engineering.domain.base.nosql import NoSQLBaseDocument
+from llm_engineering.domain.base.nosql import DocumentRepository, NoSQLBaseDocument
 from llm_engineering.domain.documents import WAREHOUSE_DOCUMENT_CLASSES
 from llm_engineering.domain.exceptions import InvalidDocumentError
 
@@ -44,12 +44,14 @@ def _classes_by_name() -> dict[str, type[NoSQLBaseDocument]]:
     return {cls.__name__: cls for cls in WAREHOUSE_DOCUMENT_CLASSES}
 
 
-def export_warehouse(data_dir: Path) -> dict[str, int]:
-    """Write every warehouse document to `data_dir/<ClassName>.json`; return the count per file."""
+def export_warehouse(documents: DocumentRepository, data_dir: Path) -> dict[str, int]:
+    """Write every document of `documents` to `data_dir/<ClassName>.json`; return the count per file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for name, cls in _classes_by_name().items():
-        records = sorted((document.to_mongo() for document in cls.iter_find()), key=lambda record: record["_id"])
+        records = sorted(
+            (document.to_mongo() for document in documents.iter_find(cls)), key=lambda record: record["_id"]
+        )
         path = data_dir / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -102,15 +104,16 @@ def load_backup(data_dir: Path) -> tuple[dict[type[NoSQLBaseDocument], list[NoSQ
     return documents, ignored
 
 
-def import_warehouse(data_dir: Path) -> ImportReport:
-    """Validate the whole backup, then insert what is not stored yet (users first, so authors exist)."""
-    documents, ignored = load_backup(data_dir)
+def import_warehouse(documents: DocumentRepository, data_dir: Path) -> ImportReport:
+    """Validate the whole backup, then insert into `documents` what is not stored yet (users first, so
+    authors exist)."""
+    backup, ignored = load_backup(data_dir)
     report = ImportReport(ignored_files=ignored)
     for cls in WAREHOUSE_DOCUMENT_CLASSES:  # users first
-        if cls not in documents:
+        if cls not in backup:
             continue
-        batch = documents[cls]
-        result = cls.bulk_insert(batch)
+        batch = backup[cls]
+        result = documents.bulk_insert(cls, batch)
         report.classes.append(
             ClassImportReport(
                 file=f"{cls.__name__}.json",

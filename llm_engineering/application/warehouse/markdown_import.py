@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.documents import ArticleDocument, UserDocument
 from llm_engineering.domain.exceptions import InvalidDocumentError
 from llm_engineering.domain.names import split_user_full_name
@@ -84,11 +85,11 @@ def read_markdown_article(path: Path) -> MarkdownArticle:
     return parse_markdown_article(path.read_text(encoding="utf-8"), source=str(path))
 
 
-def import_markdown_corpus(folder: Path, author_full_name: str) -> MarkdownImportReport:
-    """Insert every `*.md` of `folder` (sorted by name) as an article of `author_full_name`, creating the
-    author if needed. Idempotent: articles already stored are skipped and counted.
+def import_markdown_corpus(documents: DocumentRepository, folder: Path, author_full_name: str) -> MarkdownImportReport:
+    """Insert every `*.md` of `folder` (sorted by name) into `documents` as an article of `author_full_name`,
+    creating the author if needed. Idempotent: articles already stored are skipped and counted.
 
-    Needs a bound warehouse. Raises FileNotFoundError when `folder` has no Markdown file and
+    Raises FileNotFoundError when `folder` has no Markdown file and
     InvalidDocumentError for a malformed file or an empty author name (nothing is written then).
     """
     files = sorted(folder.glob("*.md"))
@@ -96,7 +97,9 @@ def import_markdown_corpus(folder: Path, author_full_name: str) -> MarkdownImpor
         raise FileNotFoundError(f"no Markdown files in {folder}")
     first_name, last_name = split_user_full_name(author_full_name)
     parsed = [read_markdown_article(path) for path in files]
-    user = UserDocument.get_or_create(first_name=first_name, last_name=last_name)  # the write path may create
+    user = documents.get_or_create(
+        UserDocument, first_name=first_name, last_name=last_name
+    )  # the write path may create
     articles = [
         ArticleDocument(
             id=article.document_id,
@@ -108,7 +111,7 @@ def import_markdown_corpus(folder: Path, author_full_name: str) -> MarkdownImpor
         )
         for article in parsed
     ]
-    report = ArticleDocument.bulk_insert(articles)
+    report = documents.bulk_insert(ArticleDocument, articles)
     return MarkdownImportReport(
         files=len(files), inserted=len(report.inserted), skipped_existing=len(report.skipped_existing)
     )

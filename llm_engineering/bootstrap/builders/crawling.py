@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from llm_engineering.application.crawlers.base import CrawlerContext, CrawlLimits
     from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
     from llm_engineering.application.crawlers.egress import EgressPolicy
+    from llm_engineering.domain.base.nosql import DocumentRepository
 
 
 def crawl_limits(settings: Settings) -> CrawlLimits:
@@ -35,8 +36,9 @@ def build_egress_policy(settings: Settings) -> EgressPolicy:
     return default_policy(allow_private=settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
 
 
-def build_crawler_context(settings: Settings) -> CrawlerContext:
-    """The crawlers' context for one run (HTTP fetcher, browser factory, limits, credentials).
+def build_crawler_context(settings: Settings, documents: DocumentRepository) -> CrawlerContext:
+    """The crawlers' context for one run (the warehouse's `documents`, HTTP fetcher, browser factory, limits,
+    credentials).
 
     The caller closes its fetcher when the run ends (`context.fetcher.close()`).
     """
@@ -49,6 +51,7 @@ def build_crawler_context(settings: Settings) -> CrawlerContext:
     if settings.LINKEDIN_USERNAME and settings.LINKEDIN_PASSWORD:
         credentials = LinkedInCredentials(settings.LINKEDIN_USERNAME, settings.LINKEDIN_PASSWORD.get_secret_value())
     return CrawlerContext(
+        documents=documents,
         limits=crawl_limits(settings),
         egress=egress,
         fetcher=HttpPageFetcher(

@@ -7,7 +7,6 @@ these with `app.dependency_overrides`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,27 +26,16 @@ if TYPE_CHECKING:
 
 
 class ServiceState:
-    """What the app holds: its container, whether the container's stores are bound yet, the slots of the
-    requests that call the LLM (LLM_MAX_CONCURRENT_REQUESTS), the probes of `/ready` and the warm-up it waits
-    for (none until the app factory sets one)."""
+    """What the app holds: its container, the slots of the requests that call the LLM
+    (LLM_MAX_CONCURRENT_REQUESTS), the probes of `/ready` and the warm-up it waits for (none until the app
+    factory sets one)."""
 
     def __init__(self, container: Container, tracer: Tracer):
         self.container = container
         self.tracer = tracer
         self.llm_slots = LLMSlots(container.settings.LLM_MAX_CONCURRENT_REQUESTS)
-        self._bound = False
-        self._lock = threading.Lock()
         self.readiness = readiness_probes(self)
         self.warm_up = WarmUp()
-
-    def bound_container(self) -> Container:
-        """The container, its stores bound to the domain documents (once; binding opens nothing)."""
-        if not self._bound:
-            with self._lock:
-                if not self._bound:
-                    self.container.bind_stores()
-                    self._bound = True
-        return self.container
 
 
 def get_state(request: Request) -> ServiceState:
@@ -64,16 +52,16 @@ def get_generation_parameters(state: Annotated[ServiceState, Depends(get_state)]
 
 
 def get_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], ContextRetriever]:
-    return lambda: state.bound_container().retriever()
+    return lambda: state.container.retriever()
 
 
 def get_plain_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], ContextRetriever]:
     """The retriever without LLM steps (no self-query, no expansion): retrieval that never calls the LLM."""
-    return lambda: state.bound_container().retriever(use_llm=False)
+    return lambda: state.container.retriever(use_llm=False)
 
 
 def get_answer_generator(state: Annotated[ServiceState, Depends(get_state)]) -> Callable[[], AnswerGenerator]:
-    return lambda: state.bound_container().answer_generator()
+    return lambda: state.container.answer_generator()
 
 
 def get_tracer(state: Annotated[ServiceState, Depends(get_state)]) -> Tracer:

@@ -93,12 +93,12 @@ def readiness_probes(state: ServiceState) -> dict[str, DependencyProbe]:
     return {
         "warehouse": DependencyProbe(
             "warehouse",
-            lambda: state.bound_container().warehouse().ping(),  # type: ignore[attr-defined]
+            lambda: state.container.warehouse().ping(),  # type: ignore[attr-defined]
             STORE_CHECK_TIMEOUT_S,
         ),
         "vector_store": DependencyProbe(
             "vector_store",
-            lambda: state.bound_container().vector_store().ping(),  # type: ignore[attr-defined]
+            lambda: state.container.vector_store().ping(),  # type: ignore[attr-defined]
             STORE_CHECK_TIMEOUT_S,
         ),
         "llm": DependencyProbe("llm", lambda: state.container.llm().ping(), LLM_CHECK_TIMEOUT_S),

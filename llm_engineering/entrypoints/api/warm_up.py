@@ -158,11 +158,11 @@ def warm_up_stages(state: ServiceState) -> list[WarmUpStage]:
         logger.info("Reranker ready: {}", reranker.name)
 
     def first_search() -> None:
-        retriever = state.bound_container().retriever(use_llm=False)
+        retriever = state.container.retriever(use_llm=False)
         retriever.search_with_trace(WARM_UP_QUERY, k=1, expand_to_n_queries=1)
 
     def probe_capabilities() -> None:
-        for step, reason in state.bound_container().retriever().probe_capabilities().items():
+        for step, reason in state.container.retriever().probe_capabilities().items():
             logger.info("{}: {}", step, reason)
 
     return [

@@ -34,7 +34,7 @@ from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.errors import ServedModelError, ServingEngineError
 from llm_engineering.application.operations.pipeline_catalogue import PipelineCatalogue
 from llm_engineering.application.serving.served_model import ModelServing
-from llm_engineering.bootstrap import Container
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_settings_dependency
 from llm_engineering.entrypoints.api.errors import translate_error
@@ -44,12 +44,12 @@ from llm_engineering.entrypoints.api.validation_errors import safe_errors
 from llm_engineering.entrypoints.ui import catalog, models_overview
 from llm_engineering.entrypoints.ui.dependencies import (
     get_crawler_dispatcher,
+    get_documents,
     get_egress_policy,
     get_evaluation_reports_dir,
     get_job_runner,
     get_model_registry,
     get_model_serving,
-    get_ui_container,
 )
 from llm_engineering.entrypoints.ui.errors import JobAlreadyRunning
 from llm_engineering.entrypoints.ui.jobs import JobRunner, NoPipelines
@@ -128,17 +128,17 @@ def _dependency_errors() -> Iterator[None]:
 
 @router.get("/authors", responses={**INVALID, **WAREHOUSE_DOWN})
 def list_authors(
-    _: Annotated[Container, Depends(get_ui_container)], page: PageNumber = 1, size: PageSize = 20
+    documents: Annotated[DocumentRepository, Depends(get_documents)], page: PageNumber = 1, size: PageSize = 20
 ) -> dict[str, Any]:
     """Authors sorted by full name, with their number of articles, posts and repositories."""
     with _dependency_errors():
-        authors, total = catalog.authors_page(page, size)
+        authors, total = catalog.authors_page(documents, page, size)
     return {"authors": authors, "page": page, "size": size, "total": total}
 
 
 @router.get("/authors/{author_id}/documents", responses={**INVALID, **NOT_FOUND, **WAREHOUSE_DOWN})
 def list_documents(
-    _: Annotated[Container, Depends(get_ui_container)],
+    documents: Annotated[DocumentRepository, Depends(get_documents)],
     author_id: str,
     category: catalog.Category = "articles",
     page: PageNumber = 1,
@@ -146,11 +146,11 @@ def list_documents(
 ) -> dict[str, Any]:
     """Title, link and platform of one category of the author's documents (never their content)."""
     with _dependency_errors():
-        author = catalog.find_author(author_id)
+        author = catalog.find_author(documents, author_id)
         if author is None:
             raise HTTPException(status_code=404, detail=f"unknown author {author_id!r}")
-        documents, total = catalog.documents_page(author, category, page, size)
-    return {"documents": documents, "page": page, "size": size, "total": total}
+        summaries, total = catalog.documents_page(documents, author, category, page, size)
+    return {"documents": summaries, "page": page, "size": size, "total": total}
 
 
 @router.post(
@@ -262,7 +262,7 @@ def install(
     elif job_runner is None:
         from llm_engineering.bootstrap.pipeline_runs import build_pipeline_runner
 
-        job_runner = JobRunner(build_pipeline_runner(state.bound_container, pipelines))
+        job_runner = JobRunner(build_pipeline_runner(lambda: state.container, pipelines))
     app.state.ui_jobs = job_runner
     app.include_router(router)
     fallback: Callable[..., Any] = app.exception_handlers.get(RequestValidationError) or (

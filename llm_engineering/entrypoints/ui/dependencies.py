@@ -12,6 +12,7 @@ from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.egress import EgressPolicy
 from llm_engineering.application.serving.served_model import ModelServing
 from llm_engineering.bootstrap import Container
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.entrypoints.api.dependencies import ServiceState, get_state
 from llm_engineering.entrypoints.ui.jobs import JobRunner
 from llm_engineering.model.registry import ModelRegistry
@@ -21,8 +22,13 @@ EVALUATION_REPORTS_DIR = Path("output") / "evaluation"
 
 
 def get_ui_container(state: Annotated[ServiceState, Depends(get_state)]) -> Container:
-    """The app's container, its stores bound to the domain's documents (binding opens nothing)."""
-    return state.bound_container()
+    """The app's container: the UI's stores and collaborators come from it."""
+    return state.container
+
+
+def get_documents(container: Annotated[Container, Depends(get_ui_container)]) -> DocumentRepository:
+    """The warehouse's documents, through the app container's warehouse (building it opens nothing)."""
+    return container.documents()
 
 
 def get_job_runner(request: Request) -> JobRunner:

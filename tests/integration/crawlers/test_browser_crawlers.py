@@ -20,23 +20,23 @@ LIMITS = CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S, max_page_bytes=200_000, scro
 
 
 @pytest.fixture
-def user(warehouse) -> UserDocument:
-    return UserDocument.get_or_create(first_name="Paul", last_name="Iusztin")
+def user(documents) -> UserDocument:
+    return documents.get_or_create(UserDocument, first_name="Paul", last_name="Iusztin")
 
 
 @pytest.fixture
-def medium(borrowed_browser_factory):
-    crawler = MediumCrawler(CrawlerContext(limits=LIMITS, browser_factory=borrowed_browser_factory))
+def medium(borrowed_browser_factory, documents):
+    crawler = MediumCrawler(CrawlerContext(documents, limits=LIMITS, browser_factory=borrowed_browser_factory))
     yield crawler
     crawler.close()
 
 
-def test_medium_article_stores_title_subtitle_and_body_only(medium, crawl_site, user):
+def test_medium_article_stores_title_subtitle_and_body_only(medium, crawl_site, user, documents):
     link = crawl_site.url("/medium/article.html")
 
     assert medium.extract(link, user) == 1
 
-    stored = ArticleDocument.find(link=link)
+    stored = documents.find(ArticleDocument, link=link)
     assert stored.platform == "medium"
     content = stored.content
     assert content["Title"] == "Streaming pipelines for LLM twins 🚀"
@@ -60,15 +60,15 @@ def test_medium_article_stores_title_subtitle_and_body_only(medium, crawl_site, 
         ("/medium/paywalled.html", CrawlErrorKind.EMPTY_PAGE),
     ],
 )
-def test_medium_bad_pages_fail_with_their_reason(medium, crawl_site, user, path, kind):
+def test_medium_bad_pages_fail_with_their_reason(medium, crawl_site, user, path, kind, documents):
     with pytest.raises(CrawlError) as caught:
         medium.extract(crawl_site.url(path), user)
 
     assert caught.value.kind is kind
-    assert ArticleDocument.count() == 0
+    assert documents.count(ArticleDocument) == 0
 
 
-def test_medium_page_with_a_wrong_charset_header_is_never_stored_as_mojibake(medium, crawl_site, user):
+def test_medium_page_with_a_wrong_charset_header_is_never_stored_as_mojibake(medium, crawl_site, user, documents):
     # Chromium decodes by the header (UTF-16): the crawler must refuse the CJK text it renders, or read it right.
     link = crawl_site.url("/encoding/latin1-declared-utf16.html")
 
@@ -76,19 +76,19 @@ def test_medium_page_with_a_wrong_charset_header_is_never_stored_as_mojibake(med
         medium.extract(link, user)
     except CrawlError as error:
         assert error.kind is CrawlErrorKind.BAD_ENCODING, error.reason
-        assert ArticleDocument.find(link=link) is None
+        assert documents.find(ArticleDocument, link=link) is None
     else:
-        assert "Cet été, j'ai affiné un modèle" in ArticleDocument.find(link=link).content["Content"]
+        assert "Cet été, j'ai affiné un modèle" in documents.find(ArticleDocument, link=link).content["Content"]
 
 
-def test_medium_link_farm_is_skipped_and_not_stored(medium, crawl_site, user):
+def test_medium_link_farm_is_skipped_and_not_stored(medium, crawl_site, user, documents):
     link = crawl_site.url("/lowcontent/link-farm.html")
 
     with pytest.raises(LowContentError) as caught:
         medium.extract(link, user)
 
     assert caught.value.reason.startswith("mostly links: ")
-    assert ArticleDocument.find(link=link) is None
+    assert documents.find(ArticleDocument, link=link) is None
 
 
 def test_browser_sends_the_regular_chrome_user_agent(shared_browser, crawl_site):
@@ -109,11 +109,11 @@ def test_medium_refused_connection_then_browser_still_usable(medium, crawl_site,
     assert medium.extract(crawl_site.url("/medium/article.html"), user) == 1
 
 
-def test_linkedin_without_credentials_fails_without_starting_a_browser(user, crawl_site):
+def test_linkedin_without_credentials_fails_without_starting_a_browser(user, crawl_site, documents):
     def no_browser():
         raise AssertionError("a browser was started although credentials are missing")
 
-    crawler = LinkedInCrawler(CrawlerContext(limits=LIMITS, browser_factory=no_browser))
+    crawler = LinkedInCrawler(CrawlerContext(documents, limits=LIMITS, browser_factory=no_browser))
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(crawl_site.url("/linkedin/feed.html"), user)
@@ -123,9 +123,10 @@ def test_linkedin_without_credentials_fails_without_starting_a_browser(user, cra
     assert not crawler.browser_started
 
 
-def _linkedin(crawl_site, factory, password: str) -> LinkedInCrawler:
+def _linkedin(documents, crawl_site, factory, password: str) -> LinkedInCrawler:
     return LinkedInCrawler(
         CrawlerContext(
+            documents,
             limits=LIMITS,
             browser_factory=factory,
             linkedin=LinkedInCredentials("twin@example.com", password),
@@ -139,9 +140,11 @@ def _log_out(browser, crawl_site) -> None:
     browser.open(crawl_site.url("/linkedin/logout.html"))
 
 
-def test_linkedin_wrong_password_is_a_login_failure(user, crawl_site, shared_browser, borrowed_browser_factory):
+def test_linkedin_wrong_password_is_a_login_failure(
+    user, crawl_site, shared_browser, borrowed_browser_factory, documents
+):
     _log_out(shared_browser, crawl_site)
-    crawler = _linkedin(crawl_site, borrowed_browser_factory, "wrong")
+    crawler = _linkedin(documents, crawl_site, borrowed_browser_factory, "wrong")
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(crawl_site.url("/linkedin/feed.html"), user)
@@ -151,14 +154,16 @@ def test_linkedin_wrong_password_is_a_login_failure(user, crawl_site, shared_bro
     assert not crawler.browser_started  # a failed login does not leave a half-set-up browser behind
 
 
-def test_linkedin_logs_in_scrolls_and_stores_posts_once(user, crawl_site, shared_browser, borrowed_browser_factory):
+def test_linkedin_logs_in_scrolls_and_stores_posts_once(
+    user, crawl_site, shared_browser, borrowed_browser_factory, documents
+):
     _log_out(shared_browser, crawl_site)
-    crawler = _linkedin(crawl_site, borrowed_browser_factory, "correct horse")
+    crawler = _linkedin(documents, crawl_site, borrowed_browser_factory, "correct horse")
     feed = crawl_site.url("/linkedin/feed.html")
 
     assert crawler.extract(feed, user) == 3
 
-    posts = {post.content["text"]: post for post in PostDocument.bulk_find(author_id=str(user.id))}
+    posts = {post.content["text"]: post for post in documents.bulk_find(PostDocument, author_id=str(user.id))}
     assert set(posts) == {
         "Shipping an LLM twin is 20% model, 80% data pipelines. 🛠️\nHere is the architecture we used.",
         "RAG evaluation: measure retrieval and generation separately.",
@@ -173,4 +178,4 @@ def test_linkedin_logs_in_scrolls_and_stores_posts_once(user, crawl_site, shared
 
     with pytest.raises(AlreadyCrawledError):
         crawler.extract(feed, user)
-    assert PostDocument.count() == 3
+    assert documents.count(PostDocument) == 3

@@ -16,12 +16,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def context():
+def context(documents):
     def no_browser():
         raise AssertionError("no link of this test needs a browser")
 
     fetcher = HttpPageFetcher(timeout_s=PAGE_TIMEOUT_S, max_bytes=200_000, egress=local_egress())
     yield CrawlerContext(
+        documents,
         limits=CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S),
         egress=local_egress(),
         fetcher=fetcher,
@@ -31,9 +32,9 @@ def context():
 
 
 def test_mixed_links_are_crawled_concurrently_recorded_and_not_duplicated_on_rerun(
-    warehouse, crawl_site, git_repository, context
+    documents, crawl_site, git_repository, context
 ):
-    user = UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+    user = documents.get_or_create(UserDocument, first_name="Maxime", last_name="Labonne")
     dispatcher = (
         CrawlerDispatcher.build()
         .register(f"{crawl_site.netloc}/linkedin", "linkedin")
@@ -67,8 +68,8 @@ def test_mixed_links_are_crawled_concurrently_recorded_and_not_duplicated_on_rer
     assert by_link[crawl_site.url("/linkedin/feed.html")].error_kind is CrawlErrorKind.NEEDS_CREDENTIALS
     assert by_link[git_repository.as_uri()].crawler == "github"
     assert report.succeeded == 2 + 1 + len(generated) and report.failed == 5
-    assert ArticleDocument.count(author_id=str(user.id)) == 2 + len(generated)
-    assert RepositoryDocument.count() == 1
+    assert documents.count(ArticleDocument, author_id=str(user.id)) == 2 + len(generated)
+    assert documents.count(RepositoryDocument) == 1
 
     site = report.by_domain()[crawl_site.netloc]
     assert site["tried"] == 2 + 2 + 1 + len(generated)
@@ -80,13 +81,13 @@ def test_mixed_links_are_crawled_concurrently_recorded_and_not_duplicated_on_rer
 
     assert again.succeeded == 0 and again.skipped == 2 + 1 + len(generated) and again.failed == 5
     assert all(outcome.status is not CrawlStatus.SUCCEEDED for outcome in again.outcomes)
-    assert ArticleDocument.count() == 2 + len(generated) and RepositoryDocument.count() == 1
+    assert documents.count(ArticleDocument) == 2 + len(generated) and documents.count(RepositoryDocument) == 1
 
 
 def test_mojibake_and_link_farm_pages_are_read_right_or_recorded_and_never_stored_as_junk(
-    warehouse, crawl_site, context
+    documents, crawl_site, context
 ):
-    user = UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+    user = documents.get_or_create(UserDocument, first_name="Maxime", last_name="Labonne")
     mojibake = crawl_site.url("/encoding/latin1-declared-utf16.html")
     link_farm = crawl_site.url("/lowcontent/link-farm.html")
     garbled = crawl_site.url("/encoding/garbled")
@@ -95,11 +96,11 @@ def test_mojibake_and_link_farm_pages_are_read_right_or_recorded_and_never_store
 
     decoded, farm, unreadable = report.outcomes
     assert decoded.status is CrawlStatus.SUCCEEDED
-    assert "Cet été, j'ai affiné un modèle" in ArticleDocument.find(link=mojibake).content["Content"]
+    assert "Cet été, j'ai affiné un modèle" in documents.find(ArticleDocument, link=mojibake).content["Content"]
     assert farm.status is CrawlStatus.SKIPPED_LOW_CONTENT and farm.reason.startswith("mostly links: ")
-    assert ArticleDocument.find(link=link_farm) is None
+    assert documents.find(ArticleDocument, link=link_farm) is None
     assert unreadable.status is CrawlStatus.FAILED and unreadable.error_kind is CrawlErrorKind.BAD_ENCODING
-    assert ArticleDocument.count() == 1
+    assert documents.count(ArticleDocument) == 1
     site = report.by_domain()[crawl_site.netloc]
     assert (site["succeeded"], site["skipped_low_content"], site["failed"]) == (1, 1, 1)
     assert site["low_content"] == [{"link": link_farm, "reason": farm.reason}]

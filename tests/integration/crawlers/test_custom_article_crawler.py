@@ -26,21 +26,23 @@ def fetcher():
 
 
 @pytest.fixture
-def crawler(fetcher) -> CustomArticleCrawler:
-    return CustomArticleCrawler(CrawlerContext(limits=CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S), fetcher=fetcher))
+def crawler(fetcher, documents) -> CustomArticleCrawler:
+    return CustomArticleCrawler(
+        CrawlerContext(documents, limits=CrawlLimits(page_timeout_s=PAGE_TIMEOUT_S), fetcher=fetcher)
+    )
 
 
 @pytest.fixture
-def user(warehouse) -> UserDocument:
-    return UserDocument.get_or_create(first_name="Maxime", last_name="Labonne")
+def user(documents) -> UserDocument:
+    return documents.get_or_create(UserDocument, first_name="Maxime", last_name="Labonne")
 
 
-def test_substack_like_post_is_stored_as_fetched(crawler, crawl_site, user):
+def test_substack_like_post_is_stored_as_fetched(crawler, crawl_site, user, documents):
     link = crawl_site.url("/substack/post.html")
 
     assert crawler.extract(link, user) == 1
 
-    stored = ArticleDocument.find(link=link)
+    stored = documents.find(ArticleDocument, link=link)
     assert stored is not None
     assert stored.platform == crawl_site.netloc
     assert stored.author_id == user.id and stored.author_full_name == "Maxime Labonne"
@@ -54,24 +56,24 @@ def test_substack_like_post_is_stored_as_fetched(crawler, crawl_site, user):
     assert "    scores = model.predict([(query, chunk) for chunk in chunks])" in content["Content"]
 
 
-def test_generic_blog_post_uses_og_description_and_follows_redirects(crawler, crawl_site, user):
+def test_generic_blog_post_uses_og_description_and_follows_redirects(crawler, crawl_site, user, documents):
     link = crawl_site.url("/redirect")
 
     crawler.extract(link, user)
 
-    stored = ArticleDocument.find(link=link)
+    stored = documents.find(ArticleDocument, link=link)
     assert stored.content["Title"] == "Fine-tune Llama 3.1 with Unsloth"
     assert stored.content["Subtitle"] == "A practical guide to supervised fine-tuning on one GPU."
     assert stored.content["language"] == "fr"
     assert "trainer.train()" in stored.content["Content"]
 
 
-def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_site, user):
+def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_site, user, documents):
     link = crawl_site.url("/boilerplate/post.html")
 
     crawler.extract(link, user)
 
-    stored = ArticleDocument.find(link=link)
+    stored = documents.find(ArticleDocument, link=link)
     assert set(stored.content) == {"Title", "Subtitle", "Content", "language"}
     assert stored.content["Title"] == "Chunking strategies for RAG | Jane Doe's blog"
     assert stored.content["Subtitle"] == "How to split documents before embedding them, with code."
@@ -121,7 +123,9 @@ def test_blog_post_with_boilerplate_stores_only_its_main_content(crawler, crawl_
         ("/encoding/garbled", CrawlErrorKind.BAD_ENCODING, "fit no charset"),
     ],
 )
-def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(crawler, crawl_site, user, path, kind, reason_part):
+def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(
+    crawler, crawl_site, user, path, kind, reason_part, documents
+):
     link = crawl_site.url(path)
 
     with pytest.raises(CrawlError) as caught:
@@ -129,16 +133,18 @@ def test_bad_pages_fail_with_a_specific_reason_and_store_nothing(crawler, crawl_
 
     assert caught.value.kind is kind
     assert reason_part in caught.value.reason
-    assert ArticleDocument.find(link=link) is None
+    assert documents.find(ArticleDocument, link=link) is None
 
 
-def test_page_with_a_charset_header_that_does_not_fit_its_bytes_is_stored_as_the_right_text(crawler, crawl_site, user):
+def test_page_with_a_charset_header_that_does_not_fit_its_bytes_is_stored_as_the_right_text(
+    crawler, crawl_site, user, documents
+):
     # The server says UTF-16 and sends Latin-1 bytes: read as UTF-16 they are CJK mojibake.
     link = crawl_site.url("/encoding/latin1-declared-utf16.html")
 
     assert crawler.extract(link, user) == 1
 
-    stored = ArticleDocument.find(link=link)
+    stored = documents.find(ArticleDocument, link=link)
     assert stored.content["Title"] == "Affiner un modèle de langue sur un seul GPU"
     assert stored.content["language"] == "fr"
     body = stored.content["Content"]
@@ -147,14 +153,14 @@ def test_page_with_a_charset_header_that_does_not_fit_its_bytes_is_stored_as_the
     assert not any("\u4e00" <= character <= "\u9fff" for character in body)
 
 
-def test_link_farm_is_skipped_with_the_reason_and_not_stored(crawler, crawl_site, user):
+def test_link_farm_is_skipped_with_the_reason_and_not_stored(crawler, crawl_site, user, documents):
     link = crawl_site.url("/lowcontent/link-farm.html")
 
     with pytest.raises(LowContentError) as caught:
         crawler.extract(link, user)
 
     assert caught.value.reason.startswith("mostly links: ")
-    assert ArticleDocument.find(link=link) is None
+    assert documents.find(ArticleDocument, link=link) is None
 
 
 def test_refused_connection_and_unresolvable_host(crawler, user):

@@ -96,12 +96,12 @@ def test_allowed_private_networks_reach_loopback(internal):
     assert "secret-marker" in page.text and internal.connections == 1
 
 
-def test_a_crawl_run_on_default_settings_records_every_probe_link_as_refused(warehouse, internal, git_repository):
+def test_a_crawl_run_on_default_settings_records_every_probe_link_as_refused(documents, internal, git_repository):
     """The probe's links through the real crawl run, context and dispatcher as the ETL step builds them."""
     settings = load_settings(env_file=None, CRAWL_PAGE_TIMEOUT_S=5)
     assert settings.CRAWL_ALLOW_PRIVATE_NETWORKS is False
-    context = build_crawler_context(settings)
-    user = UserDocument.get_or_create(first_name="Eve", last_name="Prober")
+    context = build_crawler_context(settings, documents)
+    user = documents.get_or_create(UserDocument, first_name="Eve", last_name="Prober")
     links = [
         *METADATA_FORMS,
         *loopback_forms(internal.port),
@@ -118,17 +118,17 @@ def test_a_crawl_run_on_default_settings_records_every_probe_link_as_refused(war
     assert set(kinds.values()) == {CrawlErrorKind.FORBIDDEN_ADDRESS}, kinds
     assert all("refused" in (outcome.reason or "") for outcome in report.outcomes)
     assert internal.connections == 0
-    assert ArticleDocument.count() == 0 and RepositoryDocument.count() == 0
+    assert documents.count(ArticleDocument) == 0 and documents.count(RepositoryDocument) == 0
 
 
-def test_github_crawler_refuses_local_repositories_by_default(warehouse, git_repository):
-    crawler = GithubCrawler(CrawlerContext(limits=CrawlLimits(), egress=default_policy()))
-    user = UserDocument.get_or_create(first_name="Eve", last_name="Prober")
+def test_github_crawler_refuses_local_repositories_by_default(documents, git_repository):
+    crawler = GithubCrawler(CrawlerContext(documents, limits=CrawlLimits(), egress=default_policy()))
+    user = documents.get_or_create(UserDocument, first_name="Eve", last_name="Prober")
     for link in (str(git_repository), git_repository.as_uri()):
         with pytest.raises(CrawlError) as caught:
             crawler.extract(link, user)
         assert caught.value.kind is CrawlErrorKind.FORBIDDEN_ADDRESS
-    assert RepositoryDocument.count() == 0
+    assert documents.count(RepositoryDocument) == 0
 
 
 @pytest.fixture(scope="module")

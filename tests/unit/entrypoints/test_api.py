@@ -112,7 +112,7 @@ def test_ready_names_each_dependency_from_the_injected_container(tmp_path):
     try:
         response = client.get("/ready")
     finally:
-        bootstrap.reset()  # the app bound the fake stores to the domain documents
+        bootstrap.reset()
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["warehouse"]["ok"] and checks["vector_store"]["ok"]
@@ -121,14 +121,13 @@ def test_ready_names_each_dependency_from_the_injected_container(tmp_path):
 
 
 def test_retrieve_returns_passages_and_documents_and_never_calls_the_llm(tmp_path):
-    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.domain.base.vector import VectorIndex
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
     from tests.unit.application.rag.fakes import RERANK_TEXTS, BagOfWordsEmbedder, NoLLM, insert_rerank_chunks
 
     embedder = BagOfWordsEmbedder()
     store = QdrantVectorStore(path=":memory:")
-    bind_vector_store(store)
-    insert_rerank_chunks(embedder)
+    insert_rerank_chunks(VectorIndex(store), embedder)
     settings = load_settings(env_file=tmp_path / "none.env", RERANKER="bi-encoder", RAG_SELF_QUERY="on")
     container = Container(settings, vector_store=store, warehouse=object(), embedder=embedder, llm=NoLLM("x"))
     client = TestClient(create_app(settings, container=container, warm_up_on_start=False))

@@ -91,7 +91,7 @@ def hung_app(tmp_path, monkeypatch):
         return app, llm
 
     yield build
-    bootstrap.reset()  # /ready bound the fake stores to the domain documents
+    bootstrap.reset()
 
 
 def _client(app) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]

@@ -79,7 +79,7 @@ class Store:
 @pytest.fixture
 def warm_app(tmp_path):
     """An app with the real warm-up on a slow-loading fake embedder, fake stores and a scripted LLM."""
-    from llm_engineering.domain.base.vector import bind_vector_store
+    from llm_engineering.domain.base.vector import VectorIndex
     from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
 
     stores: list[QdrantVectorStore] = []
@@ -87,8 +87,7 @@ def warm_app(tmp_path):
     def build(embedder: SlowLoadingEmbedder, reranker: object | None = None):  # type: ignore[no-untyped-def]
         store = QdrantVectorStore(path=":memory:")
         stores.append(store)
-        bind_vector_store(store)
-        insert_rerank_chunks(BagOfWordsEmbedder())  # the same vectors, without loading the slow one
+        insert_rerank_chunks(VectorIndex(store), BagOfWordsEmbedder())  # the same vectors, without loading the slow one
         settings = load_settings(
             env_file=tmp_path / "none.env",
             RERANKER="bi-encoder",

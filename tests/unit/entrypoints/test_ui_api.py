@@ -1,4 +1,4 @@
-"""The web UI's JSON routes (`/ui/api`) on fakes: the in-memory warehouse, a scripted pipeline runner, a
+"""The web UI's JSON routes (`/ui/api`) on fakes: the in-memory warehouse (and its documents), a scripted pipeline runner, a
 model registry and evaluation reports in a temporary folder."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from llm_engineering import bootstrap
 from llm_engineering.bootstrap import Container
 from llm_engineering.bootstrap.pipeline_runs import config_with_parameters
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 from llm_engineering.domain.exceptions import WarehouseUnavailableError
 from llm_engineering.entrypoints.api import create_app
@@ -32,7 +33,10 @@ from llm_engineering.settings import load_settings
 from pipelines.catalogue import CATALOGUE
 from tests.conftest import free_port
 from tests.fixtures.egress import table_policy
-from tests.fixtures.memory_warehouse import memory_warehouse  # noqa: F401  (fixtures are found by name)
+from tests.fixtures.memory_warehouse import (  # noqa: F401  (fixtures are found by name)
+    memory_documents,
+    memory_warehouse,
+)
 from tests.waiting import CEILING_S
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -65,7 +69,7 @@ class FakeRunner:
 
 
 class DummyVectorStore:
-    """Bound to the domain by the app; these routes never use it."""
+    """The container's vector store; these routes never use it."""
 
 
 @pytest.fixture
@@ -93,32 +97,38 @@ def make_client(tmp_path, memory_warehouse):  # noqa: F811 - the fixture importe
         return client
 
     yield build
-    bootstrap.reset()  # the apps bound the fake stores to the domain documents
+    bootstrap.reset()  # leave no process container behind for the next test
 
 
-def add_author(first: str, last: str, articles: int = 0, posts: int = 0, repositories: int = 0) -> UserDocument:
-    user = UserDocument(first_name=first, last_name=last).save()
+def add_author(
+    documents: DocumentRepository, first: str, last: str, articles: int = 0, posts: int = 0, repositories: int = 0
+) -> UserDocument:
+    user = documents.save(UserDocument(first_name=first, last_name=last))
     common = {"author_id": user.id, "author_full_name": user.full_name}
     slug = f"{first}-{last}".lower()
     for number in range(articles):
-        ArticleDocument(
-            content={"Title": f"<b>Article {number}</b>", "Content": "<script>alert(1)</script> body"},
-            platform="blog.example",
-            link=f"https://blog.example/{slug}/{number}",
-            **common,
-        ).save()
+        documents.save(
+            ArticleDocument(
+                content={"Title": f"<b>Article {number}</b>", "Content": "<script>alert(1)</script> body"},
+                platform="blog.example",
+                link=f"https://blog.example/{slug}/{number}",
+                **common,
+            )
+        )
     for number in range(posts):
         # (the in-memory warehouse treats every `link`, None included, as unique)
         link = f"https://www.linkedin.com/posts/{slug}-{number}"
-        PostDocument(content={"text": f"post {number}"}, platform="linkedin", link=link, **common).save()
+        documents.save(PostDocument(content={"text": f"post {number}"}, platform="linkedin", link=link, **common))
     for number in range(repositories):
-        RepositoryDocument(
-            content={"README.md": "# code"},
-            platform="github",
-            name=f"repo-{number}",
-            link=f"https://github.com/{slug}/repo-{number}",
-            **common,
-        ).save()
+        documents.save(
+            RepositoryDocument(
+                content={"README.md": "# code"},
+                platform="github",
+                name=f"repo-{number}",
+                link=f"https://github.com/{slug}/repo-{number}",
+                **common,
+            )
+        )
     return user
 
 
@@ -127,11 +137,11 @@ def crawl(client, links=("https://blog.example/a",), name="Ada Lovelace", **head
 
 
 # --- Authors and documents ---------------------------------------------------------------------------------
-def test_authors_are_sorted_by_name_paginated_and_counted(make_client):
+def test_authors_are_sorted_by_name_paginated_and_counted(make_client, memory_documents):  # noqa: F811
     client = make_client()
-    add_author("zoe", "Adams")
-    ada = add_author("Ada", "Lovelace", articles=2, posts=1, repositories=3)
-    add_author("bob", "Marley", posts=1)
+    add_author(memory_documents, "zoe", "Adams")
+    ada = add_author(memory_documents, "Ada", "Lovelace", articles=2, posts=1, repositories=3)
+    add_author(memory_documents, "bob", "Marley", posts=1)
 
     first = client.get("/ui/api/authors", params={"page": 1, "size": 2}).json()
     second = client.get("/ui/api/authors", params={"page": 2, "size": 2}).json()
@@ -157,10 +167,10 @@ def test_bad_paging_is_422_with_a_one_line_detail(make_client, params):
     assert isinstance(detail, str) and next(iter(params)) in detail
 
 
-def test_documents_are_paginated_and_never_carry_content(make_client):
+def test_documents_are_paginated_and_never_carry_content(make_client, memory_documents):  # noqa: F811
     client = make_client()
-    ada = add_author("Ada", "Lovelace", articles=3, posts=1, repositories=1)
-    add_author("Bob", "Other", articles=2)
+    ada = add_author(memory_documents, "Ada", "Lovelace", articles=3, posts=1, repositories=1)
+    add_author(memory_documents, "Bob", "Other", articles=2)
     url = f"/ui/api/authors/{ada.id}/documents"
 
     page_one = client.get(url, params={"category": "articles", "size": 2}).json()
@@ -186,9 +196,9 @@ def test_documents_are_paginated_and_never_carry_content(make_client):
     assert client.get(url, params={"page": 9}).json() == {"documents": [], "page": 9, "size": 20, "total": 3}
 
 
-def test_unknown_author_is_404_and_bad_category_422(make_client):
+def test_unknown_author_is_404_and_bad_category_422(make_client, memory_documents):  # noqa: F811
     client = make_client()
-    ada = add_author("Ada", "Lovelace")
+    ada = add_author(memory_documents, "Ada", "Lovelace")
     for author_id in (uuid.uuid4(), "not-a-uuid"):
         response = client.get(f"/ui/api/authors/{author_id}/documents")
         assert response.status_code == 404

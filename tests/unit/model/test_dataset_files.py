@@ -7,13 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.model.dataset_files import (
-    export_columns,
-    export_split,
-    load_book_dataset,
-    load_dataset_source,
-    load_split_folder,
-)
 from llm_engineering.application.errors import DatasetFileError
 from llm_engineering.domain.datasets import (
     CategoryDataset,
@@ -26,6 +19,13 @@ from llm_engineering.domain.datasets import (
     TrainTestSplit,
 )
 from llm_engineering.domain.types import DataCategory
+from llm_engineering.model.dataset_files import (
+    export_columns,
+    export_split,
+    load_book_dataset,
+    load_dataset_source,
+    load_split_folder,
+)
 
 ARTICLES, POSTS = DataCategory.ARTICLES, DataCategory.POSTS
 IMPORTED = Provenance(method=GenerationMethod.IMPORTED, instruction_source=InstructionSource.IMPORTED)

@@ -13,9 +13,9 @@ def test_the_retrieval_module_prints_chunks_and_documents_without_the_llm(tmp_pa
     embedder = BagOfWordsEmbedder()
     store = QdrantVectorStore(path=":memory:")
     settings = load_settings(env_file=tmp_path / "none.env", RERANKER="bi-encoder")
-    bootstrap.configure(settings, vector_store=store, warehouse=object(), embedder=embedder, llm=NoLLM("x"))
+    container = bootstrap.configure(settings, vector_store=store, warehouse=object(), embedder=embedder, llm=NoLLM("x"))
     try:
-        insert_rerank_chunks(embedder)
+        insert_rerank_chunks(container.vector_index(), embedder)
         result = CliRunner().invoke(rag.main, ["--query", "rerank passages", "--k", "2"])
     finally:
         bootstrap.reset()

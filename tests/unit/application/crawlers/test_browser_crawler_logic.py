@@ -16,6 +16,7 @@ from llm_engineering.application.crawlers.linkedin import (
 )
 from llm_engineering.application.crawlers.medium import MediumCrawler
 from llm_engineering.application.errors import AlreadyCrawledError
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.crawling import CrawlErrorKind, CrawlStatus
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, UserDocument
 from llm_engineering.domain.exceptions import CrawlError
@@ -35,7 +36,7 @@ ARTICLE_PAGE = "<html lang='en'><body><article><h1>Streaming</h1><p>The article 
 
 
 @pytest.fixture
-def user(memory_warehouse) -> UserDocument:
+def user() -> UserDocument:
     return UserDocument(first_name="Paul", last_name="Iusztin")
 
 
@@ -60,9 +61,12 @@ def linkedin_browser(outcome: str = "feed") -> FakeBrowserFactory:
     )
 
 
-def linkedin(factory: FakeBrowserFactory | None, credentials: bool = True) -> LinkedInCrawler:
+def linkedin(
+    documents: DocumentRepository, factory: FakeBrowserFactory | None, credentials: bool = True
+) -> LinkedInCrawler:
     return LinkedInCrawler(
         CrawlerContext(
+            documents,
             limits=LIMITS,
             browser_factory=factory,
             linkedin=LinkedInCredentials("twin@example.com", "secret") if credentials else None,
@@ -72,9 +76,9 @@ def linkedin(factory: FakeBrowserFactory | None, credentials: bool = True) -> Li
 
 
 # --- LinkedIn -------------------------------------------------------------------------------------------
-def test_linkedin_without_credentials_needs_credentials_and_starts_no_browser(user):
+def test_linkedin_without_credentials_needs_credentials_and_starts_no_browser(user, memory_documents):
     factory = linkedin_browser()
-    crawler = linkedin(factory, credentials=False)
+    crawler = linkedin(memory_documents, factory, credentials=False)
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(FEED_URL, user)
@@ -83,9 +87,9 @@ def test_linkedin_without_credentials_needs_credentials_and_starts_no_browser(us
     assert factory.started == [] and not crawler.browser_started
 
 
-def test_linkedin_logs_in_through_the_port_then_stores_the_feed_posts(user):
+def test_linkedin_logs_in_through_the_port_then_stores_the_feed_posts(user, memory_documents):
     factory = linkedin_browser("feed")
-    crawler = linkedin(factory)
+    crawler = linkedin(memory_documents, factory)
 
     assert crawler.extract(FEED_URL, user) == 2
 
@@ -100,7 +104,7 @@ def test_linkedin_logs_in_through_the_port_then_stores_the_feed_posts(user):
         ("open", FEED_URL, LIMITS.max_page_bytes),
         ("scroll", LIMITS.scroll_limit, LIMITS.scroll_pause_s),
     ]
-    posts = {post.content["text"]: post for post in PostDocument.bulk_find(author_id=str(user.id))}
+    posts = {post.content["text"]: post for post in memory_documents.bulk_find(PostDocument, author_id=str(user.id))}
     assert set(posts) == {"First post 🚀", "Second post"}
     assert posts["Second post"].image == "https://media.example/2.png"
 
@@ -118,9 +122,11 @@ def test_linkedin_logs_in_through_the_port_then_stores_the_feed_posts(user):
         ("nothing", "LinkedIn login did not complete in time"),
     ],
 )
-def test_linkedin_login_failures_close_the_browser_and_the_next_link_starts_afresh(user, outcome, reason):
+def test_linkedin_login_failures_close_the_browser_and_the_next_link_starts_afresh(
+    user, outcome, reason, memory_documents
+):
     factory = linkedin_browser(outcome)
-    crawler = linkedin(factory)
+    crawler = linkedin(memory_documents, factory)
 
     for attempt in (1, 2):
         with pytest.raises(CrawlError) as caught:
@@ -131,7 +137,7 @@ def test_linkedin_login_failures_close_the_browser_and_the_next_link_starts_afre
         assert not crawler.browser_started
 
     assert ("open", FEED_URL, LIMITS.max_page_bytes) not in factory.started[0].calls
-    assert PostDocument.count() == 0
+    assert memory_documents.count(PostDocument) == 0
 
 
 @pytest.mark.parametrize(
@@ -144,9 +150,9 @@ def test_linkedin_login_failures_close_the_browser_and_the_next_link_starts_afre
         ),
     ],
 )
-def test_linkedin_login_page_errors_are_login_failures(user, failure, reason):
+def test_linkedin_login_page_errors_are_login_failures(user, failure, reason, memory_documents):
     factory = FakeBrowserFactory(lambda: FakeBrowser(failures={LOGIN_URL: failure}))
-    crawler = linkedin(factory)
+    crawler = linkedin(memory_documents, factory)
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(FEED_URL, user)
@@ -155,12 +161,12 @@ def test_linkedin_login_page_errors_are_login_failures(user, failure, reason):
     assert factory.started[0].closed
 
 
-def test_linkedin_login_form_without_the_expected_fields_is_a_login_failure(user):
+def test_linkedin_login_form_without_the_expected_fields_is_a_login_failure(user, memory_documents):
     class NoForm(FakeBrowser):
         def fill(self, css_selector: str, text: str) -> None:
             raise CrawlError(CrawlErrorKind.BROWSER_ERROR, f"could not fill {css_selector!r}: no such element")
 
-    crawler = linkedin(FakeBrowserFactory(lambda: NoForm(pages={LOGIN_URL: LOGIN_PAGE})))
+    crawler = linkedin(memory_documents, FakeBrowserFactory(lambda: NoForm(pages={LOGIN_URL: LOGIN_PAGE})))
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(FEED_URL, user)
@@ -169,13 +175,13 @@ def test_linkedin_login_form_without_the_expected_fields_is_a_login_failure(user
     assert caught.value.reason == "LinkedIn login page not usable: could not fill '#username': no such element"
 
 
-def test_linkedin_feed_without_posts_is_an_empty_page(user):
+def test_linkedin_feed_without_posts_is_an_empty_page(user, memory_documents):
     factory = FakeBrowserFactory(
         lambda: FakeBrowser(pages={LOGIN_URL: LOGIN_PAGE, FEED_URL: "<html></html>"}, on_click=linkedin_answers("feed"))
     )
 
     with pytest.raises(CrawlError) as caught:
-        linkedin(factory).extract(FEED_URL, user)
+        linkedin(memory_documents, factory).extract(FEED_URL, user)
 
     assert caught.value.kind is CrawlErrorKind.EMPTY_PAGE
 
@@ -185,9 +191,9 @@ def medium_browser(**options) -> FakeBrowserFactory:
     return FakeBrowserFactory(lambda: FakeBrowser(pages={ARTICLE_URL: ARTICLE_PAGE}, **options))
 
 
-def test_medium_opens_with_the_byte_limit_scrolls_and_stores_the_article(user):
+def test_medium_opens_with_the_byte_limit_scrolls_and_stores_the_article(user, memory_documents):
     factory = medium_browser()
-    crawler = MediumCrawler(CrawlerContext(limits=LIMITS, browser_factory=factory))
+    crawler = MediumCrawler(CrawlerContext(memory_documents, limits=LIMITS, browser_factory=factory))
 
     assert crawler.extract(ARTICLE_URL, user) == 1
 
@@ -195,7 +201,7 @@ def test_medium_opens_with_the_byte_limit_scrolls_and_stores_the_article(user):
         ("open", ARTICLE_URL, LIMITS.max_page_bytes),
         ("scroll", LIMITS.scroll_limit, LIMITS.scroll_pause_s),
     ]
-    stored = ArticleDocument.find(link=ARTICLE_URL)
+    stored = memory_documents.find(ArticleDocument, link=ARTICLE_URL)
     assert stored.content["Title"] == "Streaming" and stored.content["Content"] == "The article body."
     crawler.close()
     assert factory.started[0].closed and not crawler.browser_started
@@ -205,10 +211,10 @@ def test_medium_opens_with_the_byte_limit_scrolls_and_stores_the_article(user):
     "kind",
     [CrawlErrorKind.TIMEOUT, CrawlErrorKind.NOT_HTML, CrawlErrorKind.HTTP_ERROR, CrawlErrorKind.DNS_FAILURE],
 )
-def test_medium_page_errors_keep_their_kind_and_the_browser_is_reused(user, kind):
+def test_medium_page_errors_keep_their_kind_and_the_browser_is_reused(user, kind, memory_documents):
     bad = "https://medium.com/@paul/bad"
     factory = medium_browser(failures={bad: CrawlError(kind, "reason")})
-    crawler = MediumCrawler(CrawlerContext(limits=LIMITS, browser_factory=factory))
+    crawler = MediumCrawler(CrawlerContext(memory_documents, limits=LIMITS, browser_factory=factory))
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(bad, user)
@@ -218,10 +224,10 @@ def test_medium_page_errors_keep_their_kind_and_the_browser_is_reused(user, kind
     assert len(factory.started) == 1
 
 
-def test_medium_page_over_the_byte_limit_is_too_large(user):
+def test_medium_page_over_the_byte_limit_is_too_large(user, memory_documents):
     factory = medium_browser()
     limits = CrawlLimits(max_page_bytes=20)
-    crawler = MediumCrawler(CrawlerContext(limits=limits, browser_factory=factory))
+    crawler = MediumCrawler(CrawlerContext(memory_documents, limits=limits, browser_factory=factory))
 
     with pytest.raises(CrawlError) as caught:
         crawler.extract(ARTICLE_URL, user)
@@ -229,26 +235,30 @@ def test_medium_page_over_the_byte_limit_is_too_large(user):
     assert caught.value.kind is CrawlErrorKind.TOO_LARGE
 
 
-def test_medium_page_without_an_article_body_is_empty(user):
+def test_medium_page_without_an_article_body_is_empty(user, memory_documents):
     factory = FakeBrowserFactory(lambda: FakeBrowser(pages={ARTICLE_URL: "<html><body><article> </article></body>"}))
 
     with pytest.raises(CrawlError) as caught:
-        MediumCrawler(CrawlerContext(limits=LIMITS, browser_factory=factory)).extract(ARTICLE_URL, user)
+        MediumCrawler(CrawlerContext(memory_documents, limits=LIMITS, browser_factory=factory)).extract(
+            ARTICLE_URL, user
+        )
 
     assert caught.value.kind is CrawlErrorKind.EMPTY_PAGE
 
 
-def test_a_browser_crawler_without_a_browser_factory_is_a_browser_error(user):
+def test_a_browser_crawler_without_a_browser_factory_is_a_browser_error(user, memory_documents):
     with pytest.raises(CrawlError) as caught:
-        MediumCrawler(CrawlerContext(limits=LIMITS)).extract(ARTICLE_URL, user)
+        MediumCrawler(CrawlerContext(memory_documents, limits=LIMITS)).extract(ARTICLE_URL, user)
 
     assert caught.value.kind is CrawlErrorKind.BROWSER_ERROR
     assert "needs a browser and none is configured" in caught.value.reason
 
 
-def test_a_crawler_whose_browser_broke_reports_itself_broken(user):
+def test_a_crawler_whose_browser_broke_reports_itself_broken(user, memory_documents):
     dead = "https://medium.com/@paul/kills-the-browser"
-    crawler = MediumCrawler(CrawlerContext(limits=LIMITS, browser_factory=medium_browser(breaks_on={dead})))
+    crawler = MediumCrawler(
+        CrawlerContext(memory_documents, limits=LIMITS, browser_factory=medium_browser(breaks_on={dead}))
+    )
     assert not crawler.broken
 
     with pytest.raises(CrawlError) as caught:
@@ -258,7 +268,7 @@ def test_a_crawler_whose_browser_broke_reports_itself_broken(user):
     assert crawler.broken
 
 
-def test_the_crawl_pool_does_not_reuse_a_broken_browser(user):
+def test_the_crawl_pool_does_not_reuse_a_broken_browser(user, memory_documents):
     dead = "https://medium.com/@paul/kills-the-browser"
     factory = medium_browser(breaks_on={dead})
     dispatcher = CrawlerDispatcher.build().register_pattern(r"^https://medium\.com", MediumCrawler)
@@ -267,7 +277,7 @@ def test_the_crawl_pool_does_not_reuse_a_broken_browser(user):
         user,
         [dead, ARTICLE_URL],
         dispatcher,
-        CrawlerContext(limits=LIMITS, browser_factory=factory),
+        CrawlerContext(memory_documents, limits=LIMITS, browser_factory=factory),
         max_workers=1,
         show_progress=False,
     )

@@ -21,8 +21,14 @@ from tests.waiting import CEILING_S
 
 
 @pytest.fixture
-def user(memory_warehouse) -> UserDocument:
+def user() -> UserDocument:
     return UserDocument(first_name="Paul", last_name="Iusztin")
+
+
+@pytest.fixture
+def context(memory_documents) -> CrawlerContext:
+    """The crawlers' context of a run storing into the in-memory warehouse."""
+    return CrawlerContext(memory_documents)
 
 
 class RecordingCrawler(BaseCrawler):
@@ -99,13 +105,11 @@ def _links(domain: str, count: int) -> list[str]:
     return [f"https://{domain}/post-{number}" for number in range(count)]
 
 
-def test_pool_runs_links_concurrently_within_the_global_and_per_domain_limits(user, dispatcher, recording):
+def test_pool_runs_links_concurrently_within_the_global_and_per_domain_limits(user, dispatcher, recording, context):
     links = _links("a.example", 12) + _links("b.example", 12)
     recording.barrier = threading.Barrier(4)  # 4 workers busy at once, or the barrier times out
 
-    report = crawl_links(
-        user, links, dispatcher, CrawlerContext(), max_workers=4, per_domain_limit=2, show_progress=False
-    )
+    report = crawl_links(user, links, dispatcher, context, max_workers=4, per_domain_limit=2, show_progress=False)
 
     assert report.succeeded == 24 and report.failed == 0
     assert recording.peak["*"] == 4
@@ -116,7 +120,7 @@ def test_pool_runs_links_concurrently_within_the_global_and_per_domain_limits(us
     assert all(instance.closed for instance in recording.instances)
 
 
-def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
+def test_outcomes_reasons_and_metadata(user, dispatcher, recording, context):
     links = [
         "https://a.example/ok",
         "https://a.example/fail",
@@ -127,9 +131,7 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
         "https://a.example/link-farm",
     ]
 
-    report = crawl_links(
-        user, links, dispatcher, CrawlerContext(), max_workers=2, per_domain_limit=1, show_progress=False
-    )
+    report = crawl_links(user, links, dispatcher, context, max_workers=2, per_domain_limit=1, show_progress=False)
 
     assert [outcome.status for outcome in report.outcomes] == [
         CrawlStatus.SUCCEEDED,
@@ -145,7 +147,7 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
     assert report.outcomes[4].error_kind is CrawlErrorKind.MALFORMED_URL
     farm = report.outcomes[5]
     assert farm.reason == "mostly links: 99% of the text is the text of links" and farm.error_kind is None
-    assert ArticleDocument.find(link="https://a.example/link-farm") is None
+    assert context.documents.find(ArticleDocument, link="https://a.example/link-farm") is None
     assert report.by_domain()["a.example"] == {
         "tried": 3,
         "succeeded": 1,
@@ -176,12 +178,12 @@ def test_outcomes_reasons_and_metadata(user, dispatcher, recording):
     )
 
 
-def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, recording):
+def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, recording, context):
     links = _links("a.example", 3)
-    crawl_links(user, links[:2], dispatcher, CrawlerContext(), show_progress=False)
+    crawl_links(user, links[:2], dispatcher, context, show_progress=False)
     recording.instances.clear()
 
-    report = crawl_links(user, links, dispatcher, CrawlerContext(), show_progress=False)
+    report = crawl_links(user, links, dispatcher, context, show_progress=False)
 
     assert [outcome.status for outcome in report.outcomes] == [
         CrawlStatus.SKIPPED_ALREADY_CRAWLED,
@@ -189,26 +191,26 @@ def test_links_already_stored_are_skipped_without_crawling(user, dispatcher, rec
         CrawlStatus.SUCCEEDED,
     ]
     assert [link for instance in recording.instances for link in instance.links] == [links[2]]
-    assert ArticleDocument.count() == 3
+    assert context.documents.count(ArticleDocument) == 3
 
 
-def test_a_broken_crawler_is_replaced_for_the_next_link(user, dispatcher, recording):
+def test_a_broken_crawler_is_replaced_for_the_next_link(user, dispatcher, recording, context):
     links = ["https://a.example/crash", "https://a.example/after"]
 
-    report = crawl_links(user, links, dispatcher, CrawlerContext(), max_workers=1, show_progress=False)
+    report = crawl_links(user, links, dispatcher, context, max_workers=1, show_progress=False)
 
     assert [outcome.status for outcome in report.outcomes] == [CrawlStatus.FAILED, CrawlStatus.SUCCEEDED]
     assert len(recording.instances) == 2 and recording.instances[0].closed
 
 
-def test_an_unreachable_warehouse_stops_the_run(user, dispatcher, recording, memory_warehouse):
+def test_an_unreachable_warehouse_stops_the_run(user, dispatcher, recording, memory_warehouse, context):
     def unavailable(*args: Any, **kwargs: Any) -> None:
         raise WarehouseUnavailableError("warehouse down")
 
     memory_warehouse.insert_one = unavailable  # type: ignore[method-assign]
 
     with pytest.raises(WarehouseUnavailableError):
-        crawl_links(user, _links("a.example", 3), dispatcher, CrawlerContext(), max_workers=1, show_progress=False)
+        crawl_links(user, _links("a.example", 3), dispatcher, context, max_workers=1, show_progress=False)
     assert all(instance.closed for instance in recording.instances)
 
 
@@ -240,9 +242,9 @@ def test_valid_links_and_their_domains():
     assert link_domain(validate_link("/srv/repo")) == "local"
 
 
-def test_limits_must_be_positive(user, dispatcher):
+def test_limits_must_be_positive(user, dispatcher, context):
     with pytest.raises(ValueError, match="at least 1"):
-        crawl_links(user, [], dispatcher, CrawlerContext(), max_workers=0)
+        crawl_links(user, [], dispatcher, context, max_workers=0)
 
 
 class BrowserLikeCrawler(RecordingCrawler):
@@ -252,7 +254,7 @@ class BrowserLikeCrawler(RecordingCrawler):
     name = "browser_like"
 
 
-def test_browser_links_respect_their_own_cap_and_share_instances(user, recording):
+def test_browser_links_respect_their_own_cap_and_share_instances(user, recording, context):
     dispatcher = (
         CrawlerDispatcher.build()
         .register_pattern(r"^https://browser\.example", BrowserLikeCrawler)
@@ -264,7 +266,7 @@ def test_browser_links_respect_their_own_cap_and_share_instances(user, recording
         user,
         links,
         dispatcher,
-        CrawlerContext(),
+        context,
         max_workers=6,
         per_domain_limit=6,
         max_browsers=2,

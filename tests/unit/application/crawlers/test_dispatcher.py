@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from llm_engineering.application.crawlers.base import CrawlerContext
 from llm_engineering.application.crawlers.custom_article import CustomArticleCrawler
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher, crawler_class
 from llm_engineering.application.crawlers.github import GithubCrawler
@@ -65,9 +66,10 @@ def test_routes_from_a_config_accept_prefixes_and_regexes():
     assert dispatcher.crawler_class_for("https://git.example.org/team/repo") is GithubCrawler
 
 
-def test_get_crawler_returns_a_new_instance_each_time(dispatcher):
-    first = dispatcher.get_crawler("https://medium.com/p/1")
-    second = dispatcher.get_crawler("https://medium.com/p/1")
+def test_get_crawler_returns_a_new_instance_each_time(dispatcher, memory_documents):
+    context = CrawlerContext(memory_documents)
+    first = dispatcher.get_crawler("https://medium.com/p/1", context)
+    second = dispatcher.get_crawler("https://medium.com/p/1", context)
 
     assert isinstance(first, MediumCrawler) and first is not second
     assert not first.browser_started  # instances are cheap: the browser starts on the first page

@@ -109,12 +109,13 @@ class NoLLM(ScriptedLLM):
 RERANK_TEXTS = ("rerank the retrieved passages", "rerank before the prompt", "sourdough bread")
 
 
-def insert_rerank_chunks(embedder) -> uuid.UUID:  # type: ignore[no-untyped-def]
-    """Store `RERANK_TEXTS` as embedded article chunks in the bound vector store; returns the shared document id."""
+def insert_rerank_chunks(index, embedder) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    """Store `RERANK_TEXTS` as embedded article chunks in the vector `index`; returns the shared document id."""
     from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 
     document = uuid.uuid4()
-    EmbeddedArticleChunk.bulk_insert(
+    index.bulk_insert(
+        EmbeddedArticleChunk,
         [
             EmbeddedArticleChunk(
                 content=text,
@@ -126,7 +127,7 @@ def insert_rerank_chunks(embedder) -> uuid.UUID:  # type: ignore[no-untyped-def]
                 link=f"https://quillon.example/{i}",
             )
             for i, (text, vector) in enumerate(zip(RERANK_TEXTS, embedder.embed(list(RERANK_TEXTS)), strict=True))
-        ]
+        ],
     )
     return document
 

@@ -11,7 +11,7 @@ from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker
 from llm_engineering.application.rag.retriever import ContextRetriever, ScoredChunk
 from llm_engineering.application.rag.self_query import SelfQuery
-from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk
 from llm_engineering.infrastructure.db.qdrant import QdrantVectorStore
 from tests.unit.application.rag.fakes import BagOfWordsEmbedder
@@ -71,7 +71,7 @@ def test_several_passages_of_one_document_all_stay_and_the_limit_counts_kept_one
 def store_with_two_copies():
     """A store built before copies were folded: both copies of one article, chunked alike."""
     memory = QdrantVectorStore(path=":memory:")
-    bind_vector_store(memory)
+    index = VectorIndex(memory)
     embedder = BagOfWordsEmbedder()
     texts = [
         (TEXT, MEDIUM),
@@ -81,15 +81,15 @@ def store_with_two_copies():
     chunks = [chunk(text, link) for text, link in texts]
     for item, vector in zip(chunks, embedder.embed([text for text, _ in texts]), strict=True):
         item.embedding = vector
-    EmbeddedArticleChunk.bulk_insert(chunks)
-    yield memory
-    bind_vector_store(None)
+    index.bulk_insert(EmbeddedArticleChunk, chunks)
+    yield index
     memory.close()
 
 
 def test_the_retriever_never_puts_two_copies_in_one_result(store_with_two_copies):
     embedder = BagOfWordsEmbedder()
     retriever = ContextRetriever(
+        index=store_with_two_copies,
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
         self_query=SelfQuery(None),

@@ -6,7 +6,7 @@ from llm_engineering.application.rag.query_expansion import QueryExpansion
 from llm_engineering.application.rag.reranking import EmbeddingReranker
 from llm_engineering.application.rag.retriever import ContextRetriever
 from llm_engineering.application.rag.self_query import SelfQuery
-from llm_engineering.domain.base.vector import bind_vector_store
+from llm_engineering.domain.base.vector import VectorIndex
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.embedded_chunks import EmbeddedArticleChunk, EmbeddedPostChunk
 from llm_engineering.domain.prompts import QUERY_EXPANSION_SEPARATOR
@@ -32,7 +32,7 @@ TEXTS = {
 @pytest.fixture
 def store():
     memory = QdrantVectorStore(path=":memory:")
-    bind_vector_store(memory)
+    index = VectorIndex(memory)
     embedder = BagOfWordsEmbedder()
     for user, texts in TEXTS.items():
         chunks = [
@@ -47,9 +47,8 @@ def store():
             )
             for i, (text, vector) in enumerate(zip(texts, embedder.embed(texts), strict=True))
         ]
-        EmbeddedArticleChunk.bulk_insert(chunks)
+        index.bulk_insert(EmbeddedArticleChunk, chunks)
     yield memory
-    bind_vector_store(None)
     memory.close()
 
 
@@ -57,9 +56,10 @@ def _users(first: str, last: str):
     return next((u for u in (MARA, OTTO) if (u.first_name, u.last_name) == (first, last)), None)
 
 
-def _retriever(llm, **options):
+def _retriever(store, llm, **options):
     embedder = BagOfWordsEmbedder()
     return ContextRetriever(
+        index=VectorIndex(store),
         embedder=embedder,
         reranker=EmbeddingReranker(embedder),
         self_query=SelfQuery(llm, find_user=_users),
@@ -73,7 +73,7 @@ def test_author_filter_expansion_dedup_and_rerank(store):
         "Mara Quillon",
         f"why rerank retrieved passages? {QUERY_EXPANSION_SEPARATOR} how do cross encoder scores rank passages?",
     )
-    result = _retriever(llm).search_with_trace(
+    result = _retriever(store, llm).search_with_trace(
         "I am Mara Quillon: reranking retrieved passages with a cross encoder", k=3
     )
     assert {item.chunk.author_id for item in result.chunks} == {MARA.id}
@@ -95,13 +95,14 @@ def test_author_filter_expansion_dedup_and_rerank(store):
 
 
 def test_dense_mode_reranks_with_the_bi_encoder(store):
-    result = _retriever(None, search_mode="dense").search_with_trace("reranking passages", k=2)
+    result = _retriever(store, None, search_mode="dense").search_with_trace("reranking passages", k=2)
     assert result.trace["search"] == {"embedded_articles": "dense"}
     assert result.trace["reranker"] == "bi-encoder:fake/bag-of-words"
 
 
 def test_weak_llm_output_falls_back_to_the_plain_query_over_all_authors(store):
-    result = _retriever(ScriptedLLM("### Response:", "### Response:")).search_with_trace("reranking passages", k=2)
+    llm = ScriptedLLM("### Response:", "### Response:")
+    result = _retriever(store, llm).search_with_trace("reranking passages", k=2)
     assert result.trace["self_query"]["status"] == "fallback"
     assert result.trace["query_expansion"]["status"] == "fallback"
     assert result.trace["queries"] == ["reranking passages"]
@@ -138,10 +139,9 @@ def test_the_budget_is_filled_by_score_across_collections_in_one_round_trip(stor
         author_id=MARA.id,
         author_full_name=MARA.full_name,
     )
-    EmbeddedPostChunk.bulk_insert([post])
+    VectorIndex(store).bulk_insert(EmbeddedPostChunk, [post])
     spy = CallCounter(store)
-    bind_vector_store(spy)
-    retriever = _retriever(None, candidate_pool=1)
+    retriever = _retriever(spy, None, candidate_pool=1)
     result = retriever.search_with_trace("reranking passages", k=4, expand_to_n_queries=1)
     assert result.trace["collections"]["embedded_posts"] == 1
     assert sum(result.trace["collections"].values()) == 4
@@ -159,9 +159,8 @@ def test_the_budget_is_filled_by_score_across_collections_in_one_round_trip(stor
 
 def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
     memory = QdrantVectorStore(path=":memory:")
-    bind_vector_store(memory)
     try:
-        retriever = _retriever(None)
+        retriever = _retriever(memory, None)
         assert retriever.search("anything", k=3) == []
         with pytest.raises(ValueError):
             retriever.search("   ")
@@ -170,7 +169,6 @@ def test_empty_store_returns_nothing_and_bad_arguments_are_errors():
         with pytest.raises(ValueError):
             retriever.search("x", expand_to_n_queries=0)
     finally:
-        bind_vector_store(None)
         memory.close()
 
 
@@ -178,7 +176,7 @@ def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
     from llm_engineering.application.errors import LLMUnavailableError
 
     llm = ScriptedLLM(LLMUnavailableError("connection refused"))
-    result = _retriever(llm).search_with_trace("reranking passages", k=2)
+    result = _retriever(store, llm).search_with_trace("reranking passages", k=2)
     assert len(llm.prompts) == 1
     assert result.trace["query_expansion"]["reason"] == "LLM unavailable (self-query failed)"
     assert result.chunks
@@ -186,7 +184,7 @@ def test_unavailable_llm_in_self_query_skips_the_expansion_call(store):
 
 def test_bi_encoder_rerank_from_stored_vectors_equals_re_embedding(store):
     embedder = BagOfWordsEmbedder()
-    retriever = _retriever(None, search_mode="dense", document_support_weight=None)
+    retriever = _retriever(store, None, search_mode="dense", document_support_weight=None)
     result = retriever.search_with_trace("reranking retrieved passages", k=3, expand_to_n_queries=1)
     texts = [item.chunk.content for item in result.chunks]
     expected = EmbeddingReranker(embedder).score("reranking retrieved passages", texts)
@@ -207,7 +205,8 @@ def _unit(index: int, size: int) -> list[float]:
 def test_hybrid_search_finds_by_keyword_what_the_embedding_cannot(store):
     embedder = ConstantEmbedder()
     texts = [f"filler passage number {i} about cooking pasta" for i in range(30)] + ["qlora adapters on gemma"]
-    EmbeddedArticleChunk.bulk_insert(
+    VectorIndex(store).bulk_insert(
+        EmbeddedArticleChunk,
         [
             EmbeddedArticleChunk(
                 content=text,
@@ -222,11 +221,12 @@ def test_hybrid_search_finds_by_keyword_what_the_embedding_cannot(store):
             for i, (text, vector) in enumerate(
                 zip(texts, [*embedder.embed(texts[:-1]), _unit(1, embedder.dimension)], strict=True)
             )
-        ]
+        ],
     )
 
     def top(mode):
         retriever = ContextRetriever(
+            index=VectorIndex(store),
             embedder=embedder,
             reranker=EmbeddingReranker(embedder),
             self_query=SelfQuery(None),
@@ -243,7 +243,6 @@ def test_hybrid_search_finds_by_keyword_what_the_embedding_cannot(store):
 
 def test_collections_without_a_keyword_index_fall_back_to_dense_and_say_so():
     memory = QdrantVectorStore(path=":memory:")
-    bind_vector_store(memory)
     try:
         embedder = BagOfWordsEmbedder()
         memory.ensure_collection("embedded_articles", embedder.dimension)  # as before hybrid search
@@ -259,17 +258,16 @@ def test_collections_without_a_keyword_index_fall_back_to_dense_and_say_so():
         memory.upsert(
             "embedded_articles", [chunk.to_point().__class__(**{**chunk.to_point().__dict__, "sparse_vector": None})]
         )
-        result = _retriever(None).search_with_trace("reranking passages", k=1)
+        result = _retriever(memory, None).search_with_trace("reranking passages", k=1)
         assert result.chunks[0].chunk.content == "reranking passages"
         assert result.trace["search"] == {"embedded_articles": "dense"}
         assert "no keyword index" in result.trace["paths"]["search"]
     finally:
-        bind_vector_store(None)
         memory.close()
 
 
-def test_invalid_search_options_are_errors():
+def test_invalid_search_options_are_errors(store):
     with pytest.raises(ValueError, match="search_mode"):
-        _retriever(None, search_mode="sparse")
+        _retriever(store, None, search_mode="sparse")
     with pytest.raises(ValueError, match="candidate"):
-        _retriever(None, candidate_pool=0)
+        _retriever(store, None, candidate_pool=0)

@@ -7,6 +7,7 @@ from llm_engineering.application.warehouse.markdown_import import (
     parse_markdown_article,
     read_markdown_article,
 )
+from llm_engineering.domain.base.nosql import DocumentRepository
 from llm_engineering.domain.exceptions import InvalidDocumentError
 from tests.conftest import PROJECT_ROOT
 
@@ -68,11 +69,19 @@ def test_the_demo_corpus_parses():
         assert article.title and article.link.startswith("https://") and article.body
 
 
+class UntouchableWarehouse:
+    """A warehouse that fails on any use: the import must not reach it."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"the import used the warehouse ({name}) before failing")
+
+
 def test_an_empty_folder_or_a_bad_file_writes_nothing(tmp_path):
-    # No warehouse is bound: both errors must come before the first write.
+    # The warehouse refuses every call: both errors must come before the first write.
+    documents = DocumentRepository(UntouchableWarehouse())
     with pytest.raises(FileNotFoundError, match="no Markdown files"):
-        import_markdown_corpus(tmp_path, "Jane Doe")
+        import_markdown_corpus(documents, tmp_path, "Jane Doe")
     (tmp_path / "good.md").write_text("---\ntitle: T\nlink: https://x.example/a\n---\nBody")
     (tmp_path / "zz-bad.md").write_text("no front matter")
     with pytest.raises(InvalidDocumentError, match=r"zz-bad\.md"):
-        import_markdown_corpus(tmp_path, "Jane Doe")
+        import_markdown_corpus(documents, tmp_path, "Jane Doe")
