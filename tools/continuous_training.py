@@ -5,7 +5,10 @@ active ZenML stack, each stage its own pipeline run, and promote the new twin on
     poetry run poe run-continuous-training --budget full    # the configs as they are
     poetry run python -m tools.continuous_training --no-deploy --data skip
 
-Writes output/continuous_training/<started>/report.{md,json} and posts the outcome through the alerter.
+The chain itself (stage order, failures, the candidate, the gate's verdict, promotion) is the use case
+`application.operations.continuous_training_chain`; this composition root reads the YAML config, wires it to
+ZenML, the registry, the served model and SageMaker (`build_chain`), then writes
+output/continuous_training/<started>/report.{md,json} and posts the outcome through the alerter.
 Exit status: 0 when the chain ran (promoted, or the candidate was rejected by the gate), 1 when a stage
 failed, 3 when `--fail-on-reject` and the gate rejected the candidate.
 """
@@ -15,8 +18,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +27,15 @@ import click
 import yaml
 
 from llm_engineering.application.operations.continuous_training import (
-    BASE_SOURCE,
-    STAGES,
     ContinuousTrainingConfig,
     ContinuousTrainingReport,
+    DataSource,
     StageName,
-    StageRecord,
-    evaluation_parameters,
-    promote_candidate,
+)
+from llm_engineering.application.operations.continuous_training_chain import (
+    ContinuousTrainingChain,
+    GateVerdict,
+    LocalLLM,
 )
 from llm_engineering.bootstrap import owned_run
 from pipelines.catalogue import CATALOGUE
@@ -57,14 +60,6 @@ PIPELINE_STAGES: dict[StageName, str] = {
 }
 
 
-class StageFailed(Exception):
-    """A stage ended the chain; `record` says how."""
-
-    def __init__(self, record: StageRecord):
-        super().__init__(record.detail)
-        self.record = record
-
-
 def load_config(path: Path) -> ContinuousTrainingConfig:
     """The CT config; a clear error naming the file for a missing file or a bad key."""
     if not path.is_file():
@@ -73,11 +68,6 @@ def load_config(path: Path) -> ContinuousTrainingConfig:
         return ContinuousTrainingConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except ValueError as error:
         raise click.UsageError(f"{path}: {error}") from error
-
-
-def stage_run_name(stage: StageName) -> str:
-    """The ZenML run name of a stage, chosen before the run so a failed run can be looked up by it."""
-    return f"ct_{stage}_{datetime.now():%Y_%m_%d_%H_%M_%S}"
 
 
 def run_pipeline(
@@ -112,150 +102,32 @@ def gate_verdict(run_name: str) -> str | None:
         return None
 
 
-class ContinuousTraining:
-    """Runs the stages in order and fills the report; `deploy` and `data` are injected by the CLI."""
+# --- adapters of the chain's ports ---------------------------------------------------------------------
+StageRunner = Callable[[StageName, dict[str, Any], Path, str], str]  # the signature of `run_pipeline`
 
-    def __init__(
-        self,
-        config: ContinuousTrainingConfig,
-        budget: str,
-        folder: Path,
-        deploy: bool = True,
-        data: str | None = None,
-        pipeline_runner: Callable[[StageName, dict[str, Any], Path, str], str] = run_pipeline,
-        rejection_verdict: Callable[[str], str | None] | None = None,
-        llm_context: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
-        model_serving: ModelServing | None = None,
-    ):
-        """`pipeline_runner(stage, overrides, folder, run name) -> run name` runs a stage's pipeline;
-        `rejection_verdict(run name) -> gate message or None` reads whether that evaluation run's gate failed;
-        `llm_context()` keeps the local LLM up for dataset generation; `model_serving` promotes and serves the
-        candidate (default: built from the settings). Tests inject them."""
-        config.overrides(budget, "training")  # unknown budget: fail before any work
-        self.config = config
-        self.budget = budget
+
+class CataloguedPipelines:
+    """`StagePipelines` on the catalogue's pipelines: overridden configs are written under `folder`."""
+
+    def __init__(self, folder: Path, runner: StageRunner = run_pipeline):
         self.folder = folder
-        self.deploy = deploy
-        self.data = data or config.data
-        self.run_pipeline = pipeline_runner
-        self.rejection_verdict = rejection_verdict or gate_verdict
-        self.llm_context = llm_context or _local_llm
-        self.model_serving = model_serving
-        self.report = ContinuousTrainingReport(budget=budget, model_name=config.model_name)
+        self.runner = runner
 
-    def run(self) -> ContinuousTrainingReport:
-        from llm_engineering import bootstrap
-
-        registry = bootstrap.container().model_registry()
-        production = registry.promoted(self.config.model_name)
-        self.report.current = production.spec if production else BASE_SOURCE
-        versions_before = registry.versions(self.config.model_name)
-        try:
-            self._stage("data", self._data)
-            self._stage("features", lambda: self._pipeline("features"))
-            with self.llm_context():
-                self._stage("instruct_datasets", lambda: self._pipeline("instruct_datasets"))
-                self._stage("preference_datasets", lambda: self._pipeline("preference_datasets"))
-            self._stage("training", lambda: self._train(registry, versions_before))
-            self._stage("evaluation", self._evaluate)
-            if self.deploy:
-                self._stage("deploy", lambda: self._promote(registry))
-            else:
-                self.report.stages.append(StageRecord("deploy", "skipped", detail="--no-deploy"))
-        except StageFailed as stopped:
-            done = {record.name for record in self.report.stages}
-            if stopped.record.name not in done:
-                self.report.stages.append(stopped.record)
-            for name in STAGES:
-                if name not in {record.name for record in self.report.stages}:
-                    self.report.stages.append(StageRecord(name, "skipped", detail=f"after {stopped.record.name}"))
-        return self.report
-
-    # --- stages ----------------------------------------------------------------------------------------
-    def _stage(self, name: StageName, work: Callable[[], tuple[str | None, str]]) -> None:
-        started = time.perf_counter()
-        try:
-            run, detail = work()
-        except StageFailed as stopped:
-            stopped.record.seconds = time.perf_counter() - started
-            raise
-        except Exception as error:
-            record = StageRecord(name, "failed", time.perf_counter() - started, detail=_one_line(error))
-            raise StageFailed(record) from error
-        record = StageRecord(name, "succeeded", time.perf_counter() - started, run=run, detail=detail)
-        self.report.stages.append(record)
-        click.echo(f"[ct] {name}: done in {record.seconds:.0f} s {detail}")
-
-    def _pipeline(self, stage: StageName, extra: dict[str, Any] | None = None) -> tuple[str | None, str]:
-        overrides = self.config.overrides(self.budget, stage) | (extra or {})
-        return self.run_pipeline(stage, overrides, self.folder, stage_run_name(stage)), ""
-
-    def _data(self) -> tuple[str | None, str]:
-        if self.data == "skip":
-            return None, "warehouse used as it is"
-        if self.data == "handbook":
-            return None, _import_handbook()
-        runs = []
-        for name in self.config.etl_configs:
-            runs.append(_run_etl(name, self.folder))
-        return ", ".join(runs), f"{len(runs)} ETL config(s)"
-
-    def _train(self, registry: Any, versions_before: list[int]) -> tuple[str | None, str]:
-        # The candidate is published only after the gate: `serve: false` here.
-        run, _ = self._pipeline("training", {"serve": False, "model_name": self.config.model_name})
-        new_versions = [v for v in registry.versions(self.config.model_name) if v not in versions_before]
-        if not new_versions:
-            raise RuntimeError(f"training ran ({run}) but registered no new {self.config.model_name} version")
-        self.report.candidate = f"{self.config.model_name}:v{max(new_versions)}"
-        return run, f"candidate {self.report.candidate}"
-
-    def _evaluate(self) -> tuple[str | None, str]:
-        parameters = evaluation_parameters(
-            self.config.overrides(self.budget, "evaluation"),
-            candidate_source=self.report.candidate or "",
-            current_source=self.report.current or BASE_SOURCE,
-            rules=self.config.gate,
-        )
-        started = time.perf_counter()
-        run_name = stage_run_name("evaluation")
-        try:
-            run = self.run_pipeline("evaluation", parameters, self.folder, run_name)
-        except Exception as error:
-            verdict = self.rejection_verdict(run_name)
-            if verdict is None:
-                raise
-            self.report.gate_message = f"rejected: {verdict}"
-            record = StageRecord("evaluation", "rejected", time.perf_counter() - started, run=run_name, detail=verdict)
-            self.report.stages.append(record)
-            self.report.stages.append(StageRecord("deploy", "skipped", detail="the gate rejected the candidate"))
-            raise StageFailed(record) from error
-        self.report.gate_message = f"passed ({self.report.candidate} vs {self.report.current})"
-        return run, self.report.gate_message
-
-    def _promote(self, registry: Any) -> tuple[str | None, str]:
-        """The gate passed: the candidate becomes production and, deployed locally, the served model (the
-        record `local-llm-up` and the API follow; a running local server loads it now)."""
-        from llm_engineering import bootstrap
-
-        serving = self.model_serving or bootstrap.container().model_serving()
-        promotion = promote_candidate(serving, self.report, self.config.deploy_target)
-        if promotion is None:
-            raise RuntimeError("nothing to promote: the evaluation gate did not pass a candidate")
-        registered = registry.get(self.config.model_name, int(promotion.model.version or 0))
-        _tag_zenml_model_version(registered.card())
-        self.report.deployed = promotion.model.spec
-        details = [f"{promotion.model.spec} -> production, served as {promotion.model.model_id}"]
-        if promotion.switched:
-            details.append(f"the API asks {promotion.served.model_id}")
-        if self.config.deploy_target == "sagemaker":
-            details.append(_deploy_sagemaker())
-        return None, "; ".join(details)
+    def run(self, stage: StageName, overrides: dict[str, Any], run_name: str) -> str:
+        return self.runner(stage, overrides, self.folder, run_name)
 
 
-# --- helpers ---------------------------------------------------------------------------------------------
-def _one_line(error: BaseException) -> str:
-    text = " ".join(f"{type(error).__name__}: {error}".split())
-    return text[:400]
+class WarehouseData:
+    """`DataSources`: the handbook backup imported into the warehouse, or `digital_data_etl` runs."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def import_handbook(self) -> str:
+        return _import_handbook()
+
+    def run_etl(self, config_name: str) -> str:
+        return _run_etl(config_name, self.folder)
 
 
 @contextlib.contextmanager
@@ -293,7 +165,7 @@ def _run_etl(config_name: str, folder: Path) -> str:
     return run_name
 
 
-def _tag_zenml_model_version(card: dict[str, Any]) -> None:
+def _tag_zenml_model_version(card: Mapping[str, Any]) -> None:
     """Move the ZenML Model version that training created to the `production` stage (dashboard's Models
     page), when the card knows it; the local registry alias is the source of truth for serving."""
     reference = (card.get("config") or {}).get("zenml_model")
@@ -313,6 +185,41 @@ def _deploy_sagemaker() -> str:
     from tools import sagemaker
 
     return sagemaker.deploy_for_continuous_training()
+
+
+def build_chain(
+    config: ContinuousTrainingConfig,
+    budget: str,
+    folder: Path,
+    deploy: bool = True,
+    data: DataSource | None = None,
+    pipeline_runner: StageRunner = run_pipeline,
+    rejection_verdict: GateVerdict = gate_verdict,
+    llm_context: LocalLLM = _local_llm,
+    model_serving: ModelServing | None = None,
+) -> ContinuousTrainingChain:
+    """The chain wired to this checkout: ZenML runs of the catalogued pipelines (configs written under
+    `folder`), their gate verdicts, the warehouse import or ETL crawl, the local LLM for dataset generation,
+    the registry and served model from the container, ZenML's model stage and SageMaker. Tests inject the
+    pipeline runner, the verdict reader, the LLM context and the serving use cases."""
+    from llm_engineering import bootstrap
+
+    container = bootstrap.container()
+    return ContinuousTrainingChain(
+        config,
+        budget,
+        pipelines=CataloguedPipelines(folder, pipeline_runner),
+        gate_verdict=rejection_verdict,
+        data_sources=WarehouseData(folder),
+        local_llm=llm_context,
+        registry=container.model_registry(),
+        serving=model_serving or container.model_serving(),
+        tag_production=_tag_zenml_model_version,
+        remote_deploy=_deploy_sagemaker,
+        deploy=deploy,
+        data=data,
+        progress=click.echo,
+    )
 
 
 def write_report(report: ContinuousTrainingReport, output_dir: Path) -> Path:
@@ -355,7 +262,9 @@ def post_alert(report: ContinuousTrainingReport) -> None:
     show_default=True,
 )
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=OUTPUT_DIR, show_default=True)
-def main(budget: str, data: str | None, deploy: bool, fail_on_reject: bool, config_path: Path, output: Path) -> None:
+def main(
+    budget: str, data: DataSource | None, deploy: bool, fail_on_reject: bool, config_path: Path, output: Path
+) -> None:
     """Run the continuous-training chain once and report what each stage did."""
     from llm_engineering.bootstrap import use_project_zenml_store
     from llm_engineering.telemetry import opt_out_of_vendor_telemetry
@@ -369,7 +278,7 @@ def main(budget: str, data: str | None, deploy: bool, fail_on_reject: bool, conf
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     with tempfile.TemporaryDirectory(prefix="llm-twin-ct-") as folder:
-        report = ContinuousTraining(config, budget, Path(folder), deploy=deploy, data=data).run()
+        report = build_chain(config, budget, Path(folder), deploy=deploy, data=data).run()
     path = write_report(report, output)
     click.echo(report.markdown())
     click.echo(f"Report: {path}")

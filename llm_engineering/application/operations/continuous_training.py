@@ -3,7 +3,8 @@ deploy, as a plan of stages with per-budget parameters and a report of what each
 
 Pure: which pipelines run with which parameters, how the evaluation compares the candidate with the
 production model, what the gate's verdict changes (`promote_candidate`, through the served-model use case)
-and how the outcome reads. The composition root (`tools/continuous_training.py`) runs the ZenML pipelines.
+and how the outcome reads. The chain that runs the stages is `continuous_training_chain`; the composition
+root (`tools/continuous_training.py`) wires it to the ZenML pipelines.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The continuous-training chain with fake pipeline runs: stage order and parameters, the gate deciding
-promotion, failures recorded and later stages skipped, the report and the CLI's exit status."""
+"""The continuous-training tool: the chain wired by `build_chain` (fake pipeline runs, the real registry and
+served model under a tmp LOCAL_DATA_DIR), the config errors and the CLI's output, exit status and alert.
+The chain's own rules are tested on fakes in tests/unit/application/operations/test_continuous_training_chain.py."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from llm_engineering.application.operations.continuous_training import (
-    ContinuousTrainingConfig,
-    evaluation_parameters,
-)
+from llm_engineering.application.operations.continuous_training import ContinuousTrainingConfig
+from llm_engineering.application.operations.continuous_training_chain import ContinuousTrainingChain
 from tools import continuous_training as ct
 
 CONFIG = yaml.safe_load((ct.DEFAULT_CONFIG).read_text())
@@ -56,9 +55,11 @@ class FakePipelines:
         self.fail_stage = fail_stage
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.run_names: list[str] = []
+        self.folders: set[Path] = set()
 
     def __call__(self, stage: str, overrides: dict[str, Any], folder: Path, run_name: str) -> str:
         self.calls.append((stage, overrides))
+        self.folders.add(folder)
         self.run_names.append(run_name)
         if stage == self.fail_stage:
             raise RuntimeError(f"{stage} broke")
@@ -74,9 +75,9 @@ class FakePipelines:
         return "heldout_loss 3.40 > allowed 3.31" if self.reject else None
 
 
-def _chain(root: Path, pipelines: FakePipelines, deploy: bool = True) -> ct.ContinuousTraining:
+def _chain(root: Path, pipelines: FakePipelines, deploy: bool = True) -> ContinuousTrainingChain:
     config = ContinuousTrainingConfig.model_validate(CONFIG)
-    return ct.ContinuousTraining(
+    return ct.build_chain(
         config,
         "small",
         root,
@@ -109,6 +110,10 @@ def test_first_run_gates_against_base_and_promotes_the_candidate(local_data: Pat
     assert evaluation["gate"]["candidate"] == "candidate" and evaluation["gate"]["current"] == "current"
     assert {rule["metric"] for rule in evaluation["gate"]["rules"]} == {"heldout_loss", "reference_similarity"}
     assert evaluation["max_samples"] == 4
+    assert pipelines.folders == {local_data}  # overridden configs go to the tool's folder
+    assert all(
+        name.startswith(f"ct_{stage}_") for (stage, _), name in zip(pipelines.calls, pipelines.run_names, strict=True)
+    )
 
     assert report.outcome == "deployed"
     assert report.deployed == "llm_twin:v1"
@@ -142,58 +147,18 @@ def test_second_run_compares_with_production_and_a_rejection_keeps_it(local_data
     assert json.loads((local_data / "models" / "served.json").read_text())["spec"] == "llm_twin:v1"  # unchanged
 
 
-def test_a_failed_stage_stops_the_chain_and_skips_the_rest(local_data: Path):
-    pipelines = FakePipelines(local_data, fail_stage="instruct_datasets")
-    report = _chain(local_data, pipelines).run()
-
-    assert [stage for stage, _ in pipelines.calls] == ["features", "instruct_datasets"]
-    statuses = [(record.name, record.status) for record in report.stages]
-    assert statuses == [
-        ("data", "succeeded"),
-        ("features", "succeeded"),
-        ("instruct_datasets", "failed"),
-        ("preference_datasets", "skipped"),
-        ("training", "skipped"),
-        ("evaluation", "skipped"),
-        ("deploy", "skipped"),
-    ]
-    assert report.outcome == "failed"
-    assert "RuntimeError: instruct_datasets broke" in report.stages[2].detail
-
-
-def test_an_evaluation_crash_is_a_failure_not_a_rejection(local_data: Path):
-    pipelines = FakePipelines(local_data, fail_stage="evaluation")
-    report = _chain(local_data, pipelines).run()
-    assert report.outcome == "failed"
+@pytest.mark.parametrize(
+    ("fail_stage", "deploy", "outcome"), [("evaluation", True, "failed"), (None, False, "trained")]
+)
+def test_an_evaluation_crash_or_no_deploy_promotes_nothing_in_the_registry(
+    local_data: Path, fail_stage: str | None, deploy: bool, outcome: str
+):
+    report = _chain(local_data, FakePipelines(local_data, fail_stage=fail_stage), deploy=deploy).run()
+    assert report.outcome == outcome
     from llm_engineering.model.registry import ModelRegistry
 
     assert ModelRegistry(local_data / "registry").promoted("llm_twin") is None
-
-
-def test_no_deploy_evaluates_but_promotes_nothing(local_data: Path):
-    report = _chain(local_data, FakePipelines(local_data), deploy=False).run()
-    assert report.outcome == "trained"
-    assert report.stages[-1].status == "skipped"
-    from llm_engineering.model.registry import ModelRegistry
-
-    assert ModelRegistry(local_data / "registry").promoted("llm_twin") is None
-
-
-def test_report_markdown_and_summary(local_data: Path):
-    report = _chain(local_data, FakePipelines(local_data)).run()
-    markdown = report.markdown()
-    assert markdown.startswith("# Continuous training: deployed")
-    assert "| training | succeeded |" in markdown
-    summary = report.summary()
-    assert summary["outcome"] == "deployed" and summary["candidate"] == "llm_twin:v1"
-    assert all(isinstance(value, str | int | float) for value in summary.values())
-
-
-def test_evaluation_parameters_keep_budget_overrides():
-    config = ContinuousTrainingConfig.model_validate(CONFIG)
-    parameters = evaluation_parameters({"max_samples": 2}, "m:v2", "m:v1", config.gate)
-    assert parameters["max_samples"] == 2
-    assert [model["source"] for model in parameters["models"]] == ["m:v1", "m:v2"]
+    assert not (local_data / "models" / "served.json").exists()
 
 
 def test_config_errors_are_specific(tmp_path: Path):
@@ -210,7 +175,7 @@ def test_config_errors_are_specific(tmp_path: Path):
 
 def test_cli_exit_status_and_alert(local_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     rejecting = FakePipelines(local_data, reject=True)
-    real = ct.ContinuousTraining
+    real = ct.build_chain
 
     def chain(config, budget, folder, deploy=True, data=None):
         return real(
@@ -224,11 +189,13 @@ def test_cli_exit_status_and_alert(local_data: Path, tmp_path: Path, monkeypatch
             llm_context=contextlib.nullcontext,
         )
 
-    monkeypatch.setattr(ct, "ContinuousTraining", chain)
+    monkeypatch.setattr(ct, "build_chain", chain)
     output = tmp_path / "reports"
     result = CliRunner().invoke(ct.main, ["--output", str(output), "--fail-on-reject"])
     assert result.exit_code == ct.EXIT_REJECTED, result.output
     assert "Continuous training: rejected" in result.output
+    assert "[ct] data: done in 0 s warehouse used as it is" in result.output  # the chain's progress, echoed
+    assert "[ct] training: done in" in result.output and "candidate llm_twin:v1" in result.output
     reports = list(output.glob("*/report.json"))
     assert len(reports) == 1 and json.loads(reports[0].read_text())["outcome"] == "rejected"
     alert = json.loads((tmp_path / "alerts.jsonl").read_text().splitlines()[-1])
