@@ -35,7 +35,8 @@ def _environment(data_dir: Path, port: int, engine: str = "transformers") -> dic
     }
 
 
-def _failing(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run(module: str, *args: str, env: dict[str, str], returncode: int) -> subprocess.CompletedProcess:
+    """`python -m module args` in the project, which must exit with `returncode`."""
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
@@ -45,8 +46,12 @@ def _failing(module: str, *args: str, env: dict[str, str]) -> subprocess.Complet
         timeout=120,
         check=False,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == returncode, result.stdout + result.stderr
     return result
+
+
+def _failing(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return _run(module, *args, env=env, returncode=1)
 
 
 @pytest.fixture
@@ -100,16 +105,8 @@ def test_serve_promote_and_show_from_the_command_line(registry_dir: Path):
 def test_what_cannot_be_served_fails_with_a_specific_message(registry_dir: Path, command, message):
     env = _environment(registry_dir, free_port())
     if command == ("serve",):
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.served_model", *command],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 2 and message in result.stderr
+        result = _run("tools.served_model", *command, env=env, returncode=2)
+        assert message in result.stderr
         return
     result = _failing("tools.served_model", *command, env=env)
     assert message in result.stderr
@@ -128,16 +125,7 @@ def test_llamacpp_refuses_a_twin_it_cannot_serve(registry_dir: Path):
 
 def test_the_poe_task_runs_the_same_command(registry_dir: Path):
     env = _environment(registry_dir, free_port())
-    result = subprocess.run(
-        [sys.executable, "-m", "poethepoet", "serve-model", "--model", "llm_twin:v1"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _run("poethepoet", "serve-model", "--model", "llm_twin:v1", env=env, returncode=0)
     assert "Served model: llm_twin:v1, as llm_twin-v1." in result.stdout
 
 
